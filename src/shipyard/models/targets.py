@@ -1,0 +1,25 @@
+"""Target environments: the marker values a universal lock must serve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["TargetEnvironment"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetEnvironment:
+    """One environment the lock is resolved for (a Python minor on one platform).
+
+    :param name: a stable short name, e.g. ``"cp311-linux-x86_64"``.
+    :param markers: a complete PEP 508 marker environment for it.
+    :param platform: the platform family: ``"linux"``, ``"macos"`` or ``"windows"``.
+    :param machine: ``"x86_64"``, ``"aarch64"``, ``"arm64"`` or ``"AMD64"``.
+    :param python: ``(major, minor)``.
+    """
+
+    name: str
+    markers: dict[str, str] = field(hash=False, compare=False)
+    platform: str
+    machine: str
+    python: tuple[int, int]
