@@ -51,7 +51,7 @@ class BuildReporter(Protocol):
     """Events of PEP 517 builds (see :mod:`shipyard.build`)."""
 
     def build_started(self, name: str, kind: str) -> None:
-        """A build of ``kind`` (``"metadata"``, ``"wheel"`` or ``"editable"``) for ``name`` begins."""
+        """A build of ``name`` begins; ``kind`` is ``"metadata"``, ``"wheel"`` or ``"editable"``."""
 
     def build_finished(self, name: str, kind: str) -> None:
         """That build ended successfully."""

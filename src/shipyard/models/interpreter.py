@@ -23,7 +23,8 @@ class Interpreter:
         resolved), never itself inside a venv.
     :param platform: ``sysconfig.get_platform()``, e.g. ``"linux-x86_64"``.
     :param markers: the PEP 508 marker environment (``python_version``, ``sys_platform`` …).
-    :param tags: supported wheel tags, most preferred first, as ``"cp311-cp311-manylinux_2_17_x86_64"``.
+    :param tags: supported wheel tags, most preferred first, as
+        ``"cp311-cp311-manylinux_2_17_x86_64"``.
     :param scheme: install paths of a virtual environment made from this interpreter,
         relative to its root: keys ``purelib``, ``platlib``, ``scripts``, ``include``, ``data``
         (PEP 405 / ``sysconfig`` ``venv`` scheme).

@@ -16,6 +16,9 @@ class TargetEnvironment:
     :param platform: the platform family: ``"linux"``, ``"macos"`` or ``"windows"``.
     :param machine: ``"x86_64"``, ``"aarch64"``, ``"arm64"`` or ``"AMD64"``.
     :param python: ``(major, minor)``.
+    :param tags: for a target that is one real interpreter (a build environment, the
+        environment being synced), its exact supported wheel tags; ``None`` for the
+        generic targets of a universal lock, which match wheels by platform family.
     """
 
     name: str
@@ -23,3 +26,4 @@ class TargetEnvironment:
     platform: str
     machine: str
     python: tuple[int, int]
+    tags: frozenset[str] | None = field(default=None, hash=False, compare=False)
