@@ -1,0 +1,395 @@
+"""The HTTP client every network request goes through.
+
+One pooled, thread-safe ``urllib3`` client with the system trust store
+(``truststore``), retries with exponential backoff on connection errors, 429 and
+5xx, credentials from the URL or ``~/.netrc``, and ``file://`` URLs read from
+disk. Failures become :class:`~shipyard.errors.NetworkError` with a hint; nothing
+here prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import netrc
+import os
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from shipyard import __version__
+from shipyard.atomic import os_error
+from shipyard.errors import HashMismatchError, NetworkError
+
+if TYPE_CHECKING:
+    import urllib3
+
+__all__ = ["HttpClient", "Response", "redact_url"]
+
+USER_AGENT = f"shipyard/{__version__}"
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``****`` (for messages and logs)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    netloc = f"{parts.username}:****@{netloc}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+@dataclass(slots=True)
+class Response:
+    """A complete HTTP response.
+
+    :param url: the final URL after redirects (used to resolve relative links).
+    :param status: the status code (``200``, ``206``, ``304`` …; ``200`` for ``file://``).
+    :param headers: header names lowercased.
+    :param body: the whole body, bytes.
+    """
+
+    url: str
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+class HttpClient:
+    """A pooled HTTP client shared by all threads of one shipyard run.
+
+    :param offline: when true every network request raises :class:`NetworkError`;
+        ``file://`` URLs still work.
+    :param timeout: connect and read timeout, seconds.
+    :param retries: how many times a failed request is retried (connection errors,
+        read timeouts, 429 and 5xx), with exponential backoff starting at 0.25 s.
+    :param max_connections: connections kept per host.
+    """
+
+    def __init__(
+        self,
+        *,
+        offline: bool = False,
+        timeout: float = 30.0,
+        retries: int = 3,
+        max_connections: int = 16,
+    ) -> None:
+        self.offline = offline
+        self.timeout = timeout
+        self.retries = retries
+        self.max_connections = max_connections
+        self._pool: urllib3.PoolManager | None = None
+        self._pool_lock = threading.Lock()
+        self._netrc: netrc.netrc | bool | None = False
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _manager(self) -> urllib3.PoolManager:
+        with self._pool_lock:
+            if self._pool is None:
+                import ssl
+
+                import truststore
+                import urllib3
+
+                context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                cafile = os.environ.get("SSL_CERT_FILE")
+                if cafile:
+                    context.load_verify_locations(cafile)
+                self._pool = urllib3.PoolManager(
+                    num_pools=32,
+                    maxsize=self.max_connections,
+                    ssl_context=context,
+                    headers={"User-Agent": USER_AGENT},
+                    timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
+                )
+            return self._pool
+
+    def _auth_headers(self, url: str) -> tuple[str, dict[str, str]]:
+        """Strip credentials from ``url`` and return them as an Authorization header."""
+        parts = urllib.parse.urlsplit(url)
+        headers: dict[str, str] = {}
+        username, password = parts.username, parts.password
+        if username is not None:
+            netloc = parts.hostname or ""
+            if parts.port:
+                netloc = f"{netloc}:{parts.port}"
+            url = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+            username = urllib.parse.unquote(username)
+            password = urllib.parse.unquote(password or "")
+        elif parts.hostname:
+            found = self._netrc_credentials(parts.hostname)
+            if found:
+                username, password = found
+        if username is not None:
+            import base64
+
+            token = base64.b64encode(f"{username}:{password or ''}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        return url, headers
+
+    def _netrc_credentials(self, host: str) -> tuple[str, str] | None:
+        if self._netrc is False:
+            path = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
+            try:
+                self._netrc = netrc.netrc(path) if os.path.isfile(path) else None
+            except (OSError, netrc.NetrcParseError):
+                self._netrc = None
+        if not isinstance(self._netrc, netrc.netrc):
+            return None
+        entry = self._netrc.authenticators(host)
+        if not entry:
+            return None
+        login, _account, password = entry
+        return login, password or ""
+
+    def _check_online(self, url: str) -> None:
+        if self.offline:
+            raise NetworkError(
+                "Network access is disabled (--offline) and this is not in the cache.",
+                url=redact_url(url),
+                hint="Run once without --offline to fill the cache.",
+            )
+
+    def _error(self, url: str, exc: BaseException) -> NetworkError:
+        import urllib3.exceptions as ue
+
+        shown = redact_url(url)
+        host = urllib.parse.urlsplit(url).hostname or shown
+        reason: BaseException = exc
+        if isinstance(exc, ue.MaxRetryError) and exc.reason is not None:
+            reason = exc.reason
+        if isinstance(reason, ue.NameResolutionError):
+            return NetworkError(
+                f"Could not resolve host {host}.",
+                url=shown,
+                hint="Check the index URL and your network or DNS settings, or use --offline.",
+            )
+        if isinstance(reason, ue.ConnectTimeoutError | ue.ReadTimeoutError | TimeoutError):
+            return NetworkError(
+                f"Timed out after {self.timeout:g} s talking to {host}.",
+                url=shown,
+                hint="The server is slow or unreachable; retry, or raise SHIPYARD_HTTP_TIMEOUT.",
+            )
+        if isinstance(reason, ue.NewConnectionError | ConnectionError):
+            return NetworkError(
+                f"Could not connect to {host}.",
+                url=shown,
+                hint="Check that the index is reachable from this machine, or use --offline.",
+            )
+        if isinstance(reason, ue.SSLError):
+            return NetworkError(
+                f"TLS verification failed for {host}: {reason}.",
+                url=shown,
+                hint="Set SSL_CERT_FILE to your organisation's CA bundle if it intercepts TLS.",
+            )
+        return NetworkError(f"Request to {host} failed: {reason}.", url=shown)
+
+    def _status_error(self, url: str, status: int) -> NetworkError:
+        shown = redact_url(url)
+        if status in (401, 403):
+            hint = (
+                "The index needs credentials: put them in the URL "
+                "(https://user:token@host/simple) or in ~/.netrc."
+            )
+            what = "Access denied" if status == 403 else "Authentication required"
+            return NetworkError(f"{what} (HTTP {status}).", url=shown, status=status, hint=hint)
+        if status == 404:
+            return NetworkError(
+                "Not found (HTTP 404).",
+                url=shown,
+                status=status,
+                hint="Check the URL; the file may have been removed from the index.",
+            )
+        if status >= 500:
+            return NetworkError(
+                f"The server failed (HTTP {status}) after {self.retries} retries.",
+                url=shown,
+                status=status,
+                hint="The index is having trouble; try again later.",
+            )
+        return NetworkError(f"Unexpected HTTP status {status}.", url=shown, status=status)
+
+    # -- requests --------------------------------------------------------------------
+
+    def request(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        ok_statuses: frozenset[int] = frozenset({200}),
+    ) -> Response:
+        """Perform one request and read the whole body.
+
+        :param url: ``http(s)://`` or ``file://``.
+        :param ok_statuses: statuses returned rather than raised; 4xx/5xx outside it
+            raise :class:`NetworkError` (after retries for 429/5xx).
+        :raises NetworkError: on DNS, connection, timeout or status failures, or offline.
+        """
+        if url.startswith("file:"):
+            return self._read_file_url(url)
+        self._check_online(url)
+        clean_url, auth = self._auth_headers(url)
+        all_headers = {**auth, **(headers or {})}
+        manager = self._manager()
+        delay = 0.25
+        attempt = 0
+        while True:
+            try:
+                response = manager.request(
+                    method,
+                    clean_url,
+                    headers=all_headers,
+                    retries=False,
+                    redirect=True,
+                    preload_content=True,
+                    decode_content=True,
+                )
+                response_redirected_url = getattr(response, "url", None) or clean_url
+            except Exception as exc:
+                import urllib3.exceptions as ue
+
+                if not isinstance(exc, ue.HTTPError | OSError):
+                    raise
+                if attempt >= self.retries:
+                    raise self._error(url, exc) from exc
+            else:
+                status = response.status
+                if status in ok_statuses:
+                    return Response(
+                        url=_join_redirect(clean_url, response_redirected_url),
+                        status=status,
+                        headers={k.lower(): v for k, v in response.headers.items()},
+                        body=response.data,
+                    )
+                if status not in _RETRY_STATUSES or attempt >= self.retries:
+                    raise self._status_error(url, status)
+                retry_after = response.headers.get("Retry-After")
+                if retry_after and retry_after.isdigit():
+                    delay = max(delay, min(float(retry_after), 30.0))
+            attempt += 1
+            time.sleep(delay)
+            delay *= 2
+
+    def _read_file_url(self, url: str) -> Response:
+        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+        try:
+            if path.is_dir():
+                index = path / "index.html"
+                if index.is_file():
+                    return Response(url=url, status=200, body=index.read_bytes())
+                raise NetworkError(
+                    "This directory has no index.html.", url=url, hint="Use a find-links directory."
+                )
+            return Response(url=url, status=200, body=path.read_bytes())
+        except FileNotFoundError as exc:
+            raise NetworkError(
+                "No such file.", url=url, status=404, hint="Check the path in the URL."
+            ) from exc
+        except OSError as exc:
+            raise NetworkError(f"Could not read the file: {exc.strerror}.", url=url) from exc
+
+    def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        expected_sha256: str | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> str:
+        """Stream ``url`` to ``dest`` (atomically: temp file + rename), hashing on the way.
+
+        :param dest: the final path; its directory must exist.
+        :param expected_sha256: when given, a different digest raises and nothing is kept.
+        :param on_progress: called with the byte count of each chunk received.
+        :returns: the sha256 hex digest of the bytes written.
+        :raises HashMismatchError: when the digest differs from ``expected_sha256``.
+        :raises NetworkError: when the transfer fails after retries.
+        """
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.part")
+        attempt = 0
+        delay = 0.25
+        while True:
+            try:
+                digest = self._download_once(url, tmp, on_progress)
+                break
+            except NetworkError as exc:
+                tmp.unlink(missing_ok=True)
+                if attempt >= self.retries or (exc.status is not None and exc.status < 500):
+                    raise
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise os_error(exc, what="save a download", path=dest) from exc
+            attempt += 1
+            time.sleep(delay)
+            delay *= 2
+        if expected_sha256 is not None and digest != expected_sha256:
+            tmp.unlink(missing_ok=True)
+            raise HashMismatchError(
+                f"The downloaded file's sha256 is {digest}, but {expected_sha256} was expected.",
+                context=redact_url(url),
+                hint=(
+                    "The file changed on the index or was corrupted in transit; nothing was "
+                    "installed. If the index legitimately replaced it, run `shipyard lock "
+                    "--upgrade-package` for it."
+                ),
+            )
+        os.replace(tmp, dest)
+        return digest
+
+    def _download_once(self, url: str, tmp: Path, on_progress: Callable[[int], None] | None) -> str:
+        hasher = hashlib.sha256()
+        if url.startswith("file:"):
+            data = self._read_file_url(url).body
+            hasher.update(data)
+            tmp.write_bytes(data)
+            if on_progress:
+                on_progress(len(data))
+            return hasher.hexdigest()
+        self._check_online(url)
+        clean_url, auth = self._auth_headers(url)
+        import urllib3.exceptions as ue
+
+        try:
+            response = self._manager().request(
+                "GET", clean_url, headers=auth, preload_content=False, retries=False
+            )
+        except (ue.HTTPError, OSError) as exc:
+            raise self._error(url, exc) from exc
+        try:
+            if response.status != 200:
+                raise self._status_error(url, response.status)
+            expected = response.headers.get("Content-Length")
+            received = 0
+            with open(tmp, "wb") as handle:
+                for chunk in response.stream(1 << 18):
+                    hasher.update(chunk)
+                    handle.write(chunk)
+                    received += len(chunk)
+                    if on_progress:
+                        on_progress(len(chunk))
+            if expected is not None and expected.isdigit() and int(expected) != received:
+                raise NetworkError(
+                    f"The transfer was cut short ({received} of {expected} bytes).",
+                    url=redact_url(url),
+                    hint="Retry; if it keeps happening the server or a proxy truncates files.",
+                )
+        except (ue.HTTPError, ConnectionError, TimeoutError) as exc:
+            raise self._error(url, exc) from exc
+        finally:
+            response.release_conn()
+        return hasher.hexdigest()
+
+
+def _join_redirect(original: str, final: str) -> str:
+    if final.startswith(("http://", "https://")):
+        return final
+    return urllib.parse.urljoin(original, final)

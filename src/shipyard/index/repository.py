@@ -1,0 +1,240 @@
+"""The resolver's view of the package sources: versions, files and metadata.
+
+:class:`IndexRepository` combines the configured indexes and find-links
+locations and fetches in the background: as soon as a project name is known its
+page is requested (``prefetch``), and as soon as a page arrives the metadata of
+its most likely candidate is requested too, so the resolver rarely waits.
+
+Index priority follows uv's "first index" rule: the extra indexes are asked
+first, then the main index, and the first one that knows a project supplies all
+of its versions (a later index cannot shadow a project with a higher version —
+the dependency-confusion guard). Find-links files are merged with that index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from shipyard.cache import Cache
+from shipyard.errors import NetworkError
+from shipyard.index.http import HttpClient
+from shipyard.index.metadata import CoreMetadata, MetadataFetcher
+from shipyard.index.simple import FindLinks, SimpleIndex
+from shipyard.models import DistFile
+
+__all__ = ["IndexRepository", "ProjectVersion"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectVersion:
+    """One version of a project and the files that carry it.
+
+    :param version: the parsed version.
+    :param files: its wheels and sdists (wheels first, in index order).
+    :param index: the URL of the index (or find-links location) that provided it.
+    """
+
+    version: Version
+    files: tuple[DistFile, ...]
+    index: str
+
+    @property
+    def yanked(self) -> bool:
+        """True when every file of this version is yanked (PEP 592)."""
+        return all(f.yanked is not None for f in self.files)
+
+
+def _file_version(name: str, filename: str) -> Version | None:
+    try:
+        if filename.endswith(".whl"):
+            wheel_name, version, _build, _tags = parse_wheel_filename(filename)
+            return version if wheel_name == name else None
+        sdist_name, version = parse_sdist_filename(filename)
+        return version if canonicalize_name(sdist_name) == name else None
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion, ValueError):
+        return None
+
+
+def _group_versions(name: str, files: Sequence[DistFile], index: str) -> list[ProjectVersion]:
+    by_version: dict[Version, list[DistFile]] = {}
+    for dist in files:
+        version = _file_version(name, dist.filename)
+        if version is not None:
+            by_version.setdefault(version, []).append(dist)
+    result = []
+    for version, group in by_version.items():
+        group.sort(key=lambda f: not f.is_wheel)
+        result.append(ProjectVersion(version, tuple(group), index))
+    result.sort(key=lambda pv: pv.version, reverse=True)
+    return result
+
+
+class IndexRepository:
+    """Projects, versions, files and metadata from indexes and find-links locations.
+
+    Thread-safe; the network work runs on ``executor``.
+
+    :param index_urls: simple index roots in priority order (extra indexes first).
+    :param find_links: directories or HTML pages of archives.
+    :param refresh: revalidate cached index pages even when fresh: ``True`` for all
+        projects, or a set of canonical names (``lock --upgrade-package``).
+    :param build_metadata: builds an sdist's metadata (PEP 517); see
+        :class:`~shipyard.index.metadata.MetadataFetcher`.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: HttpClient,
+        cache: Cache | None,
+        index_urls: Sequence[str],
+        find_links: Sequence[str] = (),
+        executor: ThreadPoolExecutor,
+        refresh: bool | frozenset[str] = False,
+        build_metadata: Callable[[DistFile], CoreMetadata] | None = None,
+    ) -> None:
+        self.client = client
+        self.indexes = [SimpleIndex(url, client, cache) for url in index_urls]
+        self.find_links = [FindLinks(location, client) for location in find_links]
+        self.executor = executor
+        self.refresh = refresh
+        self.fetcher = MetadataFetcher(client, cache, build_metadata)
+        self._pages: dict[str, Future[list[ProjectVersion]]] = {}
+        self._metadata: dict[str, Future[CoreMetadata]] = {}
+        self._lock = threading.Lock()
+        self._local_hashes: dict[str, tuple[str, int]] = {}
+
+    # -- versions ---------------------------------------------------------------------
+
+    def _load_versions(self, name: str) -> list[ProjectVersion]:
+        refresh = self.refresh is True or (
+            isinstance(self.refresh, frozenset) and name in self.refresh
+        )
+        versions: list[ProjectVersion] = []
+        for index in self.indexes:
+            page = index.get_page(name, refresh=refresh)
+            if page is not None and page.files:
+                versions = _group_versions(name, page.files, index.url.rstrip("/"))
+                break
+        for location in self.find_links:
+            page = location.get_page(name)
+            if page is None:
+                continue
+            local = _group_versions(name, page.files, location.location)
+            known = {pv.version: pv for pv in versions}
+            for pv in local:
+                if pv.version in known:
+                    merged = known[pv.version]
+                    known[pv.version] = replace(merged, files=merged.files + pv.files)
+                else:
+                    known[pv.version] = pv
+            versions = sorted(known.values(), key=lambda pv: pv.version, reverse=True)
+        return versions
+
+    def prefetch(self, name: str) -> None:
+        """Start fetching the versions of canonical ``name`` in the background."""
+        with self._lock:
+            if name in self._pages:
+                return
+            self._pages[name] = self.executor.submit(self._load_versions, name)
+
+    def versions(self, name: str) -> list[ProjectVersion]:
+        """Every version of canonical ``name``, newest first; empty when no source knows it.
+
+        :raises NetworkError: when a source cannot be reached.
+        """
+        self.prefetch(name)
+        return self._pages[name].result()
+
+    # -- metadata ---------------------------------------------------------------------
+
+    def metadata_file(self, version: ProjectVersion) -> DistFile:
+        """The file whose metadata stands for ``version``: a wheel when there is one
+        (PEP 658 metadata or a range request is cheap), else the sdist."""
+        return version.files[0]
+
+    def prefetch_metadata(self, version: ProjectVersion) -> None:
+        """Start fetching the metadata of ``version`` in the background."""
+        dist = self.metadata_file(version)
+        with self._lock:
+            if dist.url in self._metadata:
+                return
+            if dist.is_wheel:
+                self._metadata[dist.url] = self.executor.submit(self.fetcher.fetch, dist)
+                return
+        # sdists build in the foreground, one at a time (a build is heavy and may prompt
+        # its own resolution); nothing to prefetch.
+
+    def metadata(self, version: ProjectVersion) -> CoreMetadata:
+        """The core metadata of ``version``.
+
+        :raises NetworkError, HashMismatchError, BuildError: when it cannot be obtained.
+        """
+        dist = self.metadata_file(version)
+        with self._lock:
+            future = self._metadata.get(dist.url)
+        if future is None:
+            cached = self.fetcher.cached(dist)
+            if cached is not None:
+                return cached
+            if dist.is_wheel:
+                self.prefetch_metadata(version)
+                with self._lock:
+                    future = self._metadata[dist.url]
+            else:
+                return self.fetcher.fetch(dist)
+        return future.result()
+
+    # -- hashes of local files ----------------------------------------------------------
+
+    def file_digest(self, dist: DistFile) -> DistFile:
+        """``dist`` with its sha256 and size filled in (reading it when it is a local file).
+
+        Index files normally carry a sha256; find-links directory files do not.
+
+        :raises NetworkError: when a remote file without a hash must be downloaded and fails.
+        """
+        if dist.sha256 and (dist.size is not None or not dist.url.startswith("file:")):
+            return dist
+        if dist.url.startswith("file:"):
+            import urllib.parse
+            import urllib.request
+
+            path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(dist.url).path))
+            with self._lock:
+                known = self._local_hashes.get(str(path))
+            if known is None:
+                data = path.read_bytes()
+                known = (hashlib.sha256(data).hexdigest(), len(data))
+                with self._lock:
+                    self._local_hashes[str(path)] = known
+            return replace(dist, hashes=(("sha256", known[0]),), size=known[1])
+        if dist.sha256:
+            return dist
+        response = self.client.request(dist.url)
+        digest = hashlib.sha256(response.body).hexdigest()
+        return replace(dist, hashes=(("sha256", digest),), size=len(response.body))
+
+
+def first_error(futures: Sequence[Future[object]]) -> NetworkError | None:
+    """The first :class:`NetworkError` among finished ``futures``, if any (helper for callers)."""
+    for future in futures:
+        if future.done() and isinstance(future.exception(), NetworkError):
+            exc = future.exception()
+            assert isinstance(exc, NetworkError)
+            return exc
+    return None
