@@ -1,0 +1,130 @@
+"""Turn a failed resolution into an explanation that names the user's own requirements.
+
+resolvelib reports a conflict as the requirements on one project that no
+candidate satisfies, each with the candidate that declared it. For each we walk
+back to the project through the requirement that first brought every parent in,
+and say it as a chain: "ml-service depends on pandas>=2.2 and pandas 2.2.3
+depends on numpy>=1.26". The hint names the project's own requirements on the
+chains: those are what the user can relax.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from packaging.specifiers import SpecifierSet
+
+from shipyard.errors import NoMatchingVersionError, PackageNotFoundError, ResolutionError
+from shipyard.resolver.provider import PYTHON, Provider, Requirement_
+
+__all__ = ["explain_conflict"]
+
+_MAX_DEPTH = 6
+
+
+def _describe(req: Requirement_) -> str:
+    if req.name == PYTHON:
+        return f"Python {req.specifier}"
+    extra = f"[{req.extra}]" if req.extra else ""
+    spec = str(req.specifier)
+    return f"{req.name}{extra}{spec}" if spec else f"{req.name}{extra}"
+
+
+def _chain(
+    req: Requirement_, provider: Provider, project_name: str
+) -> tuple[list[str], Requirement_]:
+    """Sentences from the project down to ``req``, and the root requirement it starts at."""
+    steps: list[str] = []
+    current = req
+    seen: set[str] = set()
+    while current.parent is not None and len(steps) < _MAX_DEPTH:
+        parent = current.parent
+        verb = "requires" if current.name == PYTHON else "depends on"
+        steps.append(f"{parent.name} {parent.version} {verb} {_describe(current)}")
+        if parent.identifier in seen:
+            break
+        seen.add(parent.identifier)
+        introduced = provider.introduced_by.get(parent.identifier)
+        if introduced is None:
+            break
+        current = introduced
+    if current.parent is None:
+        origin = current.origin or project_name
+        steps.append(f"{origin} depends on {_describe(current)}")
+    steps.reverse()
+    return steps, current
+
+
+def explain_conflict(
+    causes: Sequence[object],
+    *,
+    provider: Provider,
+    project_name: str,
+    requires_python: SpecifierSet | None,
+) -> ResolutionError | PackageNotFoundError | NoMatchingVersionError:
+    """Build the error for resolvelib's ``ResolutionImpossible.causes``.
+
+    :param causes: ``RequirementInformation`` items (``requirement``, ``parent``).
+    :param requires_python: the project's ``requires-python``, named when a package
+        needs a newer Python than the project allows.
+    :returns: the error to raise (the caller raises it).
+    """
+    reqs: list[Requirement_] = [getattr(c, "requirement") for c in causes]  # noqa: B009
+    names = sorted({r.name for r in reqs})
+    name = names[0] if names else "?"
+    if name != PYTHON and not provider.repository.versions(name):
+        direct = [r for r in reqs if r.parent is None]
+        where = "the project" if direct else _chain(reqs[0], provider, project_name)[0][0]
+        return PackageNotFoundError(
+            f"No index or find-links location has a project named '{name}' (required by {where}).",
+            hint="Check the spelling, or add the index that hosts it with --extra-index-url.",
+        )
+    lines: list[str] = []
+    roots: list[str] = []
+    for req in reqs:
+        steps, root = _chain(req, provider, project_name)
+        lines.append(" and ".join(steps))
+        if root.parent is None:
+            roots.append(root.text)
+    roots = sorted(dict.fromkeys(roots))
+    python = name == PYTHON
+    if python:
+        project_python = str(requires_python) if requires_python else "any version"
+        summary = (
+            f"Because {'; and '.join(lines)}, but {project_name} supports Python "
+            f"{project_python} (requires-python), no version can be used on every "
+            "target Python."
+        )
+        hint = (
+            "Raise requires-python in pyproject.toml, or constrain the package to a version "
+            "that still supports your oldest Python"
+        )
+        if roots:
+            hint += f" (relax or pin: {', '.join(roots)})"
+        return ResolutionError(summary, hint=hint + ".")
+    if len(reqs) == 1 or len({str(r.specifier) for r in reqs}) == 1:
+        req = reqs[0]
+        available = [str(pv.version) for pv in provider.repository.versions(name)[:5]]
+        listing = ", ".join(available) if available else "none"
+        summary = (
+            f"Because {lines[0]}, and no version of {name} matches {_describe(req)} "
+            f"(newest available: {listing}), the requirements cannot be met."
+        )
+        if req.parent is None:
+            return NoMatchingVersionError(
+                summary,
+                hint=f"Change the requirement '{req.text}' in pyproject.toml "
+                "(pre-releases need --prerelease allow), or check the index.",
+            )
+        return ResolutionError(
+            summary,
+            hint=f"Relax {', '.join(roots) or 'the requirement'} so another version can be used.",
+        )
+    joined = "; and ".join(lines)
+    summary = f"Because {joined}, no version of {name} satisfies all of these requirements."
+    hint = (
+        f"Relax one of your requirements: {', '.join(roots)}."
+        if roots
+        else "Relax one of the requirements above."
+    )
+    return ResolutionError(summary, hint=hint)

@@ -1,0 +1,202 @@
+"""Target environments of a universal lock, and which wheels serve each.
+
+The default targets (``../shared/DESIGN.md``): every released CPython minor that
+``requires-python`` allows, on Linux x86_64 and aarch64, macOS x86_64 and arm64,
+and Windows AMD64. ``[tool.shipyard] environments`` (PEP 508 markers) keeps only
+the targets where at least one of its markers holds.
+
+A target's ``python_full_version`` is the lowest patch release of its minor that
+``requires-python`` admits, so a package's ``Requires-Python`` is checked against
+the oldest interpreter the lock promises to serve.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.version import Version
+
+from shipyard.errors import ManifestError
+from shipyard.models import Interpreter, TargetEnvironment
+
+__all__ = [
+    "KNOWN_PYTHON_MINORS",
+    "PLATFORMS",
+    "default_targets",
+    "target_for",
+    "target_from_interpreter",
+    "wheel_tags_match_target",
+    "wheel_target_mask",
+]
+
+#: CPython minors that have a final release (3.15.0: October 2026). Update at each release.
+KNOWN_PYTHON_MINORS: tuple[tuple[int, int], ...] = tuple((3, minor) for minor in range(8, 16))
+
+#: (family, machine, sys_platform, platform_system, os_name, platform-tag pattern)
+PLATFORMS: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("linux", "x86_64", "linux", "Linux", "posix", r"(manylinux\d*(_\d+_\d+)?|linux)_x86_64"),
+    ("linux", "aarch64", "linux", "Linux", "posix", r"(manylinux\d*(_\d+_\d+)?|linux)_aarch64"),
+    ("macos", "x86_64", "darwin", "Darwin", "posix", r"macosx_\d+_\d+_(x86_64|intel|universal2?)"),
+    ("macos", "arm64", "darwin", "Darwin", "posix", r"macosx_\d+_\d+_(arm64|universal2)"),
+    ("windows", "AMD64", "win32", "Windows", "nt", r"win_amd64"),
+)
+_PLATFORM_PATTERNS = {(p[0], p[1]): re.compile(p[5]) for p in PLATFORMS}
+
+
+def _lowest_patch(minor: tuple[int, int], requires_python: SpecifierSet | None) -> str | None:
+    for patch in range(0, 40):
+        candidate = f"{minor[0]}.{minor[1]}.{patch}"
+        if requires_python is None or requires_python.contains(candidate, prereleases=True):
+            return candidate
+    return None
+
+
+def target_for(
+    minor: tuple[int, int], family: str, machine: str, full_version: str | None = None
+) -> TargetEnvironment:
+    """The :class:`TargetEnvironment` for CPython ``minor`` on ``family``/``machine``.
+
+    :param family: ``"linux"``, ``"macos"`` or ``"windows"`` (see :data:`PLATFORMS`).
+    :param full_version: ``python_full_version``; defaults to ``"X.Y.0"``.
+    :raises KeyError: for an unknown platform.
+    """
+    found = next((p for p in PLATFORMS if p[0] == family and p[1] == machine), None)
+    if found is None:
+        raise KeyError((family, machine))
+    sys_platform, system, os_name = found[2], found[3], found[4]
+    full = full_version or f"{minor[0]}.{minor[1]}.0"
+    markers = {
+        "implementation_name": "cpython",
+        "implementation_version": full,
+        "os_name": os_name,
+        "platform_machine": machine,
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_system": system,
+        "platform_version": "",
+        "python_full_version": full,
+        "python_version": f"{minor[0]}.{minor[1]}",
+        "sys_platform": sys_platform,
+    }
+    name = f"cp{minor[0]}{minor[1]}-{family}-{machine.lower()}"
+    return TargetEnvironment(
+        name=name, markers=markers, platform=family, machine=machine, python=minor
+    )
+
+
+def default_targets(
+    requires_python: SpecifierSet | None, environments: Sequence[str] = ()
+) -> tuple[TargetEnvironment, ...]:
+    """The target environments of a project's lock.
+
+    :param requires_python: the project's ``requires-python`` (``None``: any).
+    :param environments: ``[tool.shipyard] environments`` markers; empty keeps all.
+    :returns: targets ordered by Python minor, then :data:`PLATFORMS` order.
+    :raises ManifestError: when a marker is invalid or nothing is left to target.
+    """
+    markers: list[Marker] = []
+    for text in environments:
+        try:
+            markers.append(Marker(text))
+        except InvalidMarker as exc:
+            raise ManifestError(
+                f"Invalid marker in [tool.shipyard] environments: {text!r} ({exc}).",
+                context="pyproject.toml",
+                hint="Use PEP 508 markers such as \"sys_platform == 'linux'\".",
+            ) from exc
+    targets: list[TargetEnvironment] = []
+    for minor in KNOWN_PYTHON_MINORS:
+        full = _lowest_patch(minor, requires_python)
+        if full is None:
+            continue
+        for family, machine, *_rest in PLATFORMS:
+            target = target_for(minor, family, machine, full)
+            if markers and not any(m.evaluate(dict(target.markers)) for m in markers):
+                continue
+            targets.append(target)
+    if not targets:
+        raise ManifestError(
+            "No target environment is left: requires-python and [tool.shipyard] environments "
+            "exclude every supported Python version and platform.",
+            context="pyproject.toml",
+            hint=f"Allow at least one of Python "
+            f"{', '.join(f'{a}.{b}' for a, b in KNOWN_PYTHON_MINORS)}.",
+        )
+    return tuple(targets)
+
+
+def wheel_tags_match_target(tags: Iterable[Tag], target: TargetEnvironment) -> bool:
+    """Whether any of a wheel's tags can be installed on ``target`` (a CPython target).
+
+    Accepts ``py3``/``py3Y`` pure wheels, ``cp3Y-cp3Y`` for the target's minor,
+    ``cp3Z-abi3`` with ``Z <= Y``, and platform tags of the target's family (any
+    manylinux/glibc level, any macOS version, ``win_amd64``) or ``any``.
+    """
+    if target.tags is not None:
+        return any(str(tag) in target.tags for tag in tags)
+    major, minor = target.python
+    pattern = _PLATFORM_PATTERNS[(target.platform, target.machine)]
+    for tag in tags:
+        interpreter, abi, platform = tag.interpreter, tag.abi, tag.platform
+        if platform != "any" and not pattern.fullmatch(platform):
+            continue
+        if abi == "abi3":
+            if not interpreter.startswith(f"cp{major}"):
+                continue
+            rest = interpreter[len(f"cp{major}") :]
+            if rest.isdigit() and int(rest) <= minor:
+                return True
+        elif abi == "none":
+            if interpreter in (f"py{major}", f"cp{major}{minor}"):
+                return True
+            if interpreter.startswith(f"py{major}"):
+                rest = interpreter[len(f"py{major}") :]
+                if rest.isdigit() and int(rest) <= minor:
+                    return True
+        elif abi == f"cp{major}{minor}" and interpreter == f"cp{major}{minor}":
+            return True
+    return False
+
+
+@lru_cache(maxsize=65536)
+def _wheel_tags(filename: str) -> frozenset[Tag] | None:
+    try:
+        return parse_wheel_filename(filename)[3]
+    except (InvalidWheelFilename, ValueError):
+        return None
+
+
+def wheel_target_mask(filename: str, targets: Sequence[TargetEnvironment]) -> int:
+    """Bitmask of the ``targets`` (bit ``i`` for ``targets[i]``) a wheel can serve; 0 if none."""
+    tags = _wheel_tags(filename)
+    if not tags:
+        return 0
+    mask = 0
+    for index, target in enumerate(targets):
+        if wheel_tags_match_target(tags, target):
+            mask |= 1 << index
+    return mask
+
+
+def target_from_interpreter(interpreter: Interpreter) -> TargetEnvironment:
+    """The exact target of one interpreter: its own markers and wheel tags."""
+    markers = dict(interpreter.markers)
+    return TargetEnvironment(
+        name=f"{interpreter.implementation}-{interpreter.version}-{interpreter.platform}",
+        markers=markers,
+        platform=markers.get("sys_platform", ""),
+        machine=markers.get("platform_machine", ""),
+        python=interpreter.version_tuple[:2],
+        tags=frozenset(interpreter.tags),
+    )
+
+
+def python_version_of(target: TargetEnvironment) -> Version:
+    """The target's ``python_full_version`` as a :class:`Version`."""
+    return Version(target.markers["python_full_version"])
