@@ -1,0 +1,243 @@
+"""Typed settings, from one registry.
+
+Every setting is declared once in :data:`REGISTRY` with its environment variable,
+its ``[tool.shipyard]`` key and its command-line flag; the README's settings
+table is checked against this registry by the tests. Precedence, highest first:
+command line > ``SHIPYARD_*`` environment variables > ``[tool.shipyard]`` in the
+project > the user file ``<config dir>/shipyard/shipyard.toml``. shipyard never
+reads pip's configuration files or ``PIP_*`` variables.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shipyard.errors import ManifestError, UsageError
+
+__all__ = ["REGISTRY", "Setting", "Settings", "load_settings", "parse_datetime"]
+
+DEFAULT_INDEX_URL = "https://pypi.org/simple"
+
+
+def parse_datetime(text: str) -> datetime:
+    """Parse ``--exclude-newer``: an RFC 3339 timestamp or a ``YYYY-MM-DD`` date (UTC end of day
+    is *not* implied: a date means its midnight UTC).
+
+    :raises UsageError: on anything else.
+    """
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(
+            f"Invalid date {text!r}.",
+            hint="Use a date like 2024-06-01 or a timestamp like 2024-06-01T12:00:00Z.",
+        ) from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected a boolean, got {text!r}")
+
+
+def _list(text: str) -> list[str]:
+    return [part for part in text.replace(",", " ").split() if part]
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {text!r}")
+        return text
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting: attribute name, environment variable, manifest key, parser, help."""
+
+    name: str
+    env: str | None
+    key: str | None
+    parse: Callable[[str], Any]
+    help: str
+
+
+REGISTRY: tuple[Setting, ...] = (
+    Setting("cache_dir", "SHIPYARD_CACHE_DIR", None, str, "cache directory"),
+    Setting("index_url", "SHIPYARD_INDEX_URL", "index-url", str, "main package index (PEP 503)"),
+    Setting(
+        "extra_index_urls",
+        "SHIPYARD_EXTRA_INDEX_URL",
+        "extra-index-urls",
+        _list,
+        "more indexes, asked before the main one (space-separated)",
+    ),
+    Setting(
+        "find_links", "SHIPYARD_FIND_LINKS", "find-links", _list, "directories or pages of archives"
+    ),
+    Setting(
+        "no_binary", "SHIPYARD_NO_BINARY", "no-binary", _list, "build these from source (:all:)"
+    ),
+    Setting(
+        "only_binary", "SHIPYARD_ONLY_BINARY", "only-binary", _list, "never build these (:all:)"
+    ),
+    Setting("offline", "SHIPYARD_OFFLINE", None, _bool, "never use the network"),
+    Setting("python", "SHIPYARD_PYTHON", "python", str, "interpreter request for .venv"),
+    Setting(
+        "link_mode",
+        "SHIPYARD_LINK_MODE",
+        "link-mode",
+        _choice("hardlink", "copy", "symlink", "clone"),
+        "how files get from the cache into .venv",
+    ),
+    Setting(
+        "resolution",
+        "SHIPYARD_RESOLUTION",
+        "resolution",
+        _choice("highest", "lowest", "lowest-direct"),
+        "which versions to prefer",
+    ),
+    Setting(
+        "prerelease",
+        "SHIPYARD_PRERELEASE",
+        "prerelease",
+        _choice("allow", "if-necessary", "disallow", "if-necessary-or-explicit"),
+        "when to accept pre-releases",
+    ),
+    Setting(
+        "exclude_newer",
+        "SHIPYARD_EXCLUDE_NEWER",
+        "exclude-newer",
+        str,
+        "ignore files uploaded after this date",
+    ),
+    Setting("http_timeout", "SHIPYARD_HTTP_TIMEOUT", None, float, "network timeout, seconds"),
+    Setting("http_retries", "SHIPYARD_HTTP_RETRIES", None, int, "retries for failed requests"),
+    Setting("concurrency", "SHIPYARD_CONCURRENCY", None, int, "parallel network requests"),
+    Setting("color", "SHIPYARD_COLOR", None, _choice("auto", "always", "never"), "colored output"),
+)
+
+
+@dataclass(slots=True, kw_only=True)
+class Settings:
+    """Effective settings of one command (see :data:`REGISTRY` for each field's sources)."""
+
+    cache_dir: str | None = None
+    index_url: str = DEFAULT_INDEX_URL
+    extra_index_urls: list[str] = field(default_factory=list)
+    find_links: list[str] = field(default_factory=list)
+    no_binary: list[str] = field(default_factory=list)
+    only_binary: list[str] = field(default_factory=list)
+    offline: bool = False
+    python: str | None = None
+    link_mode: str = "hardlink"
+    resolution: str = "highest"
+    prerelease: str = "if-necessary-or-explicit"
+    exclude_newer: str | None = None
+    http_timeout: float = 30.0
+    http_retries: int = 3
+    concurrency: int = 16
+    color: str = "auto"
+
+    def index_urls(self) -> list[str]:
+        """Indexes in the order they are asked: extra indexes first, then the main one."""
+        return [*self.extra_index_urls, self.index_url]
+
+
+def _apply(settings: Settings, values: Mapping[str, Any], source: str) -> None:
+    known = {f.name for f in fields(Settings)}
+    for name, value in values.items():
+        if name in known and value is not None:
+            setattr(settings, name, value)
+        elif name not in known:
+            raise ManifestError(f"Unknown setting {name!r}.", context=source)
+
+
+def _from_table(table: Mapping[str, Any], source: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    by_key = {s.key: s for s in REGISTRY if s.key}
+    for key, value in table.items():
+        setting = by_key.get(key)
+        if setting is None:
+            continue  # other [tool.shipyard] keys (environments, conda …) belong elsewhere
+        if isinstance(value, str) and setting.parse in (_list,):
+            value = _list(value)
+        elif isinstance(value, str):
+            try:
+                value = setting.parse(value)
+            except ValueError as exc:
+                raise ManifestError(
+                    f"Invalid value for {key!r}: {exc}.",
+                    context=source,
+                    hint="Fix it in [tool.shipyard].",
+                ) from exc
+        values[setting.name] = value
+    return values
+
+
+def user_config_path() -> Path:
+    """``<user config dir>/shipyard/shipyard.toml`` (``platformdirs``)."""
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("shipyard", appauthor=False)) / "shipyard.toml"
+
+
+def load_settings(
+    *,
+    project_table: Mapping[str, Any] | None,
+    cli: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge the sources into :class:`Settings`.
+
+    :param project_table: ``[tool.shipyard]`` of the project, or ``None``.
+    :param cli: values given on the command line (``None`` values are ignored).
+    :param environ: environment variables (``os.environ`` by default).
+    :raises UsageError: for an invalid ``SHIPYARD_*`` value.
+    :raises ManifestError: for an invalid value in a TOML file.
+    """
+    environ = os.environ if environ is None else environ
+    settings = Settings()
+    user_path = user_config_path()
+    if user_path.is_file():
+        try:
+            with open(user_path, "rb") as handle:
+                user = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ManifestError(
+                f"Cannot read the user settings: {exc}.", context=str(user_path)
+            ) from exc
+        _apply(settings, _from_table(user, str(user_path)), str(user_path))
+    if project_table:
+        _apply(
+            settings, _from_table(project_table, "pyproject.toml [tool.shipyard]"), "pyproject.toml"
+        )
+    env_values: dict[str, Any] = {}
+    for setting in REGISTRY:
+        if setting.env and setting.env in environ:
+            try:
+                env_values[setting.name] = setting.parse(environ[setting.env])
+            except ValueError as exc:
+                raise UsageError(
+                    f"Invalid value in {setting.env}: {exc}.",
+                    hint=f"Fix or unset {setting.env}.",
+                ) from exc
+    if "NO_COLOR" in environ and environ.get("NO_COLOR") and "color" not in env_values:
+        env_values["color"] = "never"
+    _apply(settings, env_values, "environment")
+    _apply(settings, {k: v for k, v in cli.items() if v is not None}, "command line")
+    return settings
