@@ -1,14 +1,189 @@
-"""Command-line entry point (placeholder until the commands land)."""
+"""Command-line entry point: parse, dispatch, render errors.
 
+Only the ``cli`` package prints or exits. Imports are lazy: ``shipyard --version``
+and a no-op ``sync`` load argparse and little else.
+"""
+
+from __future__ import annotations
+
+import argparse
 import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["build_parser", "main"]
+
+_COMMANDS = {
+    "init": ("shipyard.cli.cmd_init", "Create a new project (pyproject.toml)."),
+    "add": ("shipyard.cli.cmd_add", "Add requirements to the project, then lock and sync."),
+    "remove": (
+        "shipyard.cli.cmd_remove",
+        "Remove requirements from the project, then lock and sync.",
+    ),
+    "lock": ("shipyard.cli.cmd_lock", "Resolve the project's requirements into pylock.toml."),
+    "sync": ("shipyard.cli.cmd_sync", "Make .venv exactly match the lock."),
+    "run": ("shipyard.cli.cmd_run", "Run a command in the project's environment."),
+    "cache": ("shipyard.cli.cmd_cache", "Inspect or clean the cache."),
+}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["--version"]:
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Options every command accepts, before or after the command name."""
+    default: Any = argparse.SUPPRESS if suppress else None
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print only errors",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS if suppress else 0,
+        help="print more, and tracebacks on errors",
+    )
+    group.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default=default,
+        help="colored output (honours NO_COLOR)",
+    )
+    group.add_argument(
+        "--offline",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else None,
+        help="never use the network; only the cache",
+    )
+    group.add_argument("--cache-dir", default=default, metavar="DIR", help="cache directory")
+    group.add_argument(
+        "--index-url",
+        default=default,
+        metavar="URL",
+        help="main package index (default https://pypi.org/simple)",
+    )
+    group.add_argument(
+        "--extra-index-url",
+        action="append",
+        default=default,
+        metavar="URL",
+        help="another index, asked before the main one (repeatable)",
+    )
+    group.add_argument(
+        "--find-links",
+        action="append",
+        default=default,
+        metavar="PATH_OR_URL",
+        help="a directory or HTML page of archives (repeatable)",
+    )
+    group.add_argument(
+        "--no-binary",
+        action="append",
+        default=default,
+        metavar="NAME",
+        help="build NAME from source (:all: for every package)",
+    )
+    group.add_argument(
+        "--only-binary",
+        action="append",
+        default=default,
+        metavar="NAME",
+        help="never build NAME from source (:all: for every package)",
+    )
+    group.add_argument(
+        "--project",
+        default=default,
+        metavar="DIR",
+        help="the project directory (default: the nearest with pyproject.toml)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (every command's module adds its own options)."""
+    import importlib
+
+    from shipyard import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="shipyard",
+        description="One lock from laptop to container: a Python environment manager.",
+    )
+    parser.add_argument("--version", action="version", version=f"shipyard {__version__}")
+    _global_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in _COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        _global_options(sub, suppress=True)
+        module = importlib.import_module(module_name)
+        module.configure(sub)
+    return parser
+
+
+def _render_error(exc: BaseException, verbose: int) -> None:
+    from shipyard.cli.render import print_error
+
+    print_error(exc, verbose=verbose)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list == ["--version"] or args_list == ["-V"]:
         from shipyard import __version__
 
-        print(f"shipyard {__version__}")
+        sys.stdout.write(f"shipyard {__version__}\n")
         return 0
-    return 2
+    fast = _fast_path(args_list)
+    if fast is not None:
+        return fast
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if not args.command:
+        parser.print_help()
+        return 2
+    verbose = getattr(args, "verbose", 0) or 0
+    try:
+        import importlib
+
+        module = importlib.import_module(_COMMANDS[args.command][0])
+        result: int = module.run(args)
+        return result
+    except KeyboardInterrupt:
+        sys.stderr.write(
+            "error: Interrupted. Files shipyard writes are replaced atomically, so "
+            "pyproject.toml and pylock.toml are intact; run `shipyard sync` to finish the "
+            "environment.\n"
+        )
+        return 1
+    except BaseException as exc:
+        from shipyard.errors import ShipyardError
+
+        if isinstance(exc, SystemExit):
+            raise
+        _render_error(exc, verbose)
+        return exc.exit_code if isinstance(exc, ShipyardError) else 1
+
+
+def _fast_path(args: list[str]) -> int | None:
+    """A no-op ``sync`` or a ``run`` in a synced project, without building the parser.
+
+    Only plain invocations qualify (``sync``, ``sync -q``, ``run CMD...``); anything
+    else goes the normal way.
+    """
+    if not args:
+        return None
+    if args[0] == "sync" and set(args[1:]) <= {"-q", "--quiet"}:
+        from shipyard.cli.cmd_sync import try_noop
+
+        return try_noop(quiet=bool(args[1:]))
+    if args[0] == "run" and len(args) > 1 and not args[1].startswith("-"):
+        from shipyard.cli.cmd_run import try_fast_run
+
+        return try_fast_run(args[1:])
+    return None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

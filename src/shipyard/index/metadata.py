@@ -308,7 +308,7 @@ class MetadataFetcher:
             return None
         remote = _RangeFile(self.client, dist.url, response.body, int(total_text))
         try:
-            with zipfile.ZipFile(remote) as archive:  # type: ignore[arg-type]
+            with zipfile.ZipFile(remote) as archive:
                 return metadata_from_wheel_zip(archive, dist.filename)
         except zipfile.BadZipFile:
             return None

@@ -163,18 +163,14 @@ def _python_condition(chosen: list[tuple[int, int]], available: list[tuple[int, 
 def _split_fork(causes: Sequence[object], fork_mask: int) -> int | None:
     """The targets to split off when the conflict's requirements apply to different
     targets; ``None`` when the conflict holds on a common target (a real conflict)."""
-    masks = {getattr(c, "requirement").mask & fork_mask for c in causes}  # noqa: B009
+    masks: set[int] = {int(getattr(c, "requirement").mask) & fork_mask for c in causes}  # noqa: B009
     masks.discard(0)
     if len(masks) < 2:
         return None
-    common = fork_mask
-    for m in masks:
-        common &= m
     narrowest = min(masks, key=lambda m: (bin(m).count("1"), m))
     if narrowest == fork_mask:
         return None
     # Split off the narrowest requirement's targets; the rest form the other fork.
-    del common
     return narrowest
 
 
@@ -408,7 +404,7 @@ def _lock_files(
     provider: Provider, name: str, pv: ProjectVersion, mask: int
 ) -> tuple[DistFile, ...]:
     usable = provider.usable_files(name, pv, mask)
-    wheels = [f for f in usable if f.is_wheel]
+    wheels = sorted((f for f in usable if f.is_wheel), key=lambda f: f.filename)
     sdists = [f for f in usable if not f.is_wheel]
     sdists.sort(key=lambda f: not f.filename.endswith(".tar.gz"))
     return tuple(wheels + sdists[:1])

@@ -66,13 +66,31 @@ FALSE: MarkerExpression = frozenset()
 
 _VERSION_VARIABLES = frozenset({"python_version", "python_full_version", "implementation_version"})
 _NEGATED = {
-    "==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">",
-    "in": "not in", "not in": "in", "===": None, "~=": None,
+    "==": "!=",
+    "!=": "==",
+    "<": ">=",
+    ">=": "<",
+    ">": "<=",
+    "<=": ">",
+    "in": "not in",
+    "not in": "in",
+    "===": None,
+    "~=": None,
 }
-_FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "==", "!=": "!=", "===": "===",
-            "~=": "~="}
+_FLIPPED = {
+    "<": ">",
+    ">": "<",
+    "<=": ">=",
+    ">=": "<=",
+    "==": "==",
+    "!=": "!=",
+    "===": "===",
+    "~=": "~=",
+}
 _LEGACY = {
-    "os.name": "os_name", "sys.platform": "sys_platform", "platform.version": "platform_version",
+    "os.name": "os_name",
+    "sys.platform": "sys_platform",
+    "platform.version": "platform_version",
     "platform.machine": "platform_machine",
     "platform.python_implementation": "platform_python_implementation",
     "python_implementation": "platform_python_implementation",
@@ -161,7 +179,9 @@ def _negate_atom(atom: Atom) -> MarkerExpression:
         # ~=X.Y means >=X.Y, ==X.*  → not: <X.Y or >=(X+1)
         spec = Specifier(f"~={atom.value}")
         release = Version(spec.version).release
-        upper = ".".join(str(p) for p in (*release[:-2], release[-2] + 1)) if len(release) > 1 else None
+        upper = (
+            ".".join(str(p) for p in (*release[:-2], release[-2] + 1)) if len(release) > 1 else None
+        )
         clauses = {frozenset({Atom(atom.variable, "<", atom.value)})}
         if upper:
             clauses.add(frozenset({Atom(atom.variable, ">=", upper)}))
@@ -312,9 +332,13 @@ def simplify(
             continue
         kept = set()
         for atom in clause:
-            if atom.variable in ("python_version", "python_full_version") and samples and all(
-                _atom_holds(atom, {"python_version": s, "python_full_version": f})
-                for s, f in samples
+            if (
+                atom.variable in ("python_version", "python_full_version")
+                and samples
+                and all(
+                    _atom_holds(atom, {"python_version": s, "python_full_version": f})
+                    for s, f in samples
+                )
             ):
                 continue
             kept.add(atom)
@@ -350,12 +374,27 @@ def _merge_complements(expression: MarkerExpression) -> MarkerExpression:
     return frozenset(current)
 
 
-_ORDER = {name: index for index, name in enumerate((
-    "python_version", "python_full_version", "implementation_name",
-    "platform_python_implementation", "implementation_version", "os_name", "sys_platform",
-    "platform_system", "platform_machine", "platform_release", "platform_version", "extra",
-    "extras", "dependency_groups",
-))}
+_ORDER = {
+    name: index
+    for index, name in enumerate(
+        (
+            "python_version",
+            "python_full_version",
+            "implementation_name",
+            "platform_python_implementation",
+            "implementation_version",
+            "os_name",
+            "sys_platform",
+            "platform_system",
+            "platform_machine",
+            "platform_release",
+            "platform_version",
+            "extra",
+            "extras",
+            "dependency_groups",
+        )
+    )
+}
 
 
 def _atom_key(atom: Atom) -> tuple[int, str, str, str]:

@@ -1,0 +1,284 @@
+"""A PEP 517 / PEP 660 build front end with isolated build environments.
+
+For an sdist (or the project itself) shipyard:
+
+1. unpacks the source tree into the cache's scratch space (``tarfile``'s ``data``
+   filter refuses links and paths outside the tree);
+2. reads ``[build-system]`` (PEP 518; without one, setuptools' legacy backend);
+3. resolves the build requirements for the build interpreter alone, with the same
+   resolver and index as locking, and installs them with shipyard's own installer
+   into a fresh virtual environment (kept in the cache and reused for the same
+   interpreter and requirement set);
+4. calls the backend through ``pyproject_hooks`` in that environment
+   (``get_requires_for_build_*``, then ``prepare_metadata_for_build_wheel``,
+   ``build_wheel`` or ``build_editable``), capturing its output. A failing hook
+   becomes :class:`~shipyard.errors.BuildError` with the output attached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tarfile
+import tomllib
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from shipyard.cache import Cache
+from shipyard.errors import BuildError, ShipyardError
+from shipyard.index.http import HttpClient
+from shipyard.index.metadata import CoreMetadata, parse_core_metadata
+from shipyard.models import DistFile, Interpreter
+from shipyard.reporting import Reporter
+
+__all__ = ["Builder", "read_build_system"]
+
+_DEFAULT_BUILD_SYSTEM = {
+    "requires": ["setuptools>=40.8.0"],
+    "build-backend": "setuptools.build_meta:__legacy__",
+}
+
+
+def read_build_system(source_dir: Path) -> dict[str, Any]:
+    """The ``[build-system]`` table of ``source_dir/pyproject.toml`` (PEP 518 defaults
+    when the file or the table is absent).
+
+    :raises BuildError: when pyproject.toml is not valid TOML.
+    """
+    path = source_dir / "pyproject.toml"
+    if not path.is_file():
+        return dict(_DEFAULT_BUILD_SYSTEM)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise BuildError(f"pyproject.toml is not valid TOML: {exc}.", context=str(path)) from exc
+    table = data.get("build-system")
+    if not isinstance(table, dict):
+        return dict(_DEFAULT_BUILD_SYSTEM)
+    result = dict(table)
+    if "build-backend" not in result:
+        result["build-backend"] = _DEFAULT_BUILD_SYSTEM["build-backend"]
+        result.setdefault("requires", _DEFAULT_BUILD_SYSTEM["requires"])
+    result.setdefault("requires", [])
+    return result
+
+
+def _extract(archive: Path, dest: Path) -> Path:
+    """Unpack an sdist and return its single top-level directory (or ``dest``)."""
+    name = archive.name
+    try:
+        if name.endswith((".tar.gz", ".tgz", ".tar")):
+            with tarfile.open(archive) as tar:
+                tar.extractall(dest, filter="data")
+        elif name.endswith(".zip"):
+            with zipfile.ZipFile(archive) as zf:
+                for member in zf.namelist():
+                    target = (dest / member).resolve()
+                    if not str(target).startswith(str(dest.resolve())):
+                        raise BuildError("The archive has a path outside its root.", context=name)
+                zf.extractall(dest)
+        else:
+            raise BuildError("Unknown source archive format.", context=name)
+    except (tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
+        raise BuildError(f"Could not unpack the source archive: {exc}.", context=name) from exc
+    entries = [p for p in dest.iterdir()]
+    if len(entries) == 1 and entries[0].is_dir():
+        return entries[0]
+    return dest
+
+
+class Builder:
+    """Builds metadata, wheels and editable wheels for one interpreter.
+
+    :param interpreter: the Python the build runs with (and that the wheel is for).
+    :param install_requirements: installs requirement strings into an environment;
+        supplied by the caller (it resolves against the project's index with the
+        same resolver, then links the wheels) so that this module stays free of the
+        resolver and the sync use case.
+    """
+
+    def __init__(
+        self,
+        *,
+        interpreter: Interpreter,
+        cache: Cache,
+        client: HttpClient,
+        reporter: Reporter,
+        install_requirements: Any,
+    ) -> None:
+        self.interpreter = interpreter
+        self.cache = cache
+        self.client = client
+        self.reporter = reporter
+        self.install_requirements = install_requirements
+        self._envs: dict[str, Path] = {}
+
+    # -- environments -------------------------------------------------------------------
+
+    def _environment(self, requires: Sequence[str]) -> Path:
+        """A virtual environment with ``requires`` installed; returns its root."""
+        from shipyard.venv import create_venv, inspect_venv
+
+        key_source = "\n".join(
+            [str(self.interpreter.executable), self.interpreter.version, *sorted(requires)]
+        )
+        key = hashlib.sha256(key_source.encode()).hexdigest()[:20]
+        if key in self._envs:
+            return self._envs[key]
+        root = self.cache.bucket("buildenvs") / key
+        ready = root / ".shipyard-ready"
+        from filelock import FileLock
+
+        with FileLock(str(root) + ".lock"):
+            if not (ready.is_file() and inspect_venv(root) is not None):
+                # A half-made environment from an interrupted run is thrown away.
+                shutil.rmtree(root, ignore_errors=True)
+                env = create_venv(root, self.interpreter)
+                if requires:
+                    self.install_requirements(list(requires), env)
+                ready.write_text("ok")
+        self._envs[key] = root
+        return root
+
+    def _hooks(self, source_dir: Path, build_system: Mapping[str, Any], env_root: Path) -> Any:
+        from pyproject_hooks import BuildBackendHookCaller
+
+        from shipyard.venv import inspect_venv
+
+        env = inspect_venv(env_root)
+        assert env is not None
+        backend = str(build_system["build-backend"])
+        backend_path = build_system.get("backend-path")
+
+        def runner(
+            cmd: Sequence[str],
+            cwd: str | None = None,
+            extra_environ: Mapping[str, str] | None = None,
+        ) -> None:
+            environ = {
+                k: v
+                for k, v in os.environ.items()
+                if k not in ("PYTHONPATH", "PYTHONHOME") and not k.startswith("PIP_")
+            }
+            environ["PATH"] = f"{env.scripts}{os.pathsep}{environ.get('PATH', '')}"
+            environ["VIRTUAL_ENV"] = str(env.root)
+            environ.update(extra_environ or {})
+            result = subprocess.run(
+                list(cmd),
+                cwd=cwd,
+                env=environ,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+            if result.returncode != 0:
+                output = result.stdout.decode("utf-8", errors="replace")
+                raise BuildError(
+                    f"The build backend {backend} failed (exit code {result.returncode}).",
+                    context=str(source_dir),
+                    hint="Run with -v to see its output; the package may need system "
+                    "libraries or a compiler, or a wheel may exist for another version.",
+                    output=output,
+                )
+
+        return BuildBackendHookCaller(
+            str(source_dir),
+            backend,
+            backend_path=backend_path,
+            python_executable=str(env.python),
+            runner=runner,
+        )
+
+    def _prepared(self, source_dir: Path, kind: str) -> tuple[Any, Path]:
+        build_system = read_build_system(source_dir)
+        requires = [str(r) for r in build_system.get("requires", [])]
+        for text in requires:
+            try:
+                Requirement(text)
+            except InvalidRequirement as exc:
+                raise BuildError(
+                    f"Invalid build requirement {text!r}: {exc}.", context=str(source_dir)
+                ) from exc
+        env_root = self._environment(requires)
+        hooks = self._hooks(source_dir, build_system, env_root)
+        getter = (
+            hooks.get_requires_for_build_editable
+            if kind == "editable"
+            else hooks.get_requires_for_build_wheel
+        )
+        extra = [str(r) for r in getter({})]
+        if extra:
+            env_root = self._environment([*requires, *extra])
+            hooks = self._hooks(source_dir, build_system, env_root)
+        return hooks, env_root
+
+    # -- public operations -------------------------------------------------------------
+
+    def source_tree(self, archive: Path) -> Path:
+        """Unpack an sdist archive into a fresh scratch directory; returns the tree."""
+        return _extract(archive, self.cache.tempdir("sdist"))
+
+    def metadata(self, source_dir: Path, name: str) -> CoreMetadata:
+        """Core metadata of a source tree via ``prepare_metadata_for_build_wheel``.
+
+        :raises BuildError: when the backend fails.
+        """
+        self.reporter.build_started(name, "metadata")
+        hooks, _env = self._prepared(source_dir, "wheel")
+        out = self.cache.tempdir("metadata")
+        try:
+            dist_info = hooks.prepare_metadata_for_build_wheel(str(out), {}, _allow_fallback=True)
+            data = (out / dist_info / "METADATA").read_bytes()
+        except ShipyardError:
+            raise
+        except Exception as exc:  # the hook library's own errors (missing backend …)
+            raise BuildError(f"Building metadata failed: {exc}.", context=str(source_dir)) from exc
+        finally:
+            pass
+        shutil.rmtree(out, ignore_errors=True)
+        self.reporter.build_finished(name, "metadata")
+        return parse_core_metadata(data, source=name)
+
+    def metadata_for_sdist(self, dist: DistFile) -> CoreMetadata:
+        """Download an sdist (verified when its sha256 is known) and build its metadata."""
+        scratch = self.cache.tempdir("sdist-dl")
+        try:
+            archive = scratch / dist.filename
+            self.client.download(dist.url, archive, expected_sha256=dist.sha256)
+            tree = self.source_tree(archive)
+            try:
+                return self.metadata(tree, dist.filename)
+            finally:
+                shutil.rmtree(tree, ignore_errors=True)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def wheel(self, source_dir: Path, name: str, *, editable: bool = False) -> Path:
+        """Build a wheel (or a PEP 660 editable wheel) into the scratch space; returns its path.
+
+        :raises BuildError: when the backend fails.
+        """
+        kind = "editable" if editable else "wheel"
+        self.reporter.build_started(name, kind)
+        hooks, _env = self._prepared(source_dir, kind)
+        out = self.cache.tempdir("wheel")
+        try:
+            if editable:
+                filename = hooks.build_editable(str(out), {})
+            else:
+                filename = hooks.build_wheel(str(out), {})
+        except ShipyardError:
+            raise
+        except Exception as exc:
+            raise BuildError(
+                f"Building the {kind} failed: {exc}.", context=str(source_dir)
+            ) from exc
+        self.reporter.build_finished(name, kind)
+        return out / str(filename)

@@ -1,0 +1,113 @@
+"""``shipyard sync``: make .venv match the lock."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["configure", "run", "try_noop"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add ``sync``'s arguments."""
+    parser.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="GROUP",
+        help="also install this dependency group (repeatable)",
+    )
+    parser.add_argument("--all-groups", action="store_true", help="install every group")
+    parser.add_argument(
+        "--no-default-groups", action="store_true", help="leave out the default groups (dev)"
+    )
+    parser.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="EXTRA",
+        help="install this extra (repeatable)",
+    )
+    parser.add_argument("--all-extras", action="store_true", help="install every extra")
+    parser.add_argument(
+        "--frozen", action="store_true", help="install exactly pylock.toml; never resolve"
+    )
+    parser.add_argument(
+        "--inexact", action="store_true", help="keep packages the lock does not select"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
+    parser.add_argument(
+        "--link-mode",
+        choices=("hardlink", "copy", "symlink", "clone"),
+        help="how files get from the cache into .venv (default hardlink)",
+    )
+    parser.add_argument("--python", help="interpreter for .venv (version, range or path)")
+
+
+def selection_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The :class:`Selection` the arguments ask for."""
+    from shipyard.project.syncing import Selection
+
+    return Selection(
+        groups=tuple(args.group),
+        all_groups=args.all_groups,
+        no_default_groups=args.no_default_groups,
+        extras=tuple(args.extra),
+        all_extras=args.all_extras,
+        exact=not args.inexact,
+    )
+
+
+def _default_selection_key() -> dict[str, object]:
+    # Must equal Selection().key() — kept literal so the no-op path imports nothing.
+    return {
+        "groups": [],
+        "all_groups": False,
+        "no_default_groups": False,
+        "extras": [],
+        "all_extras": False,
+        "exact": True,
+    }
+
+
+def try_noop(*, quiet: bool) -> int | None:
+    """Finish a plain ``sync`` at once when the environment stamp proves nothing changed.
+
+    :returns: 0 when it did, ``None`` to go the normal way.
+    """
+    import os
+    from pathlib import Path
+
+    from shipyard.project.stamp import read_fresh_stamp
+
+    directory = Path(os.getcwd())
+    for candidate in (directory, *directory.parents):
+        if (candidate / "pyproject.toml").is_file():
+            break
+    else:
+        return None
+    stamp = read_fresh_stamp(candidate, candidate / ".venv", _default_selection_key())
+    if stamp is None:
+        return None
+    if not quiet:
+        sys.stderr.write(f"Audited {stamp.get('packages', 0)} packages\n")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Sync; prints the plan and the summary."""
+    from shipyard.cli.common import command_services, locate_project, print_sync
+    from shipyard.project.syncing import sync_project
+
+    project = locate_project(args)
+    with command_services(args, project) as (services, output):
+        outcome = sync_project(
+            project,
+            services,
+            selection_from(args),
+            frozen=args.frozen,
+            dry_run=args.dry_run,
+            link_mode=args.link_mode,
+        )
+        print_sync(output, outcome)
+    return 0

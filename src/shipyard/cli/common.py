@@ -1,0 +1,105 @@
+"""What every command does around its use case: find the project, build settings
+and services, print the summaries."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from shipyard.cli.render import ConsoleReporter, Output
+from shipyard.project.manifest import Project, find_project, load_project
+from shipyard.project.services import Services
+from shipyard.settings import load_settings
+
+__all__ = ["command_services", "locate_project", "print_lock", "print_sync"]
+
+
+def locate_project(args: argparse.Namespace) -> Project:
+    """The project given with ``--project`` or found from the working directory."""
+    start = Path(getattr(args, "project", None) or ".")
+    return load_project(find_project(start))
+
+
+def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "cache_dir": getattr(args, "cache_dir", None),
+        "index_url": getattr(args, "index_url", None),
+        "extra_index_urls": getattr(args, "extra_index_url", None),
+        "find_links": getattr(args, "find_links", None),
+        "no_binary": getattr(args, "no_binary", None),
+        "only_binary": getattr(args, "only_binary", None),
+        "offline": True if getattr(args, "offline", None) else None,
+        "color": getattr(args, "color", None),
+        "link_mode": getattr(args, "link_mode", None),
+    }
+
+
+@contextmanager
+def command_services(
+    args: argparse.Namespace, project: Project | None
+) -> Iterator[tuple[Services, Output]]:
+    """Settings, services and output for one command; closes them afterwards."""
+    settings = load_settings(project_table=project.tool if project else None, cli=_cli_values(args))
+    output = Output(quiet=bool(getattr(args, "quiet", False)), color=settings.color)
+    reporter = ConsoleReporter(output)
+    services = Services(settings, reporter, cli_python=getattr(args, "python", None))
+    try:
+        yield services, output
+    finally:
+        reporter.close()
+        services.close()
+
+
+def print_lock(output: Output, outcome: Any) -> None:
+    """Summarize a :class:`~shipyard.project.locking.LockOutcome`."""
+    if outcome is None:
+        return
+    if outcome.fresh:
+        return
+    resolution = outcome.resolution
+    if resolution is not None:
+        output.line(f"Resolved {len(resolution.packages)} packages in {resolution.seconds:.2f}s")
+    for name, old, new in outcome.changed:
+        output.change("~", f"{name} {old} -> {new}")
+    for text in outcome.added:
+        output.change("+", text)
+    for text in outcome.removed:
+        output.change("-", text)
+
+
+def print_sync(output: Output, outcome: Any) -> None:
+    """Summarize a :class:`~shipyard.project.syncing.SyncOutcome`."""
+    if outcome is None:
+        return
+    if outcome.lock is not None and outcome.lock.resolution is not None:
+        resolution = outcome.lock.resolution
+        output.line(f"Resolved {len(resolution.packages)} packages in {resolution.seconds:.2f}s")
+    plan = outcome.plan
+    if outcome.env_created and outcome.env_root is not None:
+        output.line(f"Created virtual environment at {outcome.env_root}")
+    if plan.empty:
+        output.line(f"Audited {len(plan.unchanged)} packages")
+        return
+    prefix = "Would install" if outcome.dry_run else "Installed"
+    added = plan.to_add()
+    removed = plan.to_remove()
+    if added and not outcome.dry_run:
+        output.line(f"Prepared {len(added)} packages in {outcome.prepare_seconds:.2f}s")
+    if removed:
+        verb = "Would uninstall" if outcome.dry_run else "Uninstalled"
+        output.line(f"{verb} {len(removed)} packages")
+    if added:
+        suffix = "" if outcome.dry_run else f" in {outcome.install_seconds:.2f}s"
+        output.line(f"{prefix} {len(added)} packages{suffix}")
+    changes = sorted(
+        [(d.name, "-", f"{d.name}=={d.version}") for d in removed]
+        + [
+            (d.name, "+", f"{d.name}=={d.version}" if d.version else f"{d.name} (editable)")
+            for d in added
+        ]
+    )
+    for _name, sign, text in changes:
+        output.change(sign, text)

@@ -1,0 +1,144 @@
+"""Get every distribution of a plan into the cache as an unpacked wheel.
+
+A wheel is downloaded once, checked against the lock's sha256 before anything
+reads it, and unpacked into ``wheels-v1/<sha256>/``; installs then link from
+there. An unpacked entry is checked (one ``stat`` per file) each time it is
+used: if a file changed after unpacking — someone edited a hard-linked copy in
+an environment — the entry is thrown away and unpacked again from a fresh
+download, and the reporter is told. sdists are built into wheels first (see
+:mod:`shipyard.build`), and the built wheel is cached per sdist digest and
+interpreter.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from shipyard.cache import Cache
+from shipyard.errors import HashMismatchError, InstallError
+from shipyard.index.http import HttpClient, redact_url
+from shipyard.install.wheel import UnpackedWheel, load_unpacked, unpack_wheel, verify_unpacked
+from shipyard.lock.pylock import LockedDistribution
+from shipyard.reporting import DownloadReporter, Reporter
+
+__all__ = ["WheelPreparer"]
+
+
+class WheelPreparer:
+    """Turns locked distributions into unpacked wheels in the cache.
+
+    :param build_wheel: builds a wheel from a downloaded sdist (path → wheel path);
+        ``None`` makes sdists an error.
+    """
+
+    def __init__(
+        self,
+        *,
+        cache: Cache,
+        client: HttpClient,
+        reporter: Reporter,
+        build_wheel: Callable[[Path, LockedDistribution], Path] | None = None,
+    ) -> None:
+        self.cache = cache
+        self.client = client
+        self.reporter = reporter
+        self.build_wheel = build_wheel
+
+    def cached_wheel(self, sha256: str) -> UnpackedWheel | None:
+        """The unpacked wheel for ``sha256`` when cached and unmodified; a modified entry
+        is removed (and reported) so the caller unpacks it again."""
+        dest = self.cache.bucket("wheels") / sha256
+        unpacked = load_unpacked(dest)
+        if unpacked is None:
+            if dest.exists():
+                shutil.rmtree(dest, ignore_errors=True)
+            return None
+        changed = verify_unpacked(unpacked)
+        if not changed:
+            return unpacked
+        self.reporter.warning(
+            f"The cached copy of {unpacked.name} {unpacked.version} was modified after it was "
+            f"unpacked ({changed[0]}{' and more' if len(changed) > 1 else ''}); "
+            "restoring it from the original wheel."
+        )
+        shutil.rmtree(dest, ignore_errors=True)
+        return None
+
+    def prepare(self, dist: LockedDistribution) -> UnpackedWheel:
+        """The unpacked wheel for one locked wheel or sdist.
+
+        :raises HashMismatchError: when the download does not match the lock's sha256.
+        :raises NetworkError: when it cannot be downloaded.
+        :raises BuildError: when an sdist does not build.
+        """
+        if dist.url is None or dist.filename is None:
+            raise InstallError(f"{dist.name} has no file to install.", hint="Run `shipyard lock`.")
+        if dist.sha256 is None:
+            raise HashMismatchError(
+                f"The lock has no sha256 for {dist.filename}; shipyard installs only "
+                "verified files.",
+                context=redact_url(dist.url),
+                hint="Run `shipyard lock` to record the hashes.",
+            )
+        if dist.is_wheel:
+            found = self.cached_wheel(dist.sha256)
+            if found is not None:
+                return found
+            archive = self._download(dist)
+            try:
+                return self.unpack(archive, dist.sha256)
+            finally:
+                archive.unlink(missing_ok=True)
+        return self._prepare_sdist(dist)
+
+    def _download(self, dist: LockedDistribution) -> Path:
+        assert dist.url is not None and dist.filename is not None
+        downloads = self.cache.bucket("downloads")
+        target = downloads / f"{dist.sha256}-{dist.filename}"
+        reporter: DownloadReporter = self.reporter
+        reporter.download_started(dist.name, dist.size)
+        self.client.download(
+            dist.url,
+            target,
+            expected_sha256=dist.sha256,
+            on_progress=lambda n: reporter.download_progress(dist.name, n),
+        )
+        reporter.download_finished(dist.name)
+        return target
+
+    def unpack(self, archive: Path, sha256: str) -> UnpackedWheel:
+        """Unpack a verified local wheel into the cache entry for ``sha256``."""
+        dest = self.cache.bucket("wheels") / sha256
+        return unpack_wheel(archive, dest, expected_sha256=sha256)
+
+    def _prepare_sdist(self, dist: LockedDistribution) -> UnpackedWheel:
+        if self.build_wheel is None:
+            raise InstallError(
+                f"{dist.name} {dist.version} has no wheel for this environment, only a source "
+                "distribution, and building is disabled.",
+                hint="Allow source builds or pick a version with wheels.",
+            )
+        assert dist.sha256 is not None
+        built_dir = self.cache.bucket("built") / dist.sha256
+        marker = built_dir / "wheel.sha256"
+        if marker.is_file():
+            digest = marker.read_text().strip()
+            found = self.cached_wheel(digest)
+            if found is not None:
+                return found
+        archive = self._download(dist)
+        try:
+            wheel = self.build_wheel(archive, dist)
+        finally:
+            archive.unlink(missing_ok=True)
+        import hashlib
+
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        unpacked = self.unpack(wheel, digest)
+        built_dir.mkdir(parents=True, exist_ok=True)
+        from shipyard.atomic import atomic_write_text
+
+        atomic_write_text(marker, digest, fsync=False)
+        return unpacked

@@ -1,0 +1,170 @@
+"""Glue between the build front end and the rest: build environments are filled by
+resolving their requirements for the one build interpreter and installing them
+with shipyard's own installer."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from packaging.requirements import Requirement
+
+from shipyard.index.metadata import CoreMetadata
+from shipyard.lock.pylock import LockedDistribution
+from shipyard.models import DistFile, Interpreter
+from shipyard.project.manifest import Project
+from shipyard.project.services import Services
+
+if TYPE_CHECKING:
+    from shipyard.build.frontend import Builder
+    from shipyard.venv import VirtualEnvironment
+
+__all__ = ["BuilderFactory", "install_requirements"]
+
+
+def _best_file(files: tuple[DistFile, ...], interpreter: Interpreter) -> DistFile:
+    """The most preferred wheel for ``interpreter`` (by its tag order), else the sdist."""
+    from packaging.utils import parse_wheel_filename
+
+    rank = {tag: i for i, tag in enumerate(interpreter.tags)}
+    best: tuple[int, DistFile] | None = None
+    for dist in files:
+        if not dist.is_wheel:
+            continue
+        tags = parse_wheel_filename(dist.filename)[3]
+        score = min((rank[str(t)] for t in tags if str(t) in rank), default=None)
+        if score is not None and (best is None or score < best[0]):
+            best = (score, dist)
+    if best is not None:
+        return best[1]
+    return next(f for f in files if not f.is_wheel)
+
+
+def install_requirements(
+    requirements: list[str],
+    env: VirtualEnvironment,
+    *,
+    interpreter: Interpreter,
+    services: Services,
+    builder: Builder | None,
+) -> None:
+    """Resolve ``requirements`` for ``interpreter`` alone and install them into ``env``.
+
+    Used for PEP 517 build environments.
+
+    :raises ResolutionError, NetworkError, InstallError: as the steps do.
+    """
+    from shipyard.index.repository import IndexRepository
+    from shipyard.install.prepare import WheelPreparer
+    from shipyard.install.wheel import install_unpacked
+    from shipyard.resolver.provider import ResolveOptions
+    from shipyard.resolver.universal import RootRequirement, resolve
+    from shipyard.specs.targets import target_from_interpreter
+
+    target = target_from_interpreter(interpreter)
+    repository = IndexRepository(
+        client=services.client,
+        cache=services.cache,
+        index_urls=services.settings.index_urls(),
+        find_links=services.settings.find_links,
+        executor=services.executor,
+        build_metadata=builder.metadata_for_sdist if builder is not None else None,
+    )
+    roots = [
+        RootRequirement(requirement=Requirement(text), selector=None, origin="the build system")
+        for text in requirements
+    ]
+    resolution = resolve(
+        roots,
+        project_name="the build system",
+        targets=[target],
+        repository=repository,
+        options=ResolveOptions(),
+        requires_python=None,
+    )
+    preparer = WheelPreparer(
+        cache=services.cache,
+        client=services.client,
+        reporter=services.reporter,
+        build_wheel=_sdist_builder(builder) if builder else None,
+    )
+    scheme = env.scheme()
+    for package in resolution.packages:
+        chosen = repository.file_digest(_best_file(package.files, interpreter))
+        locked = LockedDistribution(
+            name=package.name,
+            version=str(package.version),
+            url=chosen.url,
+            filename=chosen.filename,
+            sha256=chosen.sha256,
+            size=chosen.size,
+            is_wheel=chosen.is_wheel,
+        )
+        unpacked = preparer.prepare(locked)
+        install_unpacked(unpacked, scheme, link_mode="hardlink")
+
+
+def _sdist_builder(builder: Builder):  # type: ignore[no-untyped-def]
+    def build(archive: Path, dist: LockedDistribution) -> Path:
+        tree = builder.source_tree(archive)
+        return builder.wheel(tree, dist.name)
+
+    return build
+
+
+class BuilderFactory:
+    """Creates the project's :class:`Builder` on first use (finding the interpreter
+    then, not before: most locks never build anything)."""
+
+    def __init__(
+        self, project: Project, services: Services, interpreter: Interpreter | None = None
+    ):
+        self.project = project
+        self.services = services
+        self._interpreter = interpreter
+        self._builder: Builder | None = None
+        self._lock = threading.RLock()
+
+    def builder(self) -> Builder:
+        """The builder (created once)."""
+        from shipyard.build.frontend import Builder
+        from shipyard.project.environment import find_project_interpreter
+
+        with self._lock:
+            if self._builder is None:
+                interpreter = self._interpreter or find_project_interpreter(
+                    self.project, self.services
+                )
+                holder: list[Builder] = []
+
+                def installer(requirements: list[str], env: VirtualEnvironment) -> None:
+                    install_requirements(
+                        requirements,
+                        env,
+                        interpreter=interpreter,
+                        services=self.services,
+                        builder=holder[0],
+                    )
+
+                self._builder = Builder(
+                    interpreter=interpreter,
+                    cache=self.services.cache,
+                    client=self.services.client,
+                    reporter=self.services.reporter,
+                    install_requirements=installer,
+                )
+                holder.append(self._builder)
+            return self._builder
+
+    def metadata_for_sdist(self, dist: DistFile) -> CoreMetadata:
+        """Build an sdist's metadata (PEP 517) with the project's interpreter."""
+        with self._lock:
+            return self.builder().metadata_for_sdist(dist)
+
+    def build_wheel(self, archive: Path, dist: LockedDistribution) -> Path:
+        """Build a wheel from a downloaded sdist."""
+        with self._lock:
+            builder = self.builder()
+            tree = builder.source_tree(archive)
+            return builder.wheel(tree, dist.name)

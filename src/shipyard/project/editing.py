@@ -1,0 +1,147 @@
+"""The ``add`` and ``remove`` use cases: edit the manifest, lock, sync — or undo.
+
+The manifest and the lock are put back byte for byte when any later step fails
+(resolution, download, build, Ctrl-C), so a failed ``add`` changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from shipyard.atomic import atomic_write_bytes
+from shipyard.errors import ManifestError
+from shipyard.lock.pylock import LOCK_FILENAME
+from shipyard.project.locking import LockOutcome, lock_project
+from shipyard.project.manifest import ManifestEditor, Project, load_project, parse_requirement
+from shipyard.project.services import Services
+from shipyard.project.syncing import Selection, SyncOutcome, sync_project
+
+__all__ = ["EditOutcome", "add_requirements", "remove_requirements"]
+
+
+@dataclass(slots=True)
+class EditOutcome:
+    """What an edit did: the lock outcome and, unless ``no_sync``, the sync outcome."""
+
+    project: Project
+    lock: LockOutcome
+    sync: SyncOutcome | None
+
+
+class _Transaction:
+    """Restores pyproject.toml and pylock.toml unless committed."""
+
+    def __init__(self, project_root: Path) -> None:
+        self.lock_path = project_root / LOCK_FILENAME
+        self.lock_bytes = self.lock_path.read_bytes() if self.lock_path.exists() else None
+
+    def rollback(self, editor: ManifestEditor) -> None:
+        editor.restore()
+        if self.lock_bytes is None:
+            self.lock_path.unlink(missing_ok=True)
+        else:
+            atomic_write_bytes(self.lock_path, self.lock_bytes)
+
+
+def add_requirements(
+    project: Project,
+    services: Services,
+    texts: Sequence[str],
+    *,
+    group: str | None = None,
+    optional: str | None = None,
+    no_sync: bool = False,
+) -> EditOutcome:
+    """Add requirements to the manifest, then lock and sync.
+
+    A requirement written without a version gets a lower bound at the version the
+    lock picked (``requests`` → ``requests>=2.32.3``), as uv does.
+
+    :raises RequirementError: for an invalid requirement (nothing is changed).
+    :raises ShipyardError: from locking or syncing (everything is restored).
+    """
+    requirements = [parse_requirement(text) for text in texts]
+    if group is not None and optional is not None:
+        raise ManifestError("Use either --group or --optional, not both.")
+    editor = ManifestEditor(project.pyproject)
+    transaction = _Transaction(project.root)
+    try:
+        for req in requirements:
+            editor.add(req, group=group, optional=optional)
+        editor.write()
+        current = load_project(project.root)
+        outcome = lock_project(current, services)
+        bare = [r for r in requirements if not r.specifier and r.url is None]
+        if bare and outcome.resolution is not None:
+            versions: dict[str, Version] = {}
+            for package in outcome.resolution.packages:
+                versions.setdefault(package.name, package.version)
+                versions[package.name] = max(versions[package.name], package.version)
+            for req in bare:
+                version = versions.get(canonicalize_name(req.name))
+                if version is None:
+                    continue
+                bounded = Requirement(str(req))
+                bounded.specifier = type(req.specifier)(f">={version}")
+                editor.set_requirement_text(req.name, str(bounded), group=group, optional=optional)
+            editor.write()
+            current = load_project(project.root)
+            lock_project(current, services)
+        sync = None
+        if not no_sync:
+            groups = (group,) if group else ()
+            extras = (optional,) if optional else ()
+            sync = sync_project(current, services, Selection(groups=groups, extras=extras))
+        return EditOutcome(current, outcome, sync)
+    except BaseException:
+        transaction.rollback(editor)
+        raise
+
+
+def remove_requirements(
+    project: Project,
+    services: Services,
+    names: Sequence[str],
+    *,
+    group: str | None = None,
+    optional: str | None = None,
+    no_sync: bool = False,
+) -> EditOutcome:
+    """Remove requirements by name from the manifest, then lock and sync (orphans go too).
+
+    :raises ManifestError: when a name is not a requirement of that list (nothing changed).
+    """
+    editor = ManifestEditor(project.pyproject)
+    missing = []
+    for name in names:
+        if not editor.remove(name, group=group, optional=optional):
+            missing.append(name)
+    if missing:
+        where = (
+            f"dependency group {group!r}"
+            if group
+            else f"optional dependencies {optional!r}"
+            if optional
+            else "[project].dependencies"
+        )
+        raise ManifestError(
+            f"{', '.join(missing)} is not in {where}.",
+            context=str(project.pyproject),
+            hint="Check the name, or pass --group/--optional for the list it is in.",
+        )
+    transaction = _Transaction(project.root)
+    try:
+        editor.write()
+        current = load_project(project.root)
+        outcome = lock_project(current, services)
+        sync = None if no_sync else sync_project(current, services, Selection())
+        return EditOutcome(current, outcome, sync)
+    except BaseException:
+        transaction.rollback(editor)
+        raise

@@ -1,0 +1,288 @@
+"""The ``lock`` use case: manifest → universal resolution → ``pylock.toml``.
+
+Existing pins are preferences: a re-lock keeps every version that still fits
+unless ``--upgrade`` (all) or ``--upgrade-package NAME`` asks to move it. The
+lock records the hash of its inputs, so ``lock --check``, ``sync`` and ``run``
+know it is stale without resolving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from shipyard.errors import LockError, UsageError
+from shipyard.index.repository import IndexRepository
+from shipyard.lock.pylock import (
+    LOCK_FILENAME,
+    ProjectEntry,
+    build_lock_document,
+    read_lock,
+    render_lock,
+    write_lock,
+)
+from shipyard.models import DistFile
+from shipyard.project.manifest import Project
+from shipyard.project.services import Services
+from shipyard.resolver.provider import PrereleasePolicy, ResolutionStrategy, ResolveOptions
+from shipyard.resolver.universal import Resolution, RootRequirement, resolve
+from shipyard.settings import parse_datetime
+from shipyard.specs.targets import default_targets
+
+__all__ = ["LockOutcome", "lock_is_fresh", "lock_project", "make_repository", "root_requirements"]
+
+
+@dataclass(slots=True, kw_only=True)
+class LockOutcome:
+    """What ``lock`` did.
+
+    :param fresh: the lock already matched the manifest (nothing resolved).
+    :param written: the file changed on disk.
+    :param added/removed/changed: ``name==version`` strings; ``changed`` as ``(name, old, new)``.
+    """
+
+    fresh: bool = False
+    written: bool = False
+    resolution: Resolution | None = None
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def settings_inputs(services: Services) -> dict[str, Any]:
+    """The settings that change what a resolution can see (part of the input hash)."""
+    s = services.settings
+    return {
+        "indexes": s.index_urls(),
+        "find-links": list(s.find_links),
+        "no-binary": sorted(s.no_binary),
+        "only-binary": sorted(s.only_binary),
+    }
+
+
+def root_requirements(project: Project) -> list[RootRequirement]:
+    """The project's requirements with the lock markers that select them."""
+    roots = [
+        RootRequirement(requirement=r, selector=None, origin=project.name)
+        for r in project.dependencies
+    ]
+    for extra, reqs in sorted(project.optional_dependencies.items()):
+        roots.extend(
+            RootRequirement(
+                requirement=r, selector=f"'{extra}' in extras", origin=f"{project.name}[{extra}]"
+            )
+            for r in reqs
+        )
+    for group, reqs in sorted(project.dependency_groups.items()):
+        roots.extend(
+            RootRequirement(
+                requirement=r,
+                selector=f"'{group}' in dependency_groups",
+                origin=f"{project.name}'s dependency group '{group}'",
+            )
+            for r in reqs
+        )
+    return roots
+
+
+def lock_is_fresh(project: Project, services: Services, document: dict[str, Any] | None) -> bool:
+    """Whether ``document`` (the parsed lock) was made from the current manifest and settings."""
+    if document is None:
+        return False
+    tool = document.get("tool", {}).get("shipyard", {})
+    return bool(tool.get("input-hash") == project.input_hash(settings_inputs(services)))
+
+
+def make_repository(
+    project: Project, services: Services, *, refresh: bool | frozenset[str] = False
+) -> IndexRepository:
+    """The index repository for this project; sdist metadata is built with the project's
+    interpreter, found only when an sdist is met."""
+    from shipyard.project.building import BuilderFactory
+
+    factory = BuilderFactory(project, services)
+    return IndexRepository(
+        client=services.client,
+        cache=services.cache,
+        index_urls=services.settings.index_urls(),
+        find_links=services.settings.find_links,
+        executor=services.executor,
+        refresh=refresh,
+        build_metadata=factory.metadata_for_sdist,
+    )
+
+
+def _preferences(
+    document: dict[str, Any] | None, skip: frozenset[str] | bool
+) -> dict[str, Version]:
+    if document is None or skip is True:
+        return {}
+    preferences: dict[str, Version] = {}
+    for package in document.get("packages", []):
+        name = canonicalize_name(str(package.get("name", "")))
+        if not package.get("version") or (isinstance(skip, frozenset) and name in skip):
+            continue
+        try:
+            version = Version(str(package["version"]))
+        except InvalidVersion:
+            continue
+        if name not in preferences or version > preferences[name]:
+            preferences[name] = version
+    return preferences
+
+
+def _options(
+    services: Services, document: dict[str, Any] | None, overrides: dict[str, Any]
+) -> ResolveOptions:
+    recorded = (document or {}).get("tool", {}).get("shipyard", {}).get("options", {})
+    s = services.settings
+    strategy = overrides.get("resolution") or s.resolution
+    if overrides.get("resolution") is None and s.resolution == "highest":
+        strategy = recorded.get("resolution", strategy)
+    prerelease = overrides.get("prerelease") or s.prerelease
+    if overrides.get("prerelease") is None and s.prerelease == "if-necessary-or-explicit":
+        prerelease = recorded.get("prerelease", prerelease)
+    exclude_newer = (
+        overrides.get("exclude_newer") or s.exclude_newer or recorded.get("exclude-newer")
+    )
+    return ResolveOptions(
+        strategy=cast(ResolutionStrategy, strategy),
+        prerelease=cast(PrereleasePolicy, prerelease),
+        exclude_newer=parse_datetime(str(exclude_newer)) if exclude_newer else None,
+        no_binary=frozenset(canonicalize_name(n) if n != ":all:" else n for n in s.no_binary),
+        only_binary=frozenset(canonicalize_name(n) if n != ":all:" else n for n in s.only_binary),
+    )
+
+
+def lock_project(
+    project: Project,
+    services: Services,
+    *,
+    upgrade: bool = False,
+    upgrade_packages: Sequence[str] = (),
+    check: bool = False,
+    resolution: str | None = None,
+    prerelease: str | None = None,
+    exclude_newer: str | None = None,
+) -> LockOutcome:
+    """Bring ``pylock.toml`` up to date with the manifest.
+
+    :param check: do not write; raise :class:`LockError` when the lock is stale.
+    :raises ResolutionError, PackageNotFoundError, NoMatchingVersionError: when the
+        requirements cannot be satisfied.
+    :raises LockError: with ``check`` when the lock is missing or stale.
+    """
+    path = project.root / LOCK_FILENAME
+    try:
+        document: dict[str, Any] | None = read_lock(path)
+    except LockError:
+        if path.exists() and not check:
+            document = None  # an unreadable lock is replaced
+        elif path.exists():
+            raise
+        else:
+            document = None
+    overrides = {"resolution": resolution, "prerelease": prerelease, "exclude_newer": exclude_newer}
+    forced = upgrade or bool(upgrade_packages) or any(v is not None for v in overrides.values())
+    if not forced and lock_is_fresh(project, services, document):
+        return LockOutcome(fresh=True)
+    if check:
+        raise LockError(
+            "The lock file is out of date with pyproject.toml."
+            if document is not None
+            else "There is no lock file.",
+            context=str(path),
+            hint="Run `shipyard lock` and commit the result.",
+        )
+    upgrade_names = frozenset(canonicalize_name(n) for n in upgrade_packages)
+    if upgrade_names and document is not None:
+        known = {canonicalize_name(str(p.get("name", ""))) for p in document.get("packages", [])}
+        unknown = sorted(upgrade_names - known)
+        if unknown:
+            raise UsageError(
+                f"--upgrade-package names a package that is not in the lock: {', '.join(unknown)}.",
+                hint="Check the spelling; only locked packages can be upgraded.",
+            )
+    options = _options(services, document, overrides)
+    options = replace(
+        options, preferences=_preferences(document, True if upgrade else upgrade_names)
+    )
+    environments = [str(e) for e in project.tool.get("environments", []) or []]
+    targets = default_targets(project.requires_python, environments)
+    repository = make_repository(project, services, refresh=True if upgrade else upgrade_names)
+    result = resolve(
+        root_requirements(project),
+        project_name=project.name,
+        targets=targets,
+        repository=repository,
+        options=options,
+        requires_python=project.requires_python,
+        reporter=services.reporter,
+    )
+    result = _with_digests(result, repository)
+    tool: dict[str, Any] = {
+        "input-hash": project.input_hash(settings_inputs(services)),
+        "targets": [t.name for t in targets],
+    }
+    recorded_options: dict[str, Any] = {}
+    if options.strategy != "highest":
+        recorded_options["resolution"] = options.strategy
+    if options.prerelease != "if-necessary-or-explicit":
+        recorded_options["prerelease"] = options.prerelease
+    if options.exclude_newer is not None:
+        recorded_options["exclude-newer"] = options.exclude_newer.isoformat()
+    if recorded_options:
+        tool["options"] = recorded_options
+    new_document = build_lock_document(
+        result,
+        requires_python=str(project.requires_python) if project.requires_python else None,
+        extras=sorted(project.optional_dependencies),
+        dependency_groups=sorted(project.dependency_groups),
+        default_groups=project.default_groups,
+        project=ProjectEntry(name=project.canonical_name) if project.has_build_system else None,
+        tool=tool,
+        environments=environments,
+    )
+    written = write_lock(path, new_document)
+    outcome = LockOutcome(written=written, resolution=result)
+    _diff(document, new_document, outcome)
+    return outcome
+
+
+def _with_digests(result: Resolution, repository: IndexRepository) -> Resolution:
+    """Fill in the sha256 of files whose source gave none (find-links directories)."""
+    packages = []
+    for package in result.packages:
+        files: tuple[DistFile, ...] = tuple(repository.file_digest(f) for f in package.files)
+        packages.append(replace(package, files=files))
+    return replace(result, packages=tuple(packages))
+
+
+def _versions(document: dict[str, Any] | None) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for package in (document or {}).get("packages", []):
+        if package.get("version"):
+            found.setdefault(str(package["name"]), set()).add(str(package["version"]))
+    return found
+
+
+def _diff(old: dict[str, Any] | None, new: dict[str, Any], outcome: LockOutcome) -> None:
+    before, after = _versions(old), _versions(new)
+    for name in sorted(set(before) | set(after)):
+        a, b = before.get(name, set()), after.get(name, set())
+        if a == b:
+            continue
+        if a and b and len(a) == 1 and len(b) == 1:
+            outcome.changed.append((name, next(iter(a)), next(iter(b))))
+            continue
+        outcome.removed.extend(f"{name}=={v}" for v in sorted(a - b))
+        outcome.added.extend(f"{name}=={v}" for v in sorted(b - a))
+
+
+def render_document(document: dict[str, Any]) -> str:
+    """The lock text for ``document`` (re-exported for tests and export)."""
+    return render_lock(document)

@@ -1,0 +1,413 @@
+"""The manifest: ``[project]``, ``[dependency-groups]`` and ``[tool.shipyard]`` of pyproject.toml.
+
+Reading uses ``tomllib`` and validates what shipyard relies on (PEP 621 name,
+requirement strings, requires-python, PEP 735 groups with ``include-group``),
+reporting the key that is wrong. Editing uses ``tomlkit`` so comments and
+layout survive ``add``/``remove``; :class:`ManifestEditor` keeps the original
+bytes so a failed operation puts them back exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+
+from shipyard.atomic import atomic_write_bytes
+from shipyard.errors import ManifestError, RequirementError
+
+__all__ = [
+    "LOCK_FORMAT",
+    "ManifestEditor",
+    "Project",
+    "find_project",
+    "load_project",
+    "parse_requirement",
+]
+
+#: Bump when the lock's content for the same inputs changes (forces a re-lock).
+LOCK_FORMAT = 1
+PYPROJECT = "pyproject.toml"
+
+
+def parse_requirement(text: str, *, where: str = "the command line") -> Requirement:
+    """Parse a PEP 508 requirement string.
+
+    :param where: where it was written, for the error message.
+    :raises RequirementError: naming the string, the place and the parser's complaint.
+    """
+    try:
+        return Requirement(text)
+    except InvalidRequirement as exc:
+        detail = str(exc).splitlines()[0]
+        raise RequirementError(
+            f"Invalid requirement {text!r} in {where}: {detail}.",
+            hint="Write it as PEP 508 says, e.g. 'pandas>=2.2' or "
+            "'uvicorn[standard]; python_version >= \"3.10\"'.",
+        ) from exc
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Project:
+    """A project: a directory with a pyproject.toml.
+
+    :param root: the directory; :param name: ``[project].name`` as written
+        (canonical form: :attr:`canonical_name`).
+    :param dependency_groups: group → requirements, ``include-group`` expanded (PEP 735).
+    :param tool: the ``[tool.shipyard]`` table (empty when absent).
+    :param has_build_system: True when ``[build-system]`` exists: the project is then
+        installed into its environment, editable.
+    """
+
+    root: Path
+    name: str
+    version: str | None
+    requires_python: SpecifierSet | None
+    dependencies: tuple[Requirement, ...]
+    optional_dependencies: Mapping[str, tuple[Requirement, ...]]
+    dependency_groups: Mapping[str, tuple[Requirement, ...]]
+    tool: Mapping[str, Any] = field(default_factory=dict)
+    has_build_system: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def pyproject(self) -> Path:
+        """Path of pyproject.toml."""
+        return self.root / PYPROJECT
+
+    @property
+    def canonical_name(self) -> str:
+        """The PEP 503 normalized name."""
+        return canonicalize_name(self.name)
+
+    @property
+    def default_groups(self) -> tuple[str, ...]:
+        """Groups ``sync`` installs unless told otherwise: ``[tool.shipyard] default-groups``,
+        else ``dev`` when the project has it (as uv does)."""
+        configured = self.tool.get("default-groups")
+        if isinstance(configured, list):
+            return tuple(canonicalize_name(g) for g in configured)
+        return ("dev",) if "dev" in self.dependency_groups else ()
+
+    def input_hash(self, settings_inputs: Mapping[str, Any]) -> str:
+        """A digest of everything that decides the lock's content.
+
+        :param settings_inputs: effective settings that change the resolution (indexes,
+            find-links, binary choices, environments …).
+        :returns: ``"sha256:<hex>"``.
+        """
+        data = {
+            "format": LOCK_FORMAT,
+            "name": self.canonical_name,
+            "requires-python": str(self.requires_python) if self.requires_python else None,
+            "dependencies": sorted(str(r) for r in self.dependencies),
+            "optional-dependencies": {
+                k: sorted(str(r) for r in v) for k, v in sorted(self.optional_dependencies.items())
+            },
+            "dependency-groups": {
+                k: sorted(str(r) for r in v) for k, v in sorted(self.dependency_groups.items())
+            },
+            "build-system": self.has_build_system,
+            "default-groups": list(self.default_groups),
+            "environments": list(self.tool.get("environments", []) or []),
+            "settings": dict(sorted(settings_inputs.items())),
+        }
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        return f"sha256:{digest}"
+
+
+def find_project(start: Path) -> Path:
+    """The nearest directory at or above ``start`` holding a pyproject.toml.
+
+    :raises ManifestError: when there is none.
+    """
+    start = start.resolve()
+    for directory in (start, *start.parents):
+        if (directory / PYPROJECT).is_file():
+            return directory
+    raise ManifestError(
+        "No pyproject.toml found in this directory or any parent.",
+        context=str(start),
+        hint="Run `shipyard init` to create a project, or cd into one.",
+    )
+
+
+def _requirements(values: Any, where: str) -> tuple[Requirement, ...]:
+    if not isinstance(values, list):
+        raise ManifestError(f"{where} must be a list of requirement strings.", context=PYPROJECT)
+    result = []
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            raise ManifestError(
+                f"{where}[{index}] must be a string, not {type(value).__name__}.",
+                context=PYPROJECT,
+            )
+        try:
+            result.append(Requirement(value))
+        except InvalidRequirement as exc:
+            raise ManifestError(
+                f"Invalid requirement {value!r} in {where}: {str(exc).splitlines()[0]}.",
+                context=PYPROJECT,
+                hint="Fix it as PEP 508 says, e.g. 'pandas>=2.2'.",
+            ) from exc
+    return tuple(result)
+
+
+def _groups(table: Any) -> dict[str, tuple[Requirement, ...]]:
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise ManifestError("[dependency-groups] must be a table.", context=PYPROJECT)
+    from packaging.dependency_groups import (
+        CyclicDependencyGroup,
+        DependencyGroupInclude,
+        DependencyGroupResolver,
+        DuplicateGroupNames,
+        InvalidDependencyGroupObject,
+    )
+
+    try:
+        resolver = DependencyGroupResolver(table)
+        groups: dict[str, tuple[Requirement, ...]] = {}
+        for name in table:
+            items = resolver.resolve(name)
+            groups[canonicalize_name(name)] = tuple(
+                r for r in items if not isinstance(r, DependencyGroupInclude)
+            )
+        return groups
+    except (CyclicDependencyGroup, DuplicateGroupNames, InvalidDependencyGroupObject) as exc:
+        raise ManifestError(f"Invalid [dependency-groups]: {exc}.", context=PYPROJECT) from exc
+    except (LookupError, ValueError, TypeError, InvalidRequirement) as exc:
+        raise ManifestError(
+            f"Invalid [dependency-groups]: {exc}.",
+            context=PYPROJECT,
+            hint="Each group is a list of requirement strings or "
+            '{include-group = "name"} (PEP 735).',
+        ) from exc
+
+
+def load_project(root: Path) -> Project:
+    """Read and validate ``root/pyproject.toml``.
+
+    :raises ManifestError: when it is missing, not TOML, or has invalid values.
+    """
+    path = root / PYPROJECT
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ManifestError(
+            "There is no pyproject.toml here.",
+            context=str(root),
+            hint="Run `shipyard init` first.",
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ManifestError("pyproject.toml is not UTF-8 text.", context=str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(
+            f"pyproject.toml is not valid TOML: {exc}.",
+            context=str(path),
+            hint="Fix the syntax at the line shown.",
+        ) from exc
+    project = data.get("project")
+    if not isinstance(project, dict):
+        raise ManifestError(
+            "pyproject.toml has no [project] table.",
+            context=str(path),
+            hint='Add [project] with at least name = "..." (PEP 621), or run `shipyard init`.',
+        )
+    name = project.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ManifestError(
+            "[project] has no name.",
+            context=str(path),
+            hint='Add name = "my-project" under [project].',
+        )
+    requires_python = None
+    if "requires-python" in project:
+        try:
+            requires_python = SpecifierSet(str(project["requires-python"]))
+        except InvalidSpecifier as exc:
+            raise ManifestError(
+                f"Invalid requires-python {project['requires-python']!r}: {exc}.",
+                context=str(path),
+                hint='Write it like ">=3.10".',
+            ) from exc
+    optional = project.get("optional-dependencies", {})
+    if not isinstance(optional, dict):
+        raise ManifestError("[project.optional-dependencies] must be a table.", context=str(path))
+    tool = data.get("tool", {}).get("shipyard", {})
+    if not isinstance(tool, dict):
+        raise ManifestError("[tool.shipyard] must be a table.", context=str(path))
+    return Project(
+        root=root,
+        name=name,
+        version=str(project["version"]) if "version" in project else None,
+        requires_python=requires_python,
+        dependencies=_requirements(project.get("dependencies", []), "[project].dependencies"),
+        optional_dependencies={
+            canonicalize_name(k): _requirements(v, f"[project.optional-dependencies].{k}")
+            for k, v in optional.items()
+        },
+        dependency_groups=_groups(data.get("dependency-groups")),
+        tool=tool,
+        has_build_system=isinstance(data.get("build-system"), dict),
+        raw=data,
+    )
+
+
+class ManifestEditor:
+    """Edits pyproject.toml with tomlkit, keeping comments and layout.
+
+    The original bytes are kept: :meth:`restore` writes them back byte for byte.
+    """
+
+    def __init__(self, path: Path) -> None:
+        import tomlkit
+
+        self.path = path
+        self.original = path.read_bytes()
+        try:
+            self.document = tomlkit.parse(self.original.decode("utf-8"))
+        except Exception as exc:
+            raise ManifestError(
+                f"pyproject.toml is not valid TOML: {exc}.", context=str(path)
+            ) from exc
+
+    def _list(self, group: str | None, optional: str | None, create: bool) -> Any:
+        import tomlkit
+
+        doc = self.document
+        if group is not None:
+            if "dependency-groups" not in doc:
+                if not create:
+                    return None
+                doc.add(tomlkit.nl())
+                doc["dependency-groups"] = tomlkit.table()
+            table = doc["dependency-groups"]
+            key = next((k for k in table if canonicalize_name(k) == canonicalize_name(group)), None)
+            if key is None:
+                if not create:
+                    return None
+                key = group
+                array = tomlkit.array()
+                array.multiline(True)
+                table[key] = array
+            return table[key]
+        project = doc.get("project")
+        if project is None:
+            raise ManifestError("pyproject.toml has no [project] table.", context=str(self.path))
+        if optional is not None:
+            if "optional-dependencies" not in project:
+                if not create:
+                    return None
+                project["optional-dependencies"] = tomlkit.table()
+            table = project["optional-dependencies"]
+            key = next(
+                (k for k in table if canonicalize_name(k) == canonicalize_name(optional)), None
+            )
+            if key is None:
+                if not create:
+                    return None
+                key = optional
+                array = tomlkit.array()
+                array.multiline(True)
+                table[key] = array
+            return table[key]
+        if "dependencies" not in project:
+            if not create:
+                return None
+            array = tomlkit.array()
+            array.multiline(True)
+            project["dependencies"] = array
+        return project["dependencies"]
+
+    def add(
+        self, requirement: Requirement, *, group: str | None = None, optional: str | None = None
+    ) -> None:
+        """Add ``requirement``, replacing an existing entry for the same project in that list."""
+        array = self._list(group, optional, create=True)
+        name = canonicalize_name(requirement.name)
+        text = str(requirement)
+        for index, item in enumerate(list(array)):
+            if isinstance(item, str) and _entry_name(item) == name:
+                array[index] = text
+                return
+        array.append(text)
+        if hasattr(array, "multiline"):
+            array.multiline(True)
+
+    def remove(self, name: str, *, group: str | None = None, optional: str | None = None) -> bool:
+        """Remove every entry for ``name`` from that list; returns False when none was there."""
+        array = self._list(group, optional, create=False)
+        if array is None:
+            return False
+        wanted = canonicalize_name(name)
+        indexes = [
+            i
+            for i, item in enumerate(list(array))
+            if isinstance(item, str) and _entry_name(item) == wanted
+        ]
+        for index in reversed(indexes):
+            del array[index]
+        return bool(indexes)
+
+    def set_requirement_text(
+        self, name: str, text: str, *, group: str | None = None, optional: str | None = None
+    ) -> None:
+        """Replace the entry for ``name`` in that list with ``text`` (after ``add``)."""
+        array = self._list(group, optional, create=False)
+        if array is None:
+            return
+        wanted = canonicalize_name(name)
+        for index, item in enumerate(list(array)):
+            if isinstance(item, str) and _entry_name(item) == wanted:
+                array[index] = text
+
+    def text(self) -> str:
+        """The edited document."""
+        import tomlkit
+
+        return tomlkit.dumps(self.document)
+
+    def write(self) -> None:
+        """Write the edited document atomically."""
+        atomic_write_bytes(self.path, self.text().encode("utf-8"))
+
+    def restore(self) -> None:
+        """Put the original bytes back (atomically)."""
+        atomic_write_bytes(self.path, self.original)
+
+
+def _entry_name(text: str) -> str | None:
+    try:
+        return canonicalize_name(Requirement(text).name)
+    except InvalidRequirement:
+        return None
+
+
+def group_names(project: Project, requested: Sequence[str]) -> list[str]:
+    """Validate requested group names against the project's groups.
+
+    :raises ManifestError: naming the unknown group and listing the known ones.
+    """
+    known = set(project.dependency_groups)
+    result: list[str] = []
+    for name in requested:
+        canonical = canonicalize_name(name)
+        if canonical not in known:
+            listing = ", ".join(sorted(known)) or "none"
+            raise ManifestError(
+                f"The project has no dependency group {name!r} (it has: {listing}).",
+                context=str(project.pyproject),
+                hint="Add it with `shipyard add --group NAME REQ`, or check the spelling.",
+            )
+        result.append(canonical)
+    return result

@@ -1,0 +1,70 @@
+"""The shared services of one command: cache, HTTP client, worker threads, reporter.
+
+Created lazily so a command that needs none of them (a no-op ``sync``) pays for
+none. This is deliberately small: the use cases take what they need from it.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from shipyard.cache import Cache, default_cache_dir
+from shipyard.index.http import HttpClient
+from shipyard.reporting import NullReporter, Reporter
+from shipyard.settings import Settings
+
+__all__ = ["Services"]
+
+
+class Services:
+    """Per-command services built from :class:`~shipyard.settings.Settings`.
+
+    :param cli_python: the interpreter request given with ``--python`` (it outranks
+        ``.python-version``, which outranks the settings' ``python``).
+    """
+
+    def __init__(
+        self, settings: Settings, reporter: Reporter | None = None, *, cli_python: str | None = None
+    ) -> None:
+        self.settings = settings
+        self.reporter: Reporter = reporter if reporter is not None else NullReporter()
+        self.cli_python = cli_python
+        self._cache: Cache | None = None
+        self._client: HttpClient | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def cache(self) -> Cache:
+        """The cache (``--cache-dir`` / ``SHIPYARD_CACHE_DIR`` or the per-user default)."""
+        if self._cache is None:
+            root = Path(self.settings.cache_dir) if self.settings.cache_dir else default_cache_dir()
+            self._cache = Cache(root.expanduser())
+        return self._cache
+
+    @property
+    def client(self) -> HttpClient:
+        """The shared HTTP client."""
+        if self._client is None:
+            self._client = HttpClient(
+                offline=self.settings.offline,
+                timeout=self.settings.http_timeout,
+                retries=self.settings.http_retries,
+                max_connections=self.settings.concurrency,
+            )
+        return self._client
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """Worker threads for network and file work."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=max(2, self.settings.concurrency), thread_name_prefix="shipyard"
+            )
+        return self._executor
+
+    def close(self) -> None:
+        """Stop the worker threads (pending background fetches are cancelled)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None

@@ -1,0 +1,96 @@
+"""The environment stamp: how a no-op ``sync`` finishes without importing anything heavy.
+
+After a successful sync, ``.venv/.shipyard-sync.json`` records the sha256 of
+pyproject.toml and pylock.toml as they were, the selection asked for (groups,
+extras, exactness), ``pyvenv.cfg``'s digest, and the ``site-packages``
+directory's modification time. If all of them still match, the environment is
+exactly what a sync would produce, and nothing else needs reading: adding or
+removing a distribution changes ``site-packages``' mtime, editing the manifest
+or the lock changes their digests. Only the standard library is imported here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["STAMP_NAME", "read_fresh_stamp", "write_stamp"]
+
+STAMP_NAME = ".shipyard-sync.json"
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _site_packages_mtime(env_root: Path) -> int | None:
+    lib = env_root / "lib"
+    try:
+        for entry in os.scandir(lib):
+            if entry.name.startswith(("python", "pypy")):
+                return os.stat(os.path.join(entry.path, "site-packages")).st_mtime_ns
+    except OSError:
+        pass
+    try:
+        return os.stat(env_root / "Lib" / "site-packages").st_mtime_ns
+    except OSError:
+        return None
+
+
+def _current(project_root: Path, env_root: Path, selection: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "pyproject": _digest(project_root / "pyproject.toml"),
+        "lock": _digest(project_root / "pylock.toml"),
+        "pyvenv": _digest(env_root / "pyvenv.cfg"),
+        "site-packages": _site_packages_mtime(env_root),
+        "selection": selection,
+    }
+
+
+def read_fresh_stamp(
+    project_root: Path, env_root: Path, selection: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The stamp's contents when the environment is provably in sync, else ``None``.
+
+    :param selection: what this sync asks for (JSON-serializable; compared as is).
+    """
+    try:
+        stamp = json.loads((env_root / STAMP_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    current = _current(project_root, env_root, selection)
+    if any(stamp.get(key) != value for key, value in current.items()) or None in current.values():
+        return None
+    return dict(stamp)
+
+
+def write_stamp(
+    project_root: Path, env_root: Path, selection: dict[str, Any], *, packages: int
+) -> None:
+    """Record that the environment now matches the lock for ``selection``.
+
+    Written after the sync's last change to ``site-packages``; best effort (a stamp
+    that cannot be written only costs the next sync its shortcut).
+    """
+    data = _current(project_root, env_root, selection)
+    data["packages"] = packages
+    tmp = env_root / f".{STAMP_NAME}.tmp"
+    try:
+        tmp.write_text(json.dumps(data, sort_keys=True))
+        os.replace(tmp, env_root / STAMP_NAME)
+    except OSError:
+        pass
+
+
+def clear_stamp(env_root: Path) -> None:
+    """Forget the stamp (before changing the environment)."""
+    try:
+        os.unlink(env_root / STAMP_NAME)
+    except OSError:
+        pass

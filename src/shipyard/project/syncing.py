@@ -1,0 +1,253 @@
+"""The ``sync`` use case: make ``.venv`` exactly what the lock selects for it.
+
+Steps: re-lock when the manifest changed (unless ``--frozen``), make sure the
+environment exists, select from the lock for its interpreter (PEP 751,
+``packaging.pylock``), compute the :class:`~shipyard.install.plan.Plan`, stop
+there for ``--dry-run``, then prepare every wheel in the cache (parallel:
+download, verify, unpack; build sdists and the project), remove what goes,
+link what comes, and write the stamp that lets the next no-op sync return at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from packaging.utils import canonicalize_name
+
+from shipyard.errors import LockError
+from shipyard.install.plan import Plan, compute_plan
+from shipyard.lock.pylock import LOCK_FILENAME, LockedDistribution, read_lock, select_from_lock
+from shipyard.project.environment import ensure_environment
+from shipyard.project.locking import LockOutcome, lock_is_fresh, lock_project
+from shipyard.project.manifest import Project, group_names
+from shipyard.project.services import Services
+from shipyard.project.stamp import clear_stamp, write_stamp
+
+__all__ = ["Selection", "SyncOutcome", "sync_project"]
+
+LinkMode = Literal["hardlink", "copy", "symlink", "clone"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Selection:
+    """Which parts of the lock to install.
+
+    :param groups: dependency groups asked for with ``--group``.
+    :param all_groups: every group. :param no_default_groups: leave out the defaults.
+    :param extras: extras; :param all_extras: every extra.
+    :param exact: remove what is not selected (``--inexact`` turns it off).
+    """
+
+    groups: tuple[str, ...] = ()
+    all_groups: bool = False
+    no_default_groups: bool = False
+    extras: tuple[str, ...] = ()
+    all_extras: bool = False
+    exact: bool = True
+
+    def key(self) -> dict[str, Any]:
+        """A JSON-able form for the environment stamp."""
+        return {
+            "groups": sorted(self.groups),
+            "all_groups": self.all_groups,
+            "no_default_groups": self.no_default_groups,
+            "extras": sorted(self.extras),
+            "all_extras": self.all_extras,
+            "exact": self.exact,
+        }
+
+    def resolve_groups(self, project: Project) -> list[str]:
+        """The group names to install, validated against the project."""
+        if self.all_groups:
+            return sorted(project.dependency_groups)
+        chosen = [] if self.no_default_groups else list(project.default_groups)
+        chosen.extend(group_names(project, self.groups))
+        return sorted(set(chosen))
+
+    def resolve_extras(self, project: Project) -> list[str]:
+        """The extras to install, validated against the project."""
+        from shipyard.errors import ManifestError
+
+        if self.all_extras:
+            return sorted(project.optional_dependencies)
+        result = []
+        for extra in self.extras:
+            name = canonicalize_name(extra)
+            if name not in project.optional_dependencies:
+                listing = ", ".join(sorted(project.optional_dependencies)) or "none"
+                raise ManifestError(
+                    f"The project has no extra {extra!r} (it has: {listing}).",
+                    context=str(project.pyproject),
+                    hint="Add it under [project.optional-dependencies] or check the spelling.",
+                )
+            result.append(name)
+        return sorted(set(result))
+
+
+@dataclass(slots=True, kw_only=True)
+class SyncOutcome:
+    """What ``sync`` did (or, with ``dry_run``, would do)."""
+
+    lock: LockOutcome | None = None
+    plan: Plan = field(default_factory=Plan)
+    env_root: Path | None = None
+    env_created: bool = False
+    prepare_seconds: float = 0.0
+    install_seconds: float = 0.0
+    dry_run: bool = False
+
+
+def _requested_names(project: Project, groups: Sequence[str], extras: Sequence[str]) -> set[str]:
+    names: set[str] = {canonicalize_name(r.name) for r in project.dependencies}
+    for extra in extras:
+        names |= {canonicalize_name(r.name) for r in project.optional_dependencies.get(extra, ())}
+    for group in groups:
+        names |= {canonicalize_name(r.name) for r in project.dependency_groups.get(group, ())}
+    return names
+
+
+def sync_project(
+    project: Project,
+    services: Services,
+    selection: Selection,
+    *,
+    frozen: bool = False,
+    dry_run: bool = False,
+    link_mode: str | None = None,
+) -> SyncOutcome:
+    """Sync the project's ``.venv`` to its lock.
+
+    :param frozen: install exactly what ``pylock.toml`` says; never resolve (a stale
+        lock is used as is, a missing one is an error).
+    :raises LockError: with ``frozen`` when there is no lock.
+    :raises ShipyardError: from locking, downloading, building or installing.
+    """
+    outcome = SyncOutcome(dry_run=dry_run)
+    groups = selection.resolve_groups(project)
+    extras = selection.resolve_extras(project)
+    lock_path = project.root / LOCK_FILENAME
+    if not frozen:
+        document: dict[str, Any] | None
+        try:
+            document = read_lock(lock_path)
+        except LockError:
+            document = None
+        if not lock_is_fresh(project, services, document):
+            outcome.lock = lock_project(project, services)
+    document = read_lock(lock_path)
+    env = ensure_environment(project, services)
+    outcome.env_root = env.root
+    outcome.env_created = env.created
+    interpreter = env.interpreter
+    selected = select_from_lock(
+        document,
+        environment=interpreter.markers,
+        tags=interpreter.tags,
+        extras=extras,
+        dependency_groups=groups,
+        path=lock_path,
+    )
+    from shipyard.install.installed import iter_installed
+    from shipyard.venv import inspect_venv
+
+    venv = inspect_venv(env.root)
+    assert venv is not None
+    site_dirs = sorted({venv.site_packages, venv.platlib})
+    installed = list(iter_installed(site_dirs))
+    plan = compute_plan(selected, installed, exact=selection.exact)
+    outcome.plan = plan
+    if dry_run:
+        return outcome
+    if not plan.empty:
+        clear_stamp(env.root)
+        _apply(
+            plan,
+            project,
+            services,
+            venv,
+            interpreter,
+            _requested_names(project, groups, extras),
+            link_mode or services.settings.link_mode,
+            outcome,
+        )
+    (venv.site_packages / "__pycache__").mkdir(exist_ok=True)
+    write_stamp(project.root, env.root, selection.key(), packages=len(selected))
+    return outcome
+
+
+def _apply(
+    plan: Plan,
+    project: Project,
+    services: Services,
+    venv: Any,
+    interpreter: Any,
+    requested: set[str],
+    link_mode: str,
+    outcome: SyncOutcome,
+) -> None:
+    from shipyard.install.prepare import WheelPreparer
+    from shipyard.install.uninstall import uninstall
+    from shipyard.install.wheel import UnpackedWheel, install_unpacked
+    from shipyard.project.building import BuilderFactory
+
+    reporter = services.reporter
+    factory = BuilderFactory(project, services, interpreter)
+    preparer = WheelPreparer(
+        cache=services.cache,
+        client=services.client,
+        reporter=reporter,
+        build_wheel=factory.build_wheel,
+    )
+    started = time.perf_counter()
+    to_add = plan.to_add()
+    futures: dict[str, Future[UnpackedWheel]] = {}
+    for dist in to_add:
+        if dist.directory is None:
+            futures[dist.name] = services.executor.submit(preparer.prepare, dist)
+    unpacked: dict[str, UnpackedWheel] = {}
+    editable: dict[str, Path] = {}
+    for dist in to_add:
+        if dist.directory is not None:
+            source = (project.root / dist.directory).resolve()
+            wheel = factory.builder().wheel(source, dist.name, editable=dist.editable)
+            import hashlib
+
+            digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+            unpacked[dist.name] = preparer.cached_wheel(digest) or preparer.unpack(wheel, digest)
+            editable[dist.name] = source
+    for name, future in futures.items():
+        unpacked[name] = future.result()
+    outcome.prepare_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    reporter.install_started(len(to_add) + len(plan.to_remove()))
+    for old in plan.to_remove():
+        uninstall(old, site_packages=old.dist_info.parent)
+        reporter.package_removed(old.name, old.version)
+    scheme = venv.scheme()
+
+    def link(dist: LockedDistribution) -> None:
+        direct_url = None
+        if dist.name in editable:
+            direct_url = {
+                "url": editable[dist.name].as_uri(),
+                "dir_info": {"editable": dist.editable},
+            }
+        install_unpacked(
+            unpacked[dist.name],
+            scheme,
+            link_mode=cast(LinkMode, link_mode),
+            requested=dist.name in requested or dist.name in editable,
+            direct_url=direct_url,
+        )
+        reporter.package_installed(dist.name, dist.version or "")
+
+    jobs = [services.executor.submit(link, dist) for dist in to_add]
+    for job in jobs:
+        job.result()
+    outcome.install_seconds = time.perf_counter() - started
+    reporter.install_finished(len(to_add), len(plan.to_remove()), outcome.install_seconds)
