@@ -1,0 +1,110 @@
+"""The main job on the real PyPI: init, add, run, remove, lock --upgrade-package, sync --frozen.
+
+Marked ``network``: runs in CI (``CI=true``) or with ``SHIPYARD_NETWORK_TESTS=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.pylock import Pylock
+from packaging.specifiers import SpecifierSet
+
+from shipyard.specs.targets import default_targets
+
+pytestmark = pytest.mark.network
+
+
+def shipyard(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user would (a separate process)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "shipyard", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=900,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"shipyard {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def installed(project: Path) -> set[str]:
+    site = next((project / ".venv" / "lib").glob("python3.*/site-packages"))
+    return {p.name.split("-")[0].lower().replace("_", "-") for p in site.glob("*.dist-info")}
+
+
+def test_main_job_on_pypi(tmp_path: Path) -> None:
+    shipyard(tmp_path, "init", "demo", "--python", "3.11")
+    project = tmp_path / "demo"
+    shipyard(project, "add", "pandas>=2.2", "requests", "rich")
+    manifest = tomllib.loads((project / "pyproject.toml").read_text())
+    deps = manifest["project"]["dependencies"]
+    assert deps[0] == "pandas>=2.2" and deps[1].startswith("requests>=")
+
+    document = tomllib.loads((project / "pylock.toml").read_text())
+    lock = Pylock.from_dict(document)
+    lock.validate()
+    names = {p.name for p in lock.packages}
+    assert {"pandas", "numpy", "requests", "rich", "pygments", "markdown-it-py", "mdurl"} <= names
+    for target in default_targets(SpecifierSet(">=3.11"), ()):
+        if target.python > (3, 13):
+            continue
+        picked = {
+            p.name
+            for p, _dist in lock.select(
+                environment=dict(target.markers),  # type: ignore[arg-type]
+                tags=_tags_for(target),
+            )
+        }
+        assert {"pandas", "numpy", "requests", "rich", "idna", "urllib3"} <= picked, target.name
+
+    run = shipyard(project, "run", "python", "-c", "import pandas, requests, rich; print('ok')")
+    assert run.stdout.strip() == "ok"
+
+    shipyard(project, "remove", "rich")
+    left = installed(project)
+    assert not {"rich", "pygments", "markdown-it-py", "mdurl"} & left
+    assert {"pandas", "requests"} <= left
+
+    shipyard(project, "lock", "--upgrade-package", "requests")
+    second = shipyard(project, "sync")
+    assert "Audited" in second.stderr
+    frozen = shipyard(project, "sync", "--frozen")
+    assert frozen.returncode == 0
+
+
+def _tags_for(target):  # type: ignore[no-untyped-def]
+    from packaging.tags import compatible_tags, cpython_tags
+
+    platforms = {
+        ("linux", "x86_64"): [
+            "manylinux_2_28_x86_64",
+            "manylinux_2_17_x86_64",
+            "manylinux2014_x86_64",
+        ],
+        ("linux", "aarch64"): [
+            "manylinux_2_28_aarch64",
+            "manylinux_2_17_aarch64",
+            "manylinux2014_aarch64",
+        ],
+        ("macos", "x86_64"): [
+            "macosx_14_0_x86_64",
+            "macosx_11_0_x86_64",
+            "macosx_10_9_x86_64",
+            "macosx_10_9_universal2",
+        ],
+        ("macos", "arm64"): ["macosx_14_0_arm64", "macosx_11_0_arm64", "macosx_10_9_universal2"],
+        ("windows", "AMD64"): ["win_amd64"],
+    }[(target.platform, target.machine)]
+    version = target.python
+    return [
+        *cpython_tags(version, platforms=platforms),
+        *compatible_tags(version, platforms=platforms),
+    ]
