@@ -40,8 +40,10 @@ def test_html_page_with_pep_592_658_700_attributes() -> None:
 
 
 def test_html_base_href_is_honoured() -> None:
-    body = b'<html><head><base href="https://files.example/pkgs/"></head>' \
+    body = (
+        b'<html><head><base href="https://files.example/pkgs/"></head>'
         b'<a href="demo-1.0.tar.gz">demo</a></html>'
+    )
     (dist,) = parse_html_page(body, PAGE_URL)
     assert dist.url == "https://files.example/pkgs/demo-1.0.tar.gz"
 
@@ -62,8 +64,12 @@ def test_json_page() -> None:
                     "upload-time": "2024-01-02T03:04:05.000000Z",
                     "yanked": False,
                 },
-                {"filename": "demo-0.5.zip", "url": "https://x/demo-0.5.zip", "hashes": {},
-                 "yanked": "broken"},
+                {
+                    "filename": "demo-0.5.zip",
+                    "url": "https://x/demo-0.5.zip",
+                    "hashes": {},
+                    "yanked": "broken",
+                },
                 {"filename": "demo-0.4.egg", "url": "https://x/demo-0.4.egg", "hashes": {}},
             ],
         }
@@ -77,6 +83,9 @@ def test_json_page() -> None:
 
 
 def test_project_of_filename() -> None:
-    assert project_of_filename("Zope.Interface-5.0-cp311-cp311-manylinux_2_17_x86_64.whl") == "zope-interface"
+    assert (
+        project_of_filename("Zope.Interface-5.0-cp311-cp311-manylinux_2_17_x86_64.whl")
+        == "zope-interface"
+    )
     assert project_of_filename("python-dateutil-2.9.0.tar.gz") == "python-dateutil"
     assert project_of_filename("readme.txt") is None

@@ -217,7 +217,9 @@ def test_scenario(path: Path) -> None:
         if marker == "":
             assert actual is None, f"{key}: {actual}"
         else:
-            assert actual is not None and parse_marker(actual) == parse_marker(marker), f"{key}: {actual}"
+            assert actual is not None and parse_marker(actual) == parse_marker(marker), (
+                f"{key}: {actual}"
+            )
     document = build_lock_document(
         result,
         requires_python=scenario.get("requires-python"),
