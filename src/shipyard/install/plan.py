@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -56,6 +57,27 @@ def _same_version(installed: str, locked: str | None) -> bool:
         return installed == locked
 
 
+def _directory_current(
+    current: InstalledDistribution, locked: LockedDistribution, base: Path
+) -> bool:
+    """An editable/directory install is current when it points at the same directory and
+    is newer than that directory's pyproject.toml (whose edits change its metadata)."""
+    if locked.directory is None:
+        return False
+    source = (base / locked.directory).resolve()
+    data = current.direct_url or {}
+    if data.get("url") != source.as_uri():
+        return False
+    if bool((data.get("dir_info") or {}).get("editable")) != locked.editable:
+        return False
+    try:
+        installed_at = (current.dist_info / "METADATA").stat().st_mtime_ns
+        changed_at = (source / "pyproject.toml").stat().st_mtime_ns
+    except OSError:
+        return False
+    return installed_at > changed_at
+
+
 def compute_plan(
     selected: Sequence[LockedDistribution],
     installed: Iterable[InstalledDistribution],
@@ -63,6 +85,7 @@ def compute_plan(
     exact: bool = True,
     protected: frozenset[str] = frozenset(),
     reinstall_all: bool = False,
+    base: Path | None = None,
 ) -> Plan:
     """Compare the lock's selection with an environment.
 
@@ -70,6 +93,7 @@ def compute_plan(
     :param protected: canonical names never removed (e.g. the environment's own seed
         packages such as ``pip`` when the user installed it on purpose — empty by default).
     :param reinstall_all: treat every selected distribution as changed.
+    :param base: the lock's directory, against which ``directory`` packages resolve.
     """
     plan = Plan()
     by_name: dict[str, InstalledDistribution] = {}
@@ -84,13 +108,12 @@ def compute_plan(
         current = by_name.pop(locked.name, None)
         if current is None:
             plan.install.append(locked)
-        elif (
-            reinstall_all
-            or locked.directory is not None
-            or not _same_version(current.version, locked.version)
-        ):
-            # Directory (editable) packages are rebuilt each time their sync runs for real:
-            # their metadata may have changed with the source tree.
+        elif locked.directory is not None:
+            if not reinstall_all and _directory_current(current, locked, base or Path.cwd()):
+                plan.unchanged.append(current)
+            else:
+                plan.reinstall.append((current, locked))
+        elif reinstall_all or not _same_version(current.version, locked.version):
             plan.reinstall.append((current, locked))
         else:
             plan.unchanged.append(current)

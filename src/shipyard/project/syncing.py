@@ -159,7 +159,7 @@ def sync_project(
     assert venv is not None
     site_dirs = sorted({venv.site_packages, venv.platlib})
     installed = list(iter_installed(site_dirs))
-    plan = compute_plan(selected, installed, exact=selection.exact)
+    plan = compute_plan(selected, installed, exact=selection.exact, base=project.root)
     outcome.plan = plan
     if dry_run:
         return outcome
