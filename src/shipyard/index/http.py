@@ -172,17 +172,18 @@ class HttpClient:
                 url=shown,
                 hint="Check the index URL and your network or DNS settings, or use --offline.",
             )
-        if isinstance(reason, ue.ConnectTimeoutError | ue.ReadTimeoutError | TimeoutError):
-            return NetworkError(
-                f"Timed out after {self.timeout:g} s talking to {host}.",
-                url=shown,
-                hint="The server is slow or unreachable; retry, or raise SHIPYARD_HTTP_TIMEOUT.",
-            )
+        # urllib3's NewConnectionError subclasses ConnectTimeoutError: test it first.
         if isinstance(reason, ue.NewConnectionError | ConnectionError):
             return NetworkError(
                 f"Could not connect to {host}.",
                 url=shown,
                 hint="Check that the index is reachable from this machine, or use --offline.",
+            )
+        if isinstance(reason, ue.ConnectTimeoutError | ue.ReadTimeoutError | TimeoutError):
+            return NetworkError(
+                f"Timed out after {self.timeout:g} s talking to {host}.",
+                url=shown,
+                hint="The server is slow or unreachable; retry, or raise SHIPYARD_HTTP_TIMEOUT.",
             )
         if isinstance(reason, ue.SSLError):
             return NetworkError(

@@ -1,0 +1,68 @@
+"""Editing pyproject.toml keeps comments and layout; restore is byte-for-byte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+from shipyard.project.manifest import ManifestEditor, load_project
+
+ORIGINAL = """\
+# The demo project.
+[project]
+name = "demo"   # the name
+version = "0.1.0"
+requires-python = ">=3.11"
+dependencies = [
+    "requests>=2",  # HTTP
+]
+
+[dependency-groups]
+dev = ["pytest", {include-group = "lint"}]
+lint = ["ruff"]
+"""
+
+
+def test_add_remove_keep_comments(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(ORIGINAL)
+    editor = ManifestEditor(path)
+    editor.add(Requirement("pandas>=2.2"))
+    editor.add(Requirement("Requests>=2.31"))  # replaces the existing entry, case-insensitive
+    editor.add(Requirement("mypy"), group="lint")
+    editor.add(Requirement("matplotlib"), optional="plots")
+    editor.write()
+    text = path.read_text()
+    assert "# The demo project." in text and "# the name" in text
+    project = load_project(tmp_path)
+    assert [str(r) for r in project.dependencies] == ["Requests>=2.31", "pandas>=2.2"]
+    assert [str(r) for r in project.dependency_groups["lint"]] == ["ruff", "mypy"]
+    assert [str(r) for r in project.dependency_groups["dev"]] == ["pytest", "ruff", "mypy"]
+    assert [str(r) for r in project.optional_dependencies["plots"]] == ["matplotlib"]
+    editor = ManifestEditor(path)
+    assert editor.remove("pandas")
+    assert not editor.remove("not-there")
+    editor.write()
+    assert [str(r) for r in load_project(tmp_path).dependencies] == ["Requests>=2.31"]
+
+
+def test_restore_is_byte_for_byte(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_bytes(ORIGINAL.encode())
+    editor = ManifestEditor(path)
+    editor.add(Requirement("pandas"))
+    editor.write()
+    assert path.read_bytes() != ORIGINAL.encode()
+    editor.restore()
+    assert path.read_bytes() == ORIGINAL.encode()
+
+
+def test_input_hash_follows_the_manifest(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(ORIGINAL)
+    first = load_project(tmp_path).input_hash({})
+    path.write_text(ORIGINAL.replace("# HTTP", "# a comment change"))
+    assert load_project(tmp_path).input_hash({}) == first
+    path.write_text(ORIGINAL.replace("requests>=2", "requests>=2.1"))
+    assert load_project(tmp_path).input_hash({}) != first
