@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from packaging.pylock import Pylock
+
 from support import IndexServer, pkg
 
 PACKAGES = [

@@ -387,8 +387,8 @@ def install_unpacked(
                 target = os.path.join(str(targets[key]), rest)
                 ensure_dir(os.path.dirname(target))
                 if key == "scripts":
-                    with open(source, "rb") as handle:
-                        content = handle.read()
+                    with open(source, "rb") as reader:
+                        content = reader.read()
                     if content.startswith((b"#!python", b"#!pythonw")):
                         _first, _, body = content.partition(b"\n")
                         content = f"#!{scheme.python}".encode() + b"\n" + body
@@ -451,8 +451,8 @@ def install_unpacked(
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerows(sorted(record))
-        with open(os.path.join(root_text, record_path), "w", encoding="utf-8") as handle:
-            handle.write(buffer.getvalue())
+        with open(os.path.join(root_text, record_path), "w", encoding="utf-8") as record_file:
+            record_file.write(buffer.getvalue())
     except OSError as exc:
         raise os_error(exc, what=f"install {unpacked.name}", path=root_text) from exc
     return InstalledDistribution(
