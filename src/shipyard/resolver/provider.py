@@ -201,6 +201,9 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
             Version(t.markers["python_full_version"]) for t in self.targets
         )
         self._mask_cache: dict[tuple[str, str], int] = {}
+        self._python_cache: dict[tuple[str, int], bool] = {}
+        self._wheel_masks: dict[str, int] = {}
+        self._usable_cache: dict[tuple[str, Version, int], tuple[DistFile, ...]] = {}
         self._deps_cache: dict[Candidate, list[Requirement_]] = {}
         self.invalid_metadata: dict[str, str] = {}
         #: identifier → the first requirement that brought it in (for explanations)
@@ -228,17 +231,32 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
         """Whether ``requires_python`` admits the Python of every target in ``mask``."""
         if not requires_python:
             return True
+        key = (requires_python, mask)
+        found = self._python_cache.get(key)
+        if found is not None:
+            return found
         try:
             spec = _specifier(requires_python)
         except InvalidSpecifier:
             return True  # an unparseable Requires-Python is ignored, as pip does
+        result = True
         index = 0
         while mask:
             if mask & 1 and not spec.contains(self._python_versions[index], prereleases=True):
-                return False
+                result = False
+                break
             mask >>= 1
             index += 1
-        return True
+        self._python_cache[key] = result
+        return result
+
+    def wheel_mask(self, filename: str) -> int:
+        """Targets a wheel can be installed on (memoized per filename)."""
+        found = self._wheel_masks.get(filename)
+        if found is None:
+            found = wheel_target_mask(filename, self.targets)
+            self._wheel_masks[filename] = found
+        return found
 
     # -- resolvelib protocol ------------------------------------------------------------
 
@@ -351,6 +369,10 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
         ``only_binary``, wheels no target in ``mask`` can install, and files whose
         ``Requires-Python`` excludes a target in ``mask``.
         """
+        key = (name, pv.version, mask)
+        cached = self._usable_cache.get(key)
+        if cached is not None:
+            return cached
         options = self.options
         no_binary = ":all:" in options.no_binary or name in options.no_binary
         only_binary = ":all:" in options.only_binary or name in options.only_binary
@@ -366,14 +388,16 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
             ):
                 continue
             if dist.is_wheel:
-                if no_binary or not wheel_target_mask(dist.filename, self.targets) & mask:
+                if no_binary or not self.wheel_mask(dist.filename) & mask:
                     continue
             elif only_binary:
                 continue
             if not self.python_ok(dist.requires_python, mask):
                 continue
             usable.append(dist)
-        return tuple(usable)
+        result = tuple(usable)
+        self._usable_cache[key] = result
+        return result
 
     def is_satisfied_by(self, requirement: Requirement_, candidate: Candidate) -> bool:
         """Whether ``candidate`` satisfies ``requirement`` (version and targets)."""
