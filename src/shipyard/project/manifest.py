@@ -282,6 +282,7 @@ class ManifestEditor:
             ) from exc
 
     def _list(self, group: str | None, optional: str | None, create: bool) -> Any:
+        """The tomlkit array holding that list (created when ``create``), or ``None``."""
         import tomlkit
 
         doc = self.document
@@ -291,16 +292,7 @@ class ManifestEditor:
                     return None
                 doc.add(tomlkit.nl())
                 doc["dependency-groups"] = tomlkit.table()
-            table = doc["dependency-groups"]
-            key = next((k for k in table if canonicalize_name(k) == canonicalize_name(group)), None)
-            if key is None:
-                if not create:
-                    return None
-                key = group
-                array = tomlkit.array()
-                array.multiline(True)
-                table[key] = array
-            return table[key]
+            return _named_array(doc["dependency-groups"], group, create)
         project = doc.get("project")
         if project is None:
             raise ManifestError("pyproject.toml has no [project] table.", context=str(self.path))
@@ -309,25 +301,8 @@ class ManifestEditor:
                 if not create:
                     return None
                 project["optional-dependencies"] = tomlkit.table()
-            table = project["optional-dependencies"]
-            key = next(
-                (k for k in table if canonicalize_name(k) == canonicalize_name(optional)), None
-            )
-            if key is None:
-                if not create:
-                    return None
-                key = optional
-                array = tomlkit.array()
-                array.multiline(True)
-                table[key] = array
-            return table[key]
-        if "dependencies" not in project:
-            if not create:
-                return None
-            array = tomlkit.array()
-            array.multiline(True)
-            project["dependencies"] = array
-        return project["dependencies"]
+            return _named_array(project["optional-dependencies"], optional, create)
+        return _named_array(project, "dependencies", create, normalize=False)
 
     def add(
         self, requirement: Requirement, *, group: str | None = None, optional: str | None = None
@@ -384,6 +359,23 @@ class ManifestEditor:
     def restore(self) -> None:
         """Put the original bytes back (atomically)."""
         atomic_write_bytes(self.path, self.original)
+
+
+def _named_array(table: Any, name: str, create: bool, *, normalize: bool = True) -> Any:
+    """``table[name]`` (matching PEP 503-normalized keys when ``normalize``), created as an
+    empty multi-line array when missing and ``create``; ``None`` when missing otherwise."""
+    wanted = canonicalize_name(name) if normalize else name
+    key = next((k for k in table if (canonicalize_name(k) if normalize else k) == wanted), None)
+    if key is None:
+        if not create:
+            return None
+        import tomlkit
+
+        array = tomlkit.array()
+        array.multiline(True)
+        table[name] = array
+        key = name
+    return table[key]
 
 
 def _entry_name(text: str) -> str | None:
