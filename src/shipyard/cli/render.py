@@ -62,9 +62,16 @@ class Output:
         self.quiet = quiet
         self.stream = sys.stderr
         self.color = _use_color(self.stream, color)
+        #: called before a line is written (the reporter ends its live display there)
+        self.before_write: Any = None
+
+    def _pause(self) -> None:
+        if self.before_write is not None:
+            self.before_write()
 
     def line(self, text: str) -> None:
         """One summary line."""
+        self._pause()
         if not self.quiet:
             self.stream.write(text + "\n")
             self.stream.flush()
@@ -73,6 +80,7 @@ class Output:
         """A ``+ name==ver`` / ``- name==ver`` line, green or red on a color terminal."""
         if self.quiet:
             return
+        self._pause()
         if self.color:
             code = "32" if sign == "+" else "31" if sign == "-" else "33"
             self.stream.write(f" \x1b[{code}m{sign}\x1b[0m {text}\n")
@@ -81,6 +89,7 @@ class Output:
 
     def warning(self, text: str) -> None:
         """A warning line (shown even with ``-q``)."""
+        self._pause()
         prefix = "\x1b[1;33mwarning\x1b[0m" if self.color else "warning"
         self.stream.write(f"{prefix}: {text}\n")
 
@@ -103,6 +112,7 @@ class ConsoleReporter:
         self._downloads: dict[str, Any] = {}
         self._install_task: Any = None
         self._started = time.perf_counter()
+        output.before_write = self.close
 
     def _bar(self) -> Any:
         if self._progress is None:
@@ -111,15 +121,31 @@ class ConsoleReporter:
                 BarColumn,
                 DownloadColumn,
                 Progress,
+                ProgressColumn,
                 SpinnerColumn,
                 TextColumn,
             )
+            from rich.text import Text
+
+            class _Amount(ProgressColumn):
+                """Bytes for downloads, ``done/total`` for counted tasks."""
+
+                bytes_column = DownloadColumn()
+
+                def render(self, task: Any) -> Any:
+                    if task.fields.get("bytes"):
+                        return self.bytes_column.render(task)
+                    if task.total is None:
+                        return Text("")
+                    return Text(
+                        f"{int(task.completed)}/{int(task.total)}", style="progress.download"
+                    )
 
             self._progress = Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
                 BarColumn(),
-                DownloadColumn(),
+                _Amount(),
                 console=Console(stderr=True, no_color=not self.output.color),
                 transient=True,
             )
@@ -158,7 +184,9 @@ class ConsoleReporter:
     def download_started(self, name: str, size: int | None) -> None:
         if self.interactive:
             with self._lock:
-                self._downloads[name] = self._bar().add_task(f"Downloading {name}", total=size)
+                self._downloads[name] = self._bar().add_task(
+                    f"Downloading {name}", total=size, bytes=True
+                )
 
     def download_progress(self, name: str, nbytes: int) -> None:
         if self.interactive:
