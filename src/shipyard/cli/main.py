@@ -172,12 +172,18 @@ def _fast_path(args: list[str]) -> int | None:
     Only plain invocations qualify (``sync``, ``sync -q``, ``run CMD...``); anything
     else goes the normal way.
     """
+    quiet_flags = {"-q", "--quiet"}
+    leading = 0
+    while leading < len(args) and args[leading] in quiet_flags:
+        leading += 1
+    quiet = leading > 0
+    args = args[leading:]
     if not args:
         return None
-    if args[0] == "sync" and set(args[1:]) <= {"-q", "--quiet"}:
+    if args[0] == "sync" and set(args[1:]) <= quiet_flags:
         from shipyard.cli.cmd_sync import try_noop
 
-        return try_noop(quiet=bool(args[1:]))
+        return try_noop(quiet=quiet or bool(args[1:]))
     if args[0] == "run" and len(args) > 1 and not args[1].startswith("-"):
         from shipyard.cli.cmd_run import try_fast_run
 
