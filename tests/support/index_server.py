@@ -36,7 +36,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -54,6 +54,7 @@ __all__ = [
     "Dialect",
     "IndexServer",
     "RecordedRequest",
+    "ServedFile",
     "find_links_html",
     "serve_find_links_html",
 ]
@@ -88,7 +89,9 @@ class RecordedRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class _FileInfo:
+class ServedFile:
+    """A distribution file in the served folder, as the index describes it."""
+
     filename: str
     project: str  # canonical name
     version: str
@@ -101,6 +104,7 @@ class _FileInfo:
 
     @property
     def metadata_sha256(self) -> str | None:
+        """sha256 (hex) of the core metadata, or None when the file has none."""
         return hashlib.sha256(self.metadata).hexdigest() if self.metadata is not None else None
 
 
@@ -309,7 +313,7 @@ class IndexServer:
         self.fail_times: dict[str, int] = dict(fail_times or {})
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
-        self._cache: dict[str, tuple[tuple[int, int], _FileInfo]] = {}
+        self._cache: dict[str, tuple[tuple[int, int], ServedFile]] = {}
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -429,7 +433,7 @@ class IndexServer:
 
     # -- files -------------------------------------------------------------------------------
 
-    def scan(self) -> list[_FileInfo]:
+    def scan(self) -> list[ServedFile]:
         """Return what ``root`` holds now, sorted by file name (cached per size and mtime)."""
         infos = []
         try:
@@ -444,7 +448,7 @@ class IndexServer:
                 infos.append(info)
         return infos
 
-    def _file_info(self, entry: os.DirEntry[str]) -> _FileInfo | None:
+    def _file_info(self, entry: os.DirEntry[str]) -> ServedFile | None:
         parsed = _parse_filename(entry.name)
         if parsed is None:
             return None
@@ -458,7 +462,7 @@ class IndexServer:
         path = Path(entry.path)
         data = path.read_bytes()
         metadata = _read_metadata(path, is_wheel)
-        info = _FileInfo(
+        info = ServedFile(
             filename=entry.name,
             project=project,
             version=version,
@@ -473,7 +477,7 @@ class IndexServer:
             self._cache[entry.name] = (key, info)
         return info
 
-    def _advertises_metadata(self, info: _FileInfo) -> bool:
+    def _advertises_metadata(self, info: ServedFile) -> bool:
         return (
             self.metadata
             and not self.metadata_unadvertised
@@ -503,7 +507,7 @@ class IndexServer:
             return HTML_CONTENT_TYPE
         return "text/html; charset=utf-8"
 
-    def _last_modified(self, infos: list[_FileInfo]) -> float:
+    def _last_modified(self, infos: list[ServedFile]) -> float:
         return max((i.mtime for i in infos), default=self._started_at)
 
     def _root_page(self, as_json: bool, accept: str | None) -> _Response:
@@ -781,11 +785,11 @@ class _Unsatisfiable(Exception):
     pass
 
 
-def serve_find_links_html(root: Path, **options: object) -> IndexServer:
+def serve_find_links_html(root: Path, **options: Any) -> IndexServer:
     """Start an :class:`IndexServer` for ``root`` and return it; its find-links page is
     :attr:`IndexServer.links_url`. The caller stops it (or uses it in ``with``).
 
     :param options: keyword options of :class:`IndexServer`.
     """
-    server = IndexServer(root, **options)  # type: ignore[arg-type]
+    server = IndexServer(root, **options)
     return server.start()

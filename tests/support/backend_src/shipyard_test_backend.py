@@ -174,8 +174,8 @@ def _write_wheel(
     entries.update({f"{dist_info}/{k}": meta[k] for k in sorted(meta)})
     record = io.StringIO()
     writer = csv.writer(record, lineterminator="\n")
-    for path, data in entries.items():
-        writer.writerow([path, _record_hash(data), str(len(data))])
+    for entry, data in entries.items():
+        writer.writerow([entry, _record_hash(data), str(len(data))])
     writer.writerow([f"{dist_info}/RECORD", "", ""])
     entries[f"{dist_info}/RECORD"] = record.getvalue().encode("utf-8")
 
