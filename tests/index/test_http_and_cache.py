@@ -1,0 +1,106 @@
+"""Index pages are cached with their validators; failures are retried, then explained."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from shipyard.cache import Cache
+from shipyard.errors import NetworkError
+from shipyard.index.http import HttpClient
+from shipyard.index.repository import IndexRepository
+from shipyard.index.simple import SimpleIndex
+from support import pkg
+
+
+def test_fresh_page_needs_no_request(make_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    index = make_index([pkg("alpha", "1.0")], max_age=600)
+    simple = SimpleIndex(index.index_url, HttpClient(), Cache(tmp_path / "cache"))
+    assert simple.get_page("alpha") is not None
+    index.clear_requests()
+    page = SimpleIndex(index.index_url, HttpClient(), Cache(tmp_path / "cache")).get_page("alpha")
+    assert page is not None and [f.filename for f in page.files] == ["alpha-1.0-py3-none-any.whl"]
+    assert index.requests == []
+
+
+def test_stale_page_is_revalidated_with_etag(make_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    index = make_index([pkg("alpha", "1.0")], max_age=0)
+    cache = Cache(tmp_path / "cache")
+    SimpleIndex(index.index_url, HttpClient(), cache).get_page("alpha")
+    index.clear_requests()
+    page = SimpleIndex(index.index_url, HttpClient(), cache).get_page("alpha")
+    assert page is not None
+    (request,) = index.requests_for("/simple/alpha/")
+    assert request.header("If-None-Match")
+
+
+def test_upgrade_refresh_revalidates_fresh_pages(make_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    index = make_index([pkg("alpha", "1.0")], max_age=600)
+    cache = Cache(tmp_path / "cache")
+    SimpleIndex(index.index_url, HttpClient(), cache).get_page("alpha")
+    index.clear_requests()
+    SimpleIndex(index.index_url, HttpClient(), cache).get_page("alpha", refresh=True)
+    assert len(index.requests_for("/simple/alpha/")) == 1
+
+
+def test_server_errors_are_retried(make_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    index = make_index([pkg("alpha", "1.0")])
+    index.fail["/simple/alpha/"] = 503
+    index.fail_times["/simple/alpha/"] = 2
+    page = SimpleIndex(index.index_url, HttpClient(retries=3), None).get_page("alpha")
+    assert page is not None
+    assert len(index.requests_for("/simple/alpha/")) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "fragment"), [(401, "credentials"), (403, "credentials"), (500, "HTTP 500")]
+)
+def test_http_errors_explain(make_index, status: int, fragment: str) -> None:  # type: ignore[no-untyped-def]
+    index = make_index([pkg("alpha", "1.0")])
+    index.fail["/simple/alpha/"] = status
+    with pytest.raises(NetworkError) as info:
+        SimpleIndex(index.index_url, HttpClient(retries=1), None).get_page("alpha")
+    assert fragment in str(info.value)
+    assert "/simple/alpha/" in str(info.value)
+
+
+def test_unknown_project_is_none(make_index) -> None:  # type: ignore[no-untyped-def]
+    index = make_index([pkg("alpha", "1.0")])
+    assert SimpleIndex(index.index_url, HttpClient(), None).get_page("nope") is None
+
+
+def test_first_index_with_the_project_wins(make_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    extra = make_index([pkg("alpha", "1.0")])
+    main = make_index([pkg("alpha", "9.0"), pkg("beta", "2.0")])
+    with ThreadPoolExecutor(4) as pool:
+        repo = IndexRepository(
+            client=HttpClient(),
+            cache=None,
+            executor=pool,
+            index_urls=[extra.index_url, main.index_url],
+        )
+        assert [str(v.version) for v in repo.versions("alpha")] == ["1.0"]
+        assert [str(v.version) for v in repo.versions("beta")] == ["2.0"]
+
+
+def test_find_links_directory_merges_with_the_index(make_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from support import build_package
+
+    index = make_index([pkg("alpha", "1.0")])
+    local = tmp_path / "wheels"
+    local.mkdir()
+    build_package(local, pkg("alpha", "1.5"))
+    with ThreadPoolExecutor(4) as pool:
+        repo = IndexRepository(
+            client=HttpClient(),
+            cache=None,
+            executor=pool,
+            index_urls=[index.index_url],
+            find_links=[str(local)],
+        )
+        versions = repo.versions("alpha")
+        assert [str(v.version) for v in versions] == ["1.5", "1.0"]
+        digested = repo.file_digest(versions[0].files[0])
+        assert digested.sha256 and digested.size
