@@ -276,3 +276,17 @@ def test_offline_works_from_the_cache(tmp_path: Path, make_index) -> None:  # ty
     shutil.rmtree(project / ".venv")
     shipyard(project, "--offline", "sync")
     assert installed(project)["app-core"] == "2.0"
+
+
+def test_interrupted_install_is_repaired(tmp_path: Path, make_index) -> None:  # type: ignore[no-untyped-def]
+    index = make_index(PACKAGES)
+    project = new_project(tmp_path, index, ["app-core"])
+    shipyard(project, "sync")
+    site = site_packages(project)
+    # What a kill in the middle of installing helper leaves: files, a .dist-info without RECORD.
+    (site / "helper-2.1.dist-info" / "RECORD").unlink()
+    (site / "helper" / "__init__.py").unlink()
+    (project / ".venv" / ".shipyard-sync.json").unlink()
+    shipyard(project, "sync")
+    assert (site / "helper" / "__init__.py").exists()
+    assert (site / "helper-2.1.dist-info" / "RECORD").exists()

@@ -113,7 +113,11 @@ def compute_plan(
                 plan.unchanged.append(current)
             else:
                 plan.reinstall.append((current, locked))
-        elif reinstall_all or not _same_version(current.version, locked.version):
+        elif (
+            reinstall_all
+            or not _same_version(current.version, locked.version)
+            or not (current.dist_info / "RECORD").is_file()  # an install cut short
+        ):
             plan.reinstall.append((current, locked))
         else:
             plan.unchanged.append(current)

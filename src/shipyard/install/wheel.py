@@ -368,7 +368,12 @@ def install_unpacked(
             made.add(path)
 
     try:
-        for name, (size, digest, _mtime) in unpacked.files.items():
+        # The .dist-info files go last and RECORD after them: an install killed halfway
+        # leaves no .dist-info, so the next sync sees the package as missing and repairs it.
+        ordered = sorted(
+            unpacked.files.items(), key=lambda item: item[0].startswith(dist_info + "/")
+        )
+        for name, (size, digest, _mtime) in ordered:
             if name in (
                 record_path,
                 f"{dist_info}/INSTALLER",
