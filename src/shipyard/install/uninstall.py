@@ -19,20 +19,30 @@ __all__ = ["uninstall"]
 
 
 def uninstall(
-    dist: InstalledDistribution, *, site_packages: Path, env_root: Path | None = None
+    dist: InstalledDistribution,
+    *,
+    site_packages: Path,
+    env_root: Path | None = None,
+    replacing: bool = False,
 ) -> int:
     """Uninstall ``dist``; returns the number of files removed.
 
     :param site_packages: the directory holding ``dist.dist_info``.
     :param env_root: files outside it are never removed (default: three levels above
         ``site_packages``, the root of a POSIX virtual environment).
-    :raises InstallError: when the distribution has no RECORD.
+    :param replacing: the same package is about to be installed over it: a RECORD-less
+        ``.dist-info`` (an install cut short) is then simply removed, since the new
+        install overwrites its files.
+    :raises InstallError: when the distribution has no RECORD (and is not being replaced).
     """
     root = Path(env_root or site_packages.parents[2]).resolve()
     record = dist.dist_info / "RECORD"
     try:
         rows = list(csv.reader(record.read_text(encoding="utf-8").splitlines()))
     except FileNotFoundError as exc:
+        if replacing:
+            shutil.rmtree(dist.dist_info, ignore_errors=True)
+            return 0
         raise InstallError(
             f"Cannot uninstall {dist.name} {dist.version}: it has no RECORD file.",
             context=str(dist.dist_info),

@@ -225,8 +225,11 @@ def _apply(
     outcome.prepare_seconds = time.perf_counter() - started
     started = time.perf_counter()
     reporter.install_started(len(to_add) + len(plan.to_remove()))
-    for old in plan.to_remove():
+    for old in plan.remove:
         uninstall(old, site_packages=old.dist_info.parent)
+        reporter.package_removed(old.name, old.version)
+    for old, _new in plan.reinstall:
+        uninstall(old, site_packages=old.dist_info.parent, replacing=True)
         reporter.package_removed(old.name, old.version)
     scheme = venv.scheme()
 
