@@ -290,3 +290,12 @@ def test_interrupted_install_is_repaired(tmp_path: Path, make_index) -> None:  #
     shipyard(project, "sync")
     assert (site / "helper" / "__init__.py").exists()
     assert (site / "helper-2.1.dist-info" / "RECORD").exists()
+
+
+def test_no_binary_builds_from_the_sdist(tmp_path: Path, make_index) -> None:  # type: ignore[no-untyped-def]
+    index = make_index([pkg("both", "1.0", sdist=True)])
+    project = new_project(tmp_path, index, ["both"])
+    shipyard(project, "lock")
+    result = shipyard(project, "sync", "--no-binary", "both")
+    assert "Building wheel for both" in result.stderr
+    assert installed(project) == {"both": "1.0"}

@@ -238,6 +238,7 @@ def select_from_lock(
     extras: Collection[str],
     dependency_groups: Collection[str] | None,
     path: Path,
+    no_binary: Collection[str] = (),
 ) -> list[LockedDistribution]:
     """Select what to install for one environment, as PEP 751 defines it.
 
@@ -246,6 +247,7 @@ def select_from_lock(
     :param environment: the target interpreter's marker environment.
     :param tags: its supported wheel tags, most preferred first.
     :param dependency_groups: groups to install; ``None`` means the lock's default groups.
+    :param no_binary: canonical names (or ``":all:"``) to install from their sdist.
     :raises LockError: when the lock is invalid or has nothing for this environment.
     """
     from packaging.pylock import (
@@ -275,6 +277,7 @@ def select_from_lock(
             tags=tag_objects,
             extras=extras,
             dependency_groups=dependency_groups,
+            prefer_sdist_predicate=lambda name: ":all:" in no_binary or name in no_binary,
         ):
             version = str(package.version) if package.version is not None else None
             if isinstance(dist, PackageDirectory):

@@ -151,6 +151,9 @@ def sync_project(
         extras=extras,
         dependency_groups=groups,
         path=lock_path,
+        no_binary=frozenset(
+            n if n == ":all:" else canonicalize_name(n) for n in services.settings.no_binary
+        ),
     )
     from shipyard.install.installed import iter_installed
     from shipyard.venv import inspect_venv
