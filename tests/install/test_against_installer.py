@@ -30,6 +30,7 @@ def make_wheel(tmp_path: Path) -> Path:
             "demo_pkg/__init__.py": "def main():\n    print('demo main')\n",
             "demo_pkg/sub/data.txt": "payload\n",
             "top_module.py": "X = 1\n",
+            "demo_pkg-1.2.dist-info/licenses/LICENSE": "MIT\n",
         },
         entry_points={
             "console_scripts": {"demo-cli": "demo_pkg:main"},

@@ -1,21 +1,59 @@
-"""Remove an installed distribution through its RECORD (PEP 376/627).
+"""Remove an installed distribution through its RECORD (PEP 376, PEP 627).
 
-Every file RECORD lists goes, with the bytecode the interpreter wrote for
-``.py`` files (``__pycache__/<stem>.*.pyc``), then directories left empty, then
-the ``.dist-info`` directory. Nothing outside the environment is touched.
+Every file RECORD lists goes, with the bytecode an interpreter wrote for each
+``.py`` file (``__pycache__/<stem>.*.pyc``); then the directories those files
+leave empty, walking up but never removing ``site-packages``, its parents, or
+the environment's top-level directories (``bin``, ``include``, ``lib``…); and
+last the ``.dist-info`` directory, so that an interrupted uninstall can be run
+again. Nothing outside the environment is ever touched: a RECORD that points
+outside it (or through a symbolic link out of it) is refused before anything is
+deleted.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import os
 import shutil
 from pathlib import Path
 
 from shipyard.errors import InstallError
-from shipyard.install.installed import InstalledDistribution
+from shipyard.install.installed import InstalledDistribution, install_os_error
 
 __all__ = ["uninstall"]
+
+# Directories directly under an environment's root that a venv has from the start.
+_KEPT_TOP_LEVEL = ("bin", "Scripts", "include", "Include", "lib", "lib64", "Lib")
+
+
+def _default_env_root(site_packages: Path) -> Path:
+    """``<root>/lib/pythonX.Y/site-packages`` on POSIX, ``<root>/Lib/site-packages`` on Windows."""
+    return site_packages.parents[1] if os.name == "nt" else site_packages.parents[2]
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root + os.sep)
+
+
+def _read_record(dist: InstalledDistribution) -> list[str]:
+    try:
+        with open(dist.dist_info / "RECORD", encoding="utf-8", newline="") as handle:
+            return [row[0] for row in csv.reader(handle) if row and row[0]]
+    except FileNotFoundError as exc:
+        raise InstallError(
+            f"Cannot uninstall {dist.name} {dist.version}: its .dist-info has no RECORD file, "
+            "so the files it installed are unknown.",
+            context=str(dist.dist_info),
+            hint="It was installed by a tool that does not follow PEP 376, or the install was "
+            "interrupted. Delete the environment and sync again.",
+        ) from exc
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InstallError(
+            f"Cannot uninstall {dist.name} {dist.version}: its RECORD cannot be read ({exc}).",
+            context=str(dist.dist_info / "RECORD"),
+            hint="Delete the environment and sync again.",
+        ) from exc
 
 
 def uninstall(
@@ -25,69 +63,137 @@ def uninstall(
     env_root: Path | None = None,
     replacing: bool = False,
 ) -> int:
-    """Uninstall ``dist``; returns the number of files removed.
+    """Remove an installed distribution, file by file from its RECORD (PEP 376/627).
 
+    RECORD paths are relative to ``site_packages`` (``../../../bin/tool`` for scripts) or
+    absolute. Files already gone are skipped. For each removed ``.py`` file, the
+    ``__pycache__/<stem>.*.pyc`` files beside it are removed too. Directories left empty
+    are removed walking upwards, stopping at ``site_packages``, its parents, the root of
+    the environment and the root's standard directories (``bin``, ``include``, ``lib``…).
+    The ``.dist-info`` directory goes last, with any file in it that RECORD omits.
+
+    :param dist: the distribution, from :func:`~shipyard.install.installed.iter_installed`.
     :param site_packages: the directory holding ``dist.dist_info``.
-    :param env_root: files outside it are never removed (default: three levels above
-        ``site_packages``, the root of a POSIX virtual environment).
-    :param replacing: the same package is about to be installed over it: a RECORD-less
-        ``.dist-info`` (an install cut short) is then simply removed, since the new
-        install overwrites its files.
-    :raises InstallError: when the distribution has no RECORD (and is not being replaced).
+    :param env_root: the environment's root; nothing outside it is deleted. Default:
+        ``site_packages.parents[2]`` (``<root>/lib/pythonX.Y/site-packages``;
+        ``parents[1]`` on Windows).
+    :param replacing: the same project is about to be installed over it. A ``.dist-info``
+        without RECORD (an install cut short) is then removed instead of refused: the new
+        install replaces whatever files it had placed.
+    :returns: the number of files removed (RECORD files and bytecode; not counting the
+        ``.dist-info`` directory's unlisted files).
+    :raises InstallError: for an ``.egg-info`` distribution, a missing (unless
+        ``replacing``) or unreadable RECORD, a RECORD naming a path outside the
+        environment (then nothing is removed), or a file that cannot be removed.
     """
-    root = Path(env_root or site_packages.parents[2]).resolve()
-    record = dist.dist_info / "RECORD"
-    try:
-        rows = list(csv.reader(record.read_text(encoding="utf-8").splitlines()))
-    except FileNotFoundError as exc:
-        if replacing:
-            shutil.rmtree(dist.dist_info, ignore_errors=True)
-            return 0
+    if dist.dist_info.name.endswith(".egg-info"):
         raise InstallError(
-            f"Cannot uninstall {dist.name} {dist.version}: it has no RECORD file.",
+            f"Cannot uninstall {dist.name} {dist.version}: it was not installed by a PEP 376 "
+            "installer (it has .egg-info metadata, not .dist-info).",
             context=str(dist.dist_info),
-            hint="It was not installed by a PEP 376 installer; "
-            "remove the environment and sync again.",
-        ) from exc
+            hint="Delete the environment and sync again, or remove it with the tool that "
+            "installed it.",
+        )
+    base = os.path.abspath(site_packages)
+    root = os.path.abspath(env_root if env_root is not None else _default_env_root(site_packages))
+    real_root = os.path.realpath(root)
+    dist_info = os.path.abspath(dist.dist_info)
+    if os.path.dirname(dist_info) != base:
+        raise InstallError(
+            f"Cannot uninstall {dist.name} {dist.version}: its .dist-info is not in {base}.",
+            context=dist_info,
+            hint="This is a bug in the caller; please report it.",
+        )
+
+    if replacing and not os.path.isfile(os.path.join(dist_info, "RECORD")):
+        try:
+            shutil.rmtree(dist_info)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise install_os_error(
+                exc, what=f"remove the incomplete install of {dist.name}", path=dist_info
+            ) from exc
+        return 0
+
+    # Resolve and check every path before deleting anything.
+    paths: list[str] = []
+    real_parents: dict[str, bool] = {}
+    for entry in _read_record(dist):
+        path = os.path.normpath(os.path.join(base, entry))
+        parent = os.path.dirname(path)
+        inside = real_parents.get(parent)
+        if inside is None:
+            inside = _inside(path, root) and _inside(os.path.realpath(parent), real_root)
+            real_parents[parent] = inside
+        if not inside or path == root:
+            raise InstallError(
+                f"Cannot uninstall {dist.name} {dist.version}: its RECORD lists {entry!r}, "
+                f"which is outside the environment {root}. Nothing was removed.",
+                context=str(dist.dist_info / "RECORD"),
+                hint="The RECORD file was altered or written by another tool; delete the "
+                "environment and sync again.",
+            )
+        if _inside(path, dist_info):
+            continue  # removed with the directory at the end
+        paths.append(path)
+
     removed = 0
     directories: set[str] = set()
-    base = str(site_packages)
-    for row in rows:
-        if not row:
-            continue
-        path = os.path.normpath(os.path.join(base, row[0]))
-        if not (path == str(root) or path.startswith(str(root) + os.sep)):
-            continue
-        targets = [path]
-        if path.endswith(".py"):
-            cache = os.path.join(os.path.dirname(path), "__pycache__")
-            stem = os.path.basename(path)[:-3] + "."
+    listings: dict[str, list[str]] = {}
+    try:
+        for path in paths:
+            parent = os.path.dirname(path)
             try:
-                targets += [
-                    os.path.join(cache, n)
-                    for n in os.listdir(cache)
-                    if n.startswith(stem) and n.endswith(".pyc")
-                ]
-            except OSError:
-                pass
-            directories.add(cache)
-        for target in targets:
-            try:
-                os.unlink(target)
+                os.unlink(path)
                 removed += 1
             except FileNotFoundError:
                 pass
-            except IsADirectoryError:
-                shutil.rmtree(target, ignore_errors=True)
-        directories.add(os.path.dirname(path))
-    shutil.rmtree(dist.dist_info, ignore_errors=True)
-    stops = {os.path.normpath(base), str(root)}
+            except OSError as exc:
+                # A directory in RECORD is not ours to delete wholesale; leave it.
+                if exc.errno not in (errno.EISDIR, errno.EPERM) or not os.path.isdir(path):
+                    raise
+            directories.add(parent)
+            if path.endswith(".py"):
+                cache = os.path.join(parent, "__pycache__")
+                listing = listings.get(cache)
+                if listing is None:
+                    try:
+                        listing = os.listdir(cache)
+                    except OSError:
+                        listing = []
+                    listings[cache] = listing
+                    if listing:
+                        directories.add(cache)
+                prefix = os.path.basename(path)[:-3] + "."
+                for name in listing:
+                    if name.startswith(prefix) and name.endswith(".pyc"):
+                        try:
+                            os.unlink(os.path.join(cache, name))
+                            removed += 1
+                        except FileNotFoundError:
+                            pass
+        shutil.rmtree(dist_info)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise install_os_error(
+            exc, what=f"uninstall {dist.name} {dist.version}", path=dist_info
+        ) from exc
+
+    stops = {root, base, *(os.path.join(root, name) for name in _KEPT_TOP_LEVEL)}
+    ancestor = base
+    while _inside(ancestor, root) and ancestor != root:
+        stops.add(ancestor)
+        ancestor = os.path.dirname(ancestor)
     for directory in sorted(directories, key=len, reverse=True):
         current = directory
-        while current not in stops and current.startswith(str(root)):
+        while current not in stops and _inside(current, root):
             try:
                 os.rmdir(current)
+            except FileNotFoundError:
+                pass  # already gone; its parent may still be empty
             except OSError:
-                break
+                break  # not empty: neither are its parents
             current = os.path.dirname(current)
     return removed
