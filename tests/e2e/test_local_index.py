@@ -299,3 +299,13 @@ def test_no_binary_builds_from_the_sdist(tmp_path: Path, make_index) -> None:  #
     result = shipyard(project, "sync", "--no-binary", "both")
     assert "Building wheel for both" in result.stderr
     assert installed(project) == {"both": "1.0"}
+
+
+def test_dry_run_creates_nothing(tmp_path: Path, make_index) -> None:  # type: ignore[no-untyped-def]
+    index = make_index(PACKAGES)
+    project = new_project(tmp_path, index, ["helper"])
+    shipyard(project, "lock")
+    result = shipyard(project, "sync", "--dry-run")
+    assert "Would create virtual environment" in result.stderr
+    assert "Would install 1 packages" in result.stderr and "helper==2.1" in result.stderr
+    assert not (project / ".venv").exists()

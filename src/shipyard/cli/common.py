@@ -79,7 +79,8 @@ def print_sync(output: Output, outcome: Any) -> None:
         output.line(f"Resolved {len(resolution.packages)} packages in {resolution.seconds:.2f}s")
     plan = outcome.plan
     if outcome.env_created and outcome.env_root is not None:
-        output.line(f"Created virtual environment at {outcome.env_root}")
+        verb = "Would create" if outcome.dry_run else "Created"
+        output.line(f"{verb} virtual environment at {outcome.env_root}")
     if plan.empty:
         output.line(f"Audited {len(plan.unchanged)} packages")
         return

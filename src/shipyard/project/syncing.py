@@ -22,7 +22,11 @@ from packaging.utils import canonicalize_name
 from shipyard.errors import LockError
 from shipyard.install.plan import Plan, compute_plan
 from shipyard.lock.pylock import LOCK_FILENAME, LockedDistribution, read_lock, select_from_lock
-from shipyard.project.environment import ensure_environment
+from shipyard.project.environment import (
+    VENV_DIRNAME,
+    ensure_environment,
+    find_project_interpreter,
+)
 from shipyard.project.locking import LockOutcome, lock_is_fresh, lock_project
 from shipyard.project.manifest import Project, group_names
 from shipyard.project.services import Services
@@ -140,10 +144,21 @@ def sync_project(
         if not lock_is_fresh(project, services, document):
             outcome.lock = lock_project(project, services)
     document = read_lock(lock_path)
-    env = ensure_environment(project, services)
-    outcome.env_root = env.root
-    outcome.env_created = env.created
-    interpreter = env.interpreter
+    from shipyard.install.installed import iter_installed
+    from shipyard.venv import inspect_venv
+
+    env_root = project.root / VENV_DIRNAME
+    if dry_run and inspect_venv(env_root) is None:
+        # Show what a sync would do without creating the environment.
+        interpreter = find_project_interpreter(project, services)
+        outcome.env_root, outcome.env_created = env_root, True
+        venv = None
+    else:
+        env = ensure_environment(project, services)
+        outcome.env_root, outcome.env_created = env.root, env.created
+        interpreter = env.interpreter
+        venv = inspect_venv(env.root)
+        assert venv is not None
     selected = select_from_lock(
         document,
         environment=interpreter.markers,
@@ -155,19 +170,15 @@ def sync_project(
             n if n == ":all:" else canonicalize_name(n) for n in services.settings.no_binary
         ),
     )
-    from shipyard.install.installed import iter_installed
-    from shipyard.venv import inspect_venv
-
-    venv = inspect_venv(env.root)
-    assert venv is not None
-    site_dirs = sorted({venv.site_packages, venv.platlib})
-    installed = list(iter_installed(site_dirs))
+    installed = (
+        list(iter_installed(sorted({venv.site_packages, venv.platlib}))) if venv is not None else []
+    )
     plan = compute_plan(selected, installed, exact=selection.exact, base=project.root)
     outcome.plan = plan
-    if dry_run:
+    if dry_run or venv is None:
         return outcome
     if not plan.empty:
-        clear_stamp(env.root)
+        clear_stamp(venv.root)
         _apply(
             plan,
             project,
@@ -179,7 +190,7 @@ def sync_project(
             outcome,
         )
     (venv.site_packages / "__pycache__").mkdir(exist_ok=True)
-    write_stamp(project.root, env.root, selection.key(), packages=len(selected))
+    write_stamp(project.root, venv.root, selection.key(), packages=len(selected))
     return outcome
 
 
