@@ -1,9 +1,19 @@
-"""Find interpreters on this machine: PATH, then pyenv's versions directory.
+"""Find a Python interpreter on this machine that fits a request.
 
-pyenv's shims are skipped (each is a bash script costing ~150 ms, and they can
-point anywhere); its ``versions/*`` directories are read directly. A version
-is inferred from the file or directory name first, so only plausible
-interpreters are probed.
+A *request* is what the user wrote for ``--python``, ``.python-version`` or
+``[tool.shipyard] python``: nothing (any interpreter), a version prefix
+(``3``, ``3.11``, ``3.11.7``), a PEP 440 specifier set (``>=3.10,<3.12``), an
+implementation with or without a version (``cpython3.12``, ``cp312``,
+``python3.12``, ``pypy3.10``), a free-threaded build (``3.13t``), or the path of
+an interpreter or of an environment directory.
+
+Candidates come from ``PATH`` (``python3.X``, ``python3``, ``python``, and the
+PyPy equivalents; pyenv's ``shims`` directory is skipped because its shims are
+slow shell scripts) and then from pyenv's installed versions
+(``$PYENV_ROOT/versions/*/bin/python3``; the directories are read, pyenv is
+never run). The version written in a file or directory name rules a candidate
+out before it is probed, so a search usually runs at most one interpreter, and
+usually none at all thanks to the probe cache.
 """
 
 from __future__ import annotations
@@ -16,9 +26,9 @@ from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from shipyard.errors import InterpreterNotFoundError, ShipyardError, UsageError
-from shipyard.models import Interpreter
-from shipyard.python.probe import probe_interpreter
+from shipyard.errors import InterpreterNotFoundError, UsageError
+from shipyard.models.interpreter import Interpreter
+from shipyard.python.probe import MINIMUM_VERSION, probe_interpreter
 
 __all__ = [
     "PythonRequest",
@@ -28,235 +38,496 @@ __all__ = [
     "parse_python_request",
 ]
 
-_VERSION = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?(t)?$")
+#: Where a candidate was found: on ``PATH`` or among pyenv's versions.
+SOURCE_PATH = "PATH"
+SOURCE_PYENV = "pyenv"
+
+_IMPLEMENTATIONS = {
+    "python": None,
+    "cpython": "cpython",
+    "cp": "cpython",
+    "pypy": "pypy",
+    "pp": "pypy",
+}
+_REQUEST = re.compile(
+    r"^(?P<impl>cpython|python|pypy|cp|pp)?"
+    r"(?P<version>\d+(?:\.\d+){0,2})?"
+    r"(?P<threaded>t)?$"
+)
+_EXECUTABLE_NAME = re.compile(r"^(?P<impl>python|pypy)(?P<version>\d+(?:\.\d+)?)?(?P<t>t)?$")
+_PYENV_DIR = re.compile(
+    r"^(?:(?P<impl>pypy|cpython)-?)?(?P<version>\d+(?:\.\d+){1,2})(?P<pre>(?:a|b|rc)\d+)?"
+    r"(?P<t>t)?(?:$|[-+])"
+)
+_SPECIFIER_CHARS = ("<", ">", "=", "!", "~", ",")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PythonRequest:
-    """What the user asked for: any, a version prefix, a specifier set, an
-    implementation, free-threaded, or a path."""
+    """Which interpreter the user asked for.
 
+    At most one of ``version``, ``specifier`` and ``path`` is set; all unset means
+    "any interpreter".
+
+    :param text: the request as written (``""`` for none).
+    :param implementation: ``"cpython"`` or ``"pypy"``, or ``None`` for any.
+    :param version: a version prefix as integers: ``(3,)``, ``(3, 11)`` or ``(3, 11, 7)``;
+        empty when not given.
+    :param specifier: a PEP 440 specifier set compared with the full version.
+    :param free_threaded: True for ``3.13t`` (only ``Py_GIL_DISABLED`` builds fit); False
+        otherwise, so a version request never silently picks a free-threaded build.
+    :param path: an interpreter or environment directory, absolute; the request then
+        matches only that interpreter.
+    """
+
+    text: str = ""
     implementation: str | None = None
     version: tuple[int, ...] = ()
     specifier: SpecifierSet | None = None
-    free_threaded: bool | None = None
+    free_threaded: bool = False
     path: Path | None = None
-    text: str = ""
 
-    def satisfied_by(self, interpreter: Interpreter) -> bool:
-        """Whether ``interpreter`` fits this request."""
-        if self.path is not None:
-            return Path(os.path.abspath(interpreter.executable)) == self.path or (
-                interpreter.prefix == self.path
-            )
-        if self.implementation and interpreter.implementation != self.implementation:
-            return False
-        if self.free_threaded is not None and interpreter.gil_disabled != self.free_threaded:
-            return False
-        actual = interpreter.version_tuple
-        if self.version and tuple(actual[: len(self.version)]) != self.version:
-            return False
-        return self.specifier is None or self.specifier.contains(
-            interpreter.markers["python_full_version"], prereleases=True
+    @property
+    def is_any(self) -> bool:
+        """True when nothing was asked for beyond the defaults."""
+        return (
+            self.path is None
+            and self.implementation is None
+            and not self.version
+            and self.specifier is None
+            and not self.free_threaded
         )
 
+    def satisfied_by(self, interpreter: Interpreter) -> bool:
+        """Whether ``interpreter`` fits this request.
+
+        A path request fits the interpreter at that path (compared by real path, also
+        through a virtual environment's base interpreter) or the one whose ``sys.prefix``
+        is that directory. A version prefix compares component by component with the
+        interpreter's version; a specifier set (PEP 440) contains its full version,
+        pre-releases allowed.
+        """
+        if self.path is not None:
+            return _path_matches(self.path, interpreter)
+        if self.implementation is not None and interpreter.implementation != self.implementation:
+            return False
+        if interpreter.gil_disabled != self.free_threaded:
+            return False
+        actual = interpreter.version_tuple
+        if self.version and actual[: len(self.version)] != self.version:
+            return False
+        full = interpreter.markers.get("python_full_version", interpreter.version)
+        return self.specifier is None or self.specifier.contains(full, prereleases=True)
+
     def minimum_version(self) -> str | None:
-        """``"X.Y"`` when the request names a minor version (for ``init``'s requires-python)."""
-        if len(self.version) >= 2:
-            return f"{self.version[0]}.{self.version[1]}"
+        """The lowest ``"X.Y"`` (or ``"X"``) this request allows, for ``requires-python``.
+
+        ``"3.11.7"`` gives ``"3.11"``; ``">=3.10,<3.12"`` gives ``"3.10"``; ``None`` when the
+        request sets no lower bound (any, a path, ``<3.12``).
+        """
+        if self.version:
+            return ".".join(str(part) for part in self.version[:2])
+        if self.specifier is not None:
+            lows: list[tuple[int, ...]] = []
+            for spec in self.specifier:
+                if spec.operator in (">=", ">", "==", "~=", "==="):
+                    parts = _int_parts(spec.version.rstrip(".*"))
+                    if parts:
+                        lows.append(parts[:2])
+            if lows:
+                return ".".join(str(part) for part in max(lows))
         return None
+
+    def describe(self) -> str:
+        """The request in words, for error messages (``"Python 3.12"``, ``"PyPy >=3.10"``)."""
+        if self.path is not None:
+            return f"the Python at {self.path}"
+        name = {"cpython": "CPython", "pypy": "PyPy"}.get(self.implementation or "", "Python")
+        if self.version:
+            text = f"{name} {'.'.join(str(p) for p in self.version)}"
+        elif self.specifier is not None:
+            text = f"{name} {self.specifier}"
+        else:
+            text = f"any {name}" if name == "Python" else name
+        return text + (" (free-threaded)" if self.free_threaded else "")
+
+    def _could_be(self, hint: _NameHint) -> bool:
+        """False when a candidate's file or directory name rules it out without probing."""
+        if self.path is not None:
+            return True
+        implementations = (hint.implementation, self.implementation)
+        if None not in implementations and implementations[0] != implementations[1]:
+            return False
+        if hint.free_threaded is not None and hint.free_threaded != self.free_threaded:
+            return False
+        if self.version and hint.version:
+            common = min(len(self.version), len(hint.version))
+            if self.version[:common] != hint.version[:common]:
+                return False
+        return self.specifier is None or _could_contain(self.specifier, hint.version)
+
+
+@dataclass(frozen=True, slots=True)
+class _NameHint:
+    """What a candidate's name says about it: ``python3.12`` → ``(3, 12)``."""
+
+    implementation: str | None = None
+    version: tuple[int, ...] = ()
+    free_threaded: bool | None = None
+
+    def text(self) -> str:
+        return ".".join(str(p) for p in self.version) if self.version else "unknown version"
 
 
 def parse_python_request(text: str | None) -> PythonRequest:
-    """Parse ``--python`` / ``.python-version`` text.
+    """Parse a ``--python`` value (see the module docstring for the accepted forms).
 
-    Accepts ``3``, ``3.12``, ``3.12.1``, ``3.13t``, ``>=3.10,<3.12``, ``cpython3.12``,
-    ``cp312``, ``python3.12``, ``pypy3.10``, or a path to an interpreter or an environment.
-
-    :raises UsageError: for anything else.
+    :param text: the request; ``None`` or ``""`` means any interpreter. A value
+        containing a path separator, or starting with ``~`` or ``.``, or naming an
+        existing file or directory that is not also a version, is a path.
+    :returns: the :class:`PythonRequest`.
+    :raises UsageError: when ``text`` is none of the accepted forms, or an invalid
+        PEP 440 specifier set.
     """
-    if text is None or not text.strip():
-        return PythonRequest()
-    raw = text.strip()
-    if "/" in raw or raw.startswith(".") or os.sep in raw:
-        path = Path(raw).expanduser()
-        if path.is_dir():
-            for candidate in (path / "bin" / "python3", path / "bin" / "python"):
-                if candidate.exists():
-                    path = candidate
-                    break
-        return PythonRequest(path=Path(os.path.abspath(path)), text=raw)
+    raw = (text or "").strip()
+    if not raw or raw.lower() == "any":
+        return PythonRequest(text=raw)
     lowered = raw.lower()
-    implementation = None
-    for prefix, name in (
-        ("cpython", "cpython"),
-        ("python", "cpython"),
-        ("pypy", "pypy"),
-        ("cp", "cpython"),
-        ("pp", "pypy"),
-    ):
-        if lowered.startswith(prefix):
-            implementation = name
-            lowered = lowered[len(prefix) :].lstrip("@-")
-            if prefix in ("cp", "pp") and lowered.isdigit() and len(lowered) >= 2:
-                lowered = f"{lowered[0]}.{lowered[1:]}"
-            break
-    if not lowered:
-        return PythonRequest(implementation=implementation, text=raw)
-    match = _VERSION.match(lowered)
-    if match:
-        parts = tuple(int(g) for g in match.groups()[:3] if g is not None)
-        return PythonRequest(
-            implementation=implementation,
-            version=parts,
-            free_threaded=True if match.group(4) else None,
-            text=raw,
-        )
-    try:
-        return PythonRequest(
-            implementation=implementation, specifier=SpecifierSet(lowered), text=raw
-        )
-    except InvalidSpecifier as exc:
-        raise UsageError(
-            f"Invalid Python request {text!r}.",
-            hint="Use a version (3.12), a range (>=3.10,<3.13), an implementation "
-            "(pypy3.10) or a path to an interpreter.",
-        ) from exc
-
-
-def _pyenv_root() -> Path:
-    return Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    match = _REQUEST.match(lowered)
+    if match and (match.group("impl") or match.group("version")):
+        return _from_match(raw, match)
+    if _looks_like_path(raw):
+        return PythonRequest(text=raw, path=Path(os.path.abspath(os.path.expanduser(raw))))
+    if any(ch in raw for ch in _SPECIFIER_CHARS):
+        implementation: str | None = None
+        spec_text = lowered
+        impl_prefix = re.match(r"^(cpython|pypy)\s*", lowered)
+        if impl_prefix:
+            implementation = impl_prefix.group(1)
+            spec_text = lowered[impl_prefix.end() :]
+        try:
+            specifier = SpecifierSet(spec_text)
+        except InvalidSpecifier as exc:
+            raise _bad_request(raw) from exc
+        if not len(specifier):
+            raise _bad_request(raw)
+        return PythonRequest(text=raw, implementation=implementation, specifier=specifier)
+    raise _bad_request(raw)
 
 
 def iter_candidate_executables() -> Iterator[tuple[Path, str]]:
-    """``(path, source)`` for every plausible interpreter: PATH first, then pyenv.
+    """Python executables on this machine, in the order a search considers them.
 
-    Deduplicated by real path; pyenv's shims directory is skipped.
+    First every ``PATH`` directory in order (within one: ``python3.X`` newest first,
+    ``python3``, ``python``, then ``pypy3.X``, ``pypy3``, ``pypy``), skipping pyenv's
+    ``shims`` directory; then pyenv's installed versions, newest first
+    (``$PYENV_ROOT/versions/*/bin/python3``, ``PYENV_ROOT`` defaulting to ``~/.pyenv``).
+    Nothing is run. Paths naming the same file (by real path) are yielded once, the
+    first time they are seen.
+
+    :returns: ``(path, source)`` pairs; ``source`` is ``"PATH"`` or ``"pyenv"``; the path
+        is kept as found (not resolved).
     """
     seen: set[str] = set()
-    shims = str(_pyenv_root() / "shims")
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        if not directory or os.path.abspath(directory) == shims:
-            continue
+    for path, source in _iter_raw_candidates():
         try:
-            names = sorted(os.listdir(directory))
+            real = os.path.realpath(path)
         except OSError:
             continue
-        for name in names:
-            if not re.fullmatch(r"python(3(\.\d+)?t?)?", name):
-                continue
-            path = Path(directory) / name
-            try:
-                real = os.path.realpath(path)
-            except OSError:
-                continue
-            if real in seen or not os.access(path, os.X_OK):
-                continue
-            seen.add(real)
-            yield path, "PATH"
-    versions = _pyenv_root() / "versions"
-    try:
-        entries = sorted(versions.iterdir(), key=lambda p: _version_key(p.name), reverse=True)
-    except OSError:
-        entries = []
-    for entry in entries:
-        for name in ("python3", "python"):
-            path = entry / "bin" / name
-            if path.exists():
-                real = os.path.realpath(path)
-                if real not in seen:
-                    seen.add(real)
-                    yield path, "pyenv"
-                break
-
-
-def _version_key(name: str) -> tuple[int, ...]:
-    digits = re.match(r"^(\d+)\.(\d+)(?:\.(\d+))?", name)
-    if not digits:
-        return (0,)
-    return tuple(int(g) for g in digits.groups() if g is not None)
-
-
-def _guess_version(path: Path, source: str) -> tuple[int, ...] | None:
-    if source == "pyenv":
-        guessed = _version_key(path.parent.parent.name)
-        return guessed if guessed != (0,) else None
-    match = re.fullmatch(r"python(\d)\.(\d+)t?", path.name)
-    if match:
-        return (int(match.group(1)), int(match.group(2)))
-    return None
-
-
-def _plausible(
-    request: PythonRequest, requires_python: SpecifierSet | None, guess: tuple[int, ...] | None
-) -> bool:
-    if guess is None:
-        return True
-    if request.version and tuple(guess[: len(request.version)]) != request.version[: len(guess)]:
-        return False
-    for spec in (request.specifier, requires_python):
-        if spec is None or len(guess) < 2:
+        if real in seen:
             continue
-        minor = f"{guess[0]}.{guess[1]}"
-        patches = [f"{minor}.{p}" for p in range(0, 40)]
-        if not any(spec.contains(v, prereleases=True) for v in patches):
-            return False
-    return True
+        seen.add(real)
+        yield path, source
 
 
 def find_interpreter(
-    request: PythonRequest, *, requires_python: SpecifierSet | None, cache_dir: Path | None
+    request: PythonRequest,
+    *,
+    requires_python: SpecifierSet | None,
+    cache_dir: Path | None,
 ) -> Interpreter:
-    """The best interpreter for ``request`` that also satisfies ``requires_python``.
+    """The best interpreter on this machine for ``request`` and ``requires_python``.
 
-    An exact path is probed as is. Otherwise the first fitting interpreter on PATH
-    wins, then the highest fitting pyenv version. A virtual environment's
-    interpreter is replaced by its base interpreter.
+    For a path request, the interpreter at that path (an environment directory is
+    searched for ``bin/python3``, ``bin/python`` or ``Scripts/python.exe``). Otherwise
+    the first interpreter on ``PATH`` that fits wins; failing that, the newest fitting
+    pyenv version. An interpreter inside a virtual environment is replaced by its base
+    interpreter. Candidates whose name shows a non-fitting version are never run.
 
-    :raises InterpreterNotFoundError: listing what was found.
+    :param request: from :func:`parse_python_request`.
+    :param requires_python: the project's ``requires-python`` (PEP 440), compared with
+        the interpreter's full version; ``None`` for no constraint.
+    :param cache_dir: shipyard's cache root for :func:`probe_interpreter`, or ``None``.
+    :returns: the chosen :class:`Interpreter`.
+    :raises InterpreterNotFoundError: when nothing fits; the message lists what was found.
     """
     if request.path is not None:
-        return probe_interpreter(request.path, cache_dir=cache_dir)
+        return _find_by_path(request.path, requires_python, cache_dir)
     found: list[str] = []
+    probed: set[str] = set()
     for path, source in iter_candidate_executables():
-        guess = _guess_version(path, source)
-        if not _plausible(request, requires_python, guess):
-            if guess:
-                found.append(f"{'.'.join(map(str, guess))} ({source})")
+        hint = _name_hint(path, source)
+        if hint.version and hint.version[:2] < MINIMUM_VERSION[: len(hint.version[:2])]:
+            found.append(f"{hint.text()} ({source}, unsupported)")
             continue
-        try:
-            interpreter = probe_interpreter(path, cache_dir=cache_dir)
-        except ShipyardError:
-            continue
-        if interpreter.is_virtualenv:
-            try:
-                interpreter = probe_interpreter(interpreter.base_executable, cache_dir=cache_dir)
-            except ShipyardError:
-                continue
-        found.append(f"{interpreter.version} ({source})")
-        if not request.satisfied_by(interpreter):
-            continue
-        if requires_python is not None and not requires_python.contains(
-            interpreter.markers["python_full_version"], prereleases=True
+        if not request._could_be(hint) or (
+            requires_python is not None and not _could_contain(requires_python, hint.version)
         ):
+            found.append(f"{hint.text()} ({source})")
             continue
-        return interpreter
-    wanted = request.text or "any Python"
+        interpreter = _probe_base(path, cache_dir, probed)
+        if interpreter is None:
+            continue
+        found.append(f"{interpreter.version} ({source})")
+        if request.satisfied_by(interpreter) and _allowed(interpreter, requires_python):
+            return interpreter
+    wanted = request.describe()
     if requires_python is not None:
-        wanted += f" (requires-python {requires_python})"
-    listing = ", ".join(dict.fromkeys(found)) or "none"
+        wanted += f" with requires-python {requires_python}"
+    listing = ", ".join(found) if found else "no interpreters"
     raise InterpreterNotFoundError(
-        f"No interpreter on this machine satisfies {wanted}; found: {listing}.",
-        hint="Install that Python (for example with pyenv) or pass --python with another version.",
+        f"No interpreter found for {wanted}: found {listing}.",
+        hint="Install one with pyenv (`pyenv install 3.12`) or set --python to an interpreter.",
     )
 
 
 def list_interpreters(cache_dir: Path | None) -> list[tuple[Interpreter, str]]:
-    """Every usable interpreter found, with its source."""
-    result = []
+    """Every usable (Python 3.8+) interpreter on this machine, in search order.
+
+    Interpreters inside virtual environments are replaced by their base interpreter;
+    unusable candidates (too old, broken) are left out. This probes every candidate
+    (once; later calls read the cache).
+
+    :param cache_dir: shipyard's cache root, or ``None`` to probe without caching.
+    :returns: ``(interpreter, source)`` pairs, ``source`` being ``"PATH"`` or ``"pyenv"``.
+    """
+    result: list[tuple[Interpreter, str]] = []
+    probed: set[str] = set()
     for path, source in iter_candidate_executables():
-        try:
-            result.append((probe_interpreter(path, cache_dir=cache_dir), source))
-        except ShipyardError:
+        hint = _name_hint(path, source)
+        if hint.version and hint.version[:2] < MINIMUM_VERSION[: len(hint.version[:2])]:
             continue
+        interpreter = _probe_base(path, cache_dir, probed)
+        if interpreter is not None:
+            result.append((interpreter, source))
     return result
+
+
+# -- parsing helpers ------------------------------------------------------------------------
+
+
+def _bad_request(raw: str) -> UsageError:
+    return UsageError(
+        f"{raw!r} is not a Python request.",
+        hint=(
+            "Use a version (3.12, 3.12.1), a specifier set ('>=3.10,<3.13'), an implementation "
+            "(cpython3.12, cp312, pypy3.10), a free-threaded build (3.13t), "
+            "or a path to an interpreter or environment."
+        ),
+    )
+
+
+def _looks_like_path(raw: str) -> bool:
+    if os.sep in raw or (os.altsep and os.altsep in raw) or raw.startswith(("~", ".")):
+        return True
+    return os.path.exists(raw)
+
+
+def _from_match(raw: str, match: re.Match[str]) -> PythonRequest:
+    impl_word = match.group("impl")
+    implementation = _IMPLEMENTATIONS[impl_word] if impl_word else None
+    version_text = match.group("version") or ""
+    if version_text and "." not in version_text and len(version_text) >= 2:
+        # "cp312", "pypy310", "312": the first digit is the major version.
+        version_text = f"{version_text[0]}.{version_text[1:]}"
+    version = _int_parts(version_text)
+    threaded = bool(match.group("threaded"))
+    if threaded and len(version) < 2:
+        raise _bad_request(raw)
+    if version and version[0] < 2:
+        raise _bad_request(raw)
+    return PythonRequest(
+        text=raw, implementation=implementation, version=version, free_threaded=threaded
+    )
+
+
+def _int_parts(text: str) -> tuple[int, ...]:
+    parts: list[int] = []
+    for piece in text.split("."):
+        if not piece.isdigit():
+            break
+        parts.append(int(piece))
+    return tuple(parts)
+
+
+def _could_contain(specifier: SpecifierSet, version: tuple[int, ...]) -> bool:
+    """Whether some release ``version.*`` could be in ``specifier`` (a cheap upper bound)."""
+    if len(version) >= 3:
+        return specifier.contains(".".join(str(p) for p in version[:3]), prereleases=True)
+    if len(version) == 2:
+        head = f"{version[0]}.{version[1]}"
+        return any(specifier.contains(f"{head}.{micro}", prereleases=True) for micro in range(40))
+    return True
+
+
+# -- candidates -----------------------------------------------------------------------------
+
+
+def _pyenv_root() -> Path:
+    root = os.environ.get("PYENV_ROOT")
+    return Path(root) if root else Path.home() / ".pyenv"
+
+
+def _is_pyenv_shims(directory: Path, pyenv: Path) -> bool:
+    """True for pyenv's (or a pyenv plugin's) ``shims`` directory: slow shell scripts."""
+    return directory.name == "shims" and str(directory).startswith(str(pyenv) + os.sep)
+
+
+def _executable_file(path: Path) -> bool:
+    try:
+        return path.is_file() and os.access(path, os.X_OK)
+    except OSError:
+        return False
+
+
+def _version_sort_key(text: str) -> tuple[int, ...]:
+    return _int_parts(re.sub(r"^[a-z]+-?", "", text.lower().removesuffix("t")))
+
+
+def _iter_path_dir(directory: Path) -> Iterator[Path]:
+    """Python executables in one ``PATH`` directory, most specific name first."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    by_impl: dict[str, list[tuple[tuple[int, ...], str]]] = {"python": [], "pypy": []}
+    for name in names:
+        stem = name[:-4] if name.lower().endswith(".exe") else name
+        match = _EXECUTABLE_NAME.match(stem)
+        if match is None:
+            continue
+        version = _int_parts(match.group("version") or "")
+        # python3.12 before python3 before python; free-threaded after the GIL build.
+        rank = (len(version), *version, 0 if match.group("t") else 1)
+        by_impl[match.group("impl")].append((rank, name))
+    for impl in ("python", "pypy"):
+        for _, name in sorted(by_impl[impl], reverse=True):
+            path = directory / name
+            if _executable_file(path):
+                yield path
+
+
+def _iter_raw_candidates() -> Iterator[tuple[Path, str]]:
+    pyenv = _pyenv_root()
+    shims = os.path.normcase(os.path.abspath(pyenv / "shims"))
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        if not entry:
+            continue
+        directory = Path(os.path.abspath(os.path.expanduser(entry)))
+        if os.path.normcase(str(directory)) == shims or _is_pyenv_shims(directory, pyenv):
+            continue
+        for path in _iter_path_dir(directory):
+            yield path, SOURCE_PATH
+    versions = pyenv / "versions"
+    try:
+        names = sorted(os.listdir(versions), key=lambda n: (_version_sort_key(n), n), reverse=True)
+    except OSError:
+        return
+    for name in names:
+        bin_dir = versions / name / "bin"
+        for exe in ("python3", "python", "pypy3", "pypy"):
+            if _executable_file(bin_dir / exe):
+                yield bin_dir / exe, SOURCE_PYENV
+                break
+
+
+def _name_hint(path: Path, source: str) -> _NameHint:
+    """What the file name (on PATH) or version directory (pyenv) says about a candidate."""
+    if source == SOURCE_PYENV:
+        match = _PYENV_DIR.match(path.parent.parent.name.lower())
+        if match is None:
+            return _NameHint()
+        impl = match.group("impl")
+        return _NameHint(
+            implementation=("pypy" if impl == "pypy" else "cpython") if impl else None,
+            version=_int_parts(match.group("version")),
+            free_threaded=True if match.group("t") else None,
+        )
+    stem = path.name[:-4] if path.name.lower().endswith(".exe") else path.name
+    match = _EXECUTABLE_NAME.match(stem)
+    if match is None:
+        return _NameHint()
+    threaded = bool(match.group("t"))
+    return _NameHint(
+        implementation="pypy" if match.group("impl") == "pypy" else None,
+        version=_int_parts(match.group("version") or ""),
+        free_threaded=True if threaded else None,
+    )
+
+
+def _probe_base(path: Path, cache_dir: Path | None, probed: set[str]) -> Interpreter | None:
+    """Probe ``path``; for a virtual environment's interpreter, probe its base instead.
+
+    Returns ``None`` for a candidate that cannot be used (broken, too old) or whose
+    base interpreter was already probed in this search (``probed`` holds real paths).
+    """
+    try:
+        interpreter = probe_interpreter(path, cache_dir=cache_dir)
+        if interpreter.is_virtualenv:
+            base = interpreter.base_executable
+            real = os.path.realpath(base)
+            if real in probed:
+                return None
+            probed.add(real)
+            interpreter = probe_interpreter(base, cache_dir=cache_dir)
+            if interpreter.is_virtualenv:
+                return None
+        else:
+            probed.add(os.path.realpath(path))
+    except InterpreterNotFoundError:
+        return None
+    return interpreter
+
+
+def _allowed(interpreter: Interpreter, requires_python: SpecifierSet | None) -> bool:
+    if requires_python is None:
+        return True
+    full = interpreter.markers.get("python_full_version", interpreter.version)
+    return requires_python.contains(full, prereleases=True)
+
+
+def _find_by_path(
+    path: Path, requires_python: SpecifierSet | None, cache_dir: Path | None
+) -> Interpreter:
+    executable = path
+    if path.is_dir():
+        for relative in ("bin/python3", "bin/python", "Scripts/python.exe", "python.exe"):
+            if _executable_file(path / relative):
+                executable = path / relative
+                break
+        else:
+            raise InterpreterNotFoundError(
+                f"{path} is a directory without a Python interpreter in it.",
+                hint="Point --python at an interpreter, or at an environment with bin/python.",
+            )
+    interpreter = probe_interpreter(executable, cache_dir=cache_dir)
+    if not _allowed(interpreter, requires_python):
+        raise InterpreterNotFoundError(
+            f"The Python at {executable} is {interpreter.version}, which does not satisfy "
+            f"requires-python {requires_python}.",
+            hint="Choose another interpreter with --python, or relax requires-python.",
+        )
+    return interpreter
+
+
+def _path_matches(path: Path, interpreter: Interpreter) -> bool:
+    real = os.path.realpath(path)
+    if os.path.isdir(real):
+        return real in (
+            os.path.realpath(interpreter.prefix),
+            os.path.realpath(interpreter.base_prefix),
+        )
+    return real in (
+        os.path.realpath(interpreter.executable),
+        os.path.realpath(interpreter.base_executable),
+    )

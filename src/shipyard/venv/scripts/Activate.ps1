@@ -1,41 +1,44 @@
-# Activate a shipyard virtual environment in PowerShell: `. .\Scripts\Activate.ps1`.
+# Activate the virtual environment __SHIPYARD_ROOT_TEXT__ in PowerShell.
+# Dot-source it: `. __SHIPYARD_BIN_NAME__/Activate.ps1`; `deactivate` undoes it.
+# Written by shipyard.
 
-function global:deactivate ([switch]$KeepFunction) {
-    if (Test-Path variable:_SHIPYARD_SAVED_PATH) {
-        $env:PATH = $variable:_SHIPYARD_SAVED_PATH
-        Remove-Variable -Name _SHIPYARD_SAVED_PATH -Scope Global
+function global:deactivate([switch] $NonDestructive) {
+    if (Test-Path -Path variable:global:_shipyard_saved_path) {
+        $env:PATH = $global:_shipyard_saved_path
+        Remove-Variable -Name _shipyard_saved_path -Scope Global
     }
-    if (Test-Path variable:_SHIPYARD_SAVED_PYTHONHOME) {
-        $env:PYTHONHOME = $variable:_SHIPYARD_SAVED_PYTHONHOME
-        Remove-Variable -Name _SHIPYARD_SAVED_PYTHONHOME -Scope Global
+    if (Test-Path -Path variable:global:_shipyard_saved_pythonhome) {
+        $env:PYTHONHOME = $global:_shipyard_saved_pythonhome
+        Remove-Variable -Name _shipyard_saved_pythonhome -Scope Global
     }
-    if (Test-Path function:_shipyard_saved_prompt) {
-        Copy-Item -Path function:_shipyard_saved_prompt -Destination function:prompt
-        Remove-Item -Path function:_shipyard_saved_prompt
+    if (Test-Path -Path function:global:_shipyard_saved_prompt) {
+        Set-Item -Path function:global:prompt -Value $function:global:_shipyard_saved_prompt
+        Remove-Item -Path function:global:_shipyard_saved_prompt
     }
     Remove-Item -Path env:VIRTUAL_ENV -ErrorAction SilentlyContinue
     Remove-Item -Path env:VIRTUAL_ENV_PROMPT -ErrorAction SilentlyContinue
-    if (-not $KeepFunction) {
-        Remove-Item -Path function:deactivate
+    if (-not $NonDestructive) {
+        Remove-Item -Path function:global:deactivate
     }
 }
 
-deactivate -KeepFunction
+deactivate -NonDestructive
 
-$env:VIRTUAL_ENV = '__VENV_DIR__'
-$env:VIRTUAL_ENV_PROMPT = '__VENV_PROMPT__'
-New-Variable -Name _SHIPYARD_SAVED_PATH -Value $env:PATH -Scope Global
-$env:PATH = "$env:VIRTUAL_ENV/__BIN_NAME__" + [System.IO.Path]::PathSeparator + $env:PATH
+$env:VIRTUAL_ENV = __SHIPYARD_ROOT__
+$env:VIRTUAL_ENV_PROMPT = __SHIPYARD_PROMPT__
 
-if (Test-Path env:PYTHONHOME) {
-    New-Variable -Name _SHIPYARD_SAVED_PYTHONHOME -Value $env:PYTHONHOME -Scope Global
+$global:_shipyard_saved_path = $env:PATH
+$env:PATH = (Join-Path -Path $env:VIRTUAL_ENV -ChildPath '__SHIPYARD_BIN_NAME__') + [System.IO.Path]::PathSeparator + $env:PATH
+
+if (Test-Path -Path env:PYTHONHOME) {
+    $global:_shipyard_saved_pythonhome = $env:PYTHONHOME
     Remove-Item -Path env:PYTHONHOME
 }
 
 if (-not $env:VIRTUAL_ENV_DISABLE_PROMPT) {
-    Copy-Item -Path function:prompt -Destination function:_shipyard_saved_prompt
+    Set-Item -Path function:global:_shipyard_saved_prompt -Value $function:prompt
     function global:prompt {
         Write-Host -NoNewline "($env:VIRTUAL_ENV_PROMPT) "
-        _shipyard_saved_prompt
+        & $function:global:_shipyard_saved_prompt
     }
 }

@@ -1,0 +1,213 @@
+"""Probing real interpreters from ~/.pyenv: facts, wheel tags, the cache, and refusals."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import packaging
+import pytest
+
+from shipyard.errors import InterpreterNotFoundError
+from shipyard.python.probe import probe_interpreter
+
+PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+
+
+def pyenv_python(version: str) -> Path:
+    """The interpreter of one installed pyenv version, e.g. ``"3.12"`` → 3.12.1's python3."""
+    for directory in sorted(PYENV_VERSIONS.iterdir(), reverse=True):
+        if directory.name == version or directory.name.startswith(version + "."):
+            for name in ("python3", "python"):
+                if (directory / "bin" / name).exists():
+                    return directory / "bin" / name
+    raise AssertionError(f"pyenv has no Python {version} on this machine")
+
+
+@pytest.fixture(scope="session")
+def packaging_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a copy of shipyard's own ``packaging``, for PYTHONPATH."""
+    folder = tmp_path_factory.mktemp("packaging-copy")
+    shutil.copytree(Path(packaging.__file__).parent, folder / "packaging")
+    return folder
+
+
+def run_json(executable: Path, code: str, pythonpath: Path | None = None) -> Any:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    out = subprocess.run(
+        [str(executable), "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    return json.loads(out.stdout)
+
+
+SELF_REPORT = """
+import json, sys, sysconfig
+from packaging import markers, tags
+print(json.dumps({
+    "tags": [str(t) for t in tags.sys_tags()],
+    "markers": markers.default_environment(),
+    "prefix": sys.prefix,
+    "base_prefix": sys.base_prefix,
+    "platform": sysconfig.get_platform(),
+}))
+"""
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.10", "3.11", "3.12", "3.13"])
+def test_facts_and_tags_match_what_the_interpreter_says_itself(
+    version: str, packaging_copy: Path, tmp_path: Path
+) -> None:
+    python = pyenv_python(version)
+    interpreter = probe_interpreter(python, cache_dir=tmp_path)
+    own = run_json(python, SELF_REPORT, pythonpath=packaging_copy)
+
+    assert list(interpreter.tags) == own["tags"]
+    assert interpreter.markers == own["markers"]
+    assert interpreter.version == own["markers"]["python_full_version"]
+    assert interpreter.python_version == version
+    assert interpreter.prefix == Path(own["prefix"])
+    assert interpreter.base_prefix == Path(own["base_prefix"])
+    assert interpreter.platform == own["platform"]
+    assert interpreter.implementation == "cpython"
+    assert interpreter.executable == python
+    assert interpreter.base_executable == python
+    assert not interpreter.is_virtualenv
+    assert interpreter.pointer_size == 64
+    assert interpreter.scheme["purelib"] == f"lib/python{version}/site-packages"
+    assert interpreter.scheme["scripts"] == "bin"
+
+
+def test_python_38_tags_match_its_own_pip(tmp_path: Path) -> None:
+    # packaging 26 no longer imports on 3.8; pip's vendored copy (21.3) lacks only the
+    # `cp38-none-any` tag that newer packaging added, and orders linux_* differently.
+    python = pyenv_python("3.8")
+    interpreter = probe_interpreter(python, cache_dir=tmp_path)
+    own = run_json(
+        python,
+        "import json; from pip._vendor.packaging import markers, tags; print(json.dumps("
+        "[[str(t) for t in tags.sys_tags()], markers.default_environment()]))",
+    )
+    assert set(interpreter.tags) - set(own[0]) == {"cp38-none-any"}
+    assert set(own[0]) <= set(interpreter.tags)
+    assert interpreter.markers == own[1]
+    assert interpreter.tags[0] == "cp38-cp38-linux_x86_64"
+
+
+def test_tags_prefer_the_newest_manylinux_and_keep_legacy_aliases(tmp_path: Path) -> None:
+    tags = probe_interpreter(pyenv_python("3.11"), cache_dir=tmp_path).tags
+    assert "cp311-cp311-manylinux2014_x86_64" in tags
+    assert "cp311-cp311-manylinux1_x86_64" in tags
+    assert "cp311-abi3-manylinux_2_17_x86_64" in tags
+    assert tags.index("cp311-cp311-manylinux_2_28_x86_64") < tags.index(
+        "cp311-cp311-manylinux_2_17_x86_64"
+    )
+    assert tags[-1] == "py30-none-any"
+
+
+def test_debian_system_python_is_probed_too(tmp_path: Path) -> None:
+    interpreter = probe_interpreter(Path("/usr/bin/python3"), cache_dir=tmp_path)
+    assert interpreter.prefix == Path("/usr")
+    assert interpreter.scheme["purelib"] == f"lib/python{interpreter.python_version}/site-packages"
+    assert interpreter.executable == Path("/usr/bin/python3")
+
+
+def counting_subprocess_run(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    calls: list[list[str]] = []
+    real_run: Callable[..., Any] = subprocess.run
+
+    def run(cmd: list[str], *args: Any, **kwargs: Any) -> Any:
+        calls.append(list(cmd))
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", run)
+    return calls
+
+
+def test_a_second_probe_reads_the_cache_and_runs_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    python = pyenv_python("3.12")
+    first = probe_interpreter(python, cache_dir=tmp_path)
+    entries = list((tmp_path / "interpreters-v1").glob("*.json"))
+    assert len(entries) == 1
+    assert entries[0].stem == hashlib.sha256(os.path.realpath(python).encode()).hexdigest()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the cached interpreter was run again")
+
+    monkeypatch.setattr(subprocess, "run", refuse)
+    again = probe_interpreter(python, cache_dir=tmp_path)
+    assert again == first
+    assert again.tags == first.tags and again.markers == first.markers
+    # Another name for the same binary shares the entry but keeps its own path.
+    other = python.parent / f"python{first.python_version}"
+    assert probe_interpreter(other, cache_dir=tmp_path).executable == other
+
+
+def test_a_changed_executable_is_probed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrapper = tmp_path / "bin" / "python-wrapper"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\nexec {pyenv_python("3.11")} "$@"\n')
+    wrapper.chmod(0o755)
+    calls = counting_subprocess_run(monkeypatch)
+    cache = tmp_path / "cache"
+
+    assert probe_interpreter(wrapper, cache_dir=cache).python_version == "3.11"
+    assert probe_interpreter(wrapper, cache_dir=cache).python_version == "3.11"
+    assert len(calls) == 1
+
+    wrapper.write_text(f'#!/bin/sh\n# now 3.12\nexec {pyenv_python("3.12")} "$@"\n')
+    assert probe_interpreter(wrapper, cache_dir=cache).python_version == "3.12"
+    assert len(calls) == 2
+
+
+def test_a_corrupt_cache_entry_is_ignored(tmp_path: Path) -> None:
+    python = pyenv_python("3.10")
+    probe_interpreter(python, cache_dir=tmp_path)
+    (entry,) = (tmp_path / "interpreters-v1").glob("*.json")
+    entry.write_text("{not json")
+    assert probe_interpreter(python, cache_dir=tmp_path).python_version == "3.10"
+    assert json.loads(entry.read_text())["record"] == 1
+
+
+@pytest.mark.parametrize("version", ["2.7", "3.6", "3.7"])
+def test_old_interpreters_are_reported_unsupported(version: str, tmp_path: Path) -> None:
+    with pytest.raises(InterpreterNotFoundError) as caught:
+        probe_interpreter(pyenv_python(version), cache_dir=tmp_path)
+    assert f"Python {version}." in caught.value.message
+    assert "3.8 or newer" in caught.value.message
+    assert caught.value.hint
+
+
+def test_a_missing_file_is_not_an_interpreter(tmp_path: Path) -> None:
+    with pytest.raises(InterpreterNotFoundError, match="does not exist") as caught:
+        probe_interpreter(tmp_path / "nope" / "python3", cache_dir=tmp_path)
+    assert caught.value.hint
+
+
+def test_a_file_that_is_not_executable_is_refused(tmp_path: Path) -> None:
+    plain = tmp_path / "python3"
+    plain.write_text("print('hi')\n")
+    with pytest.raises(InterpreterNotFoundError, match="not an executable"):
+        probe_interpreter(plain, cache_dir=tmp_path)
+    with pytest.raises(InterpreterNotFoundError, match="not an executable"):
+        probe_interpreter(tmp_path, cache_dir=tmp_path)
+
+
+def test_a_program_that_is_not_python_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InterpreterNotFoundError, match="does not look like a Python") as caught:
+        probe_interpreter(Path("/bin/ls"), cache_dir=tmp_path)
+    assert caught.value.hint
+    assert not (tmp_path / "interpreters-v1").exists() or not any(
+        (tmp_path / "interpreters-v1").iterdir()
+    )
