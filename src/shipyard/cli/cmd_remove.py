@@ -19,22 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Remove, lock, sync; prints the summary."""
-    from shipyard.cli.common import command_services, locate_project, print_lock, print_sync
+    from shipyard.cli.common import run_edit
     from shipyard.project.editing import remove_requirements
 
-    project = locate_project(args)
-    with command_services(args, project) as (services, output):
-        outcome = remove_requirements(
-            project,
-            services,
-            args.names,
-            group=args.group,
-            optional=args.optional,
-            no_sync=args.no_sync,
-        )
-        if outcome.sync is not None:
-            outcome.sync.lock = outcome.lock
-            print_sync(output, outcome.sync)
-        else:
-            print_lock(output, outcome.lock)
-    return 0
+    return run_edit(args, remove_requirements, args.names)

@@ -14,7 +14,7 @@ from shipyard.project.manifest import Project, find_project, load_project
 from shipyard.project.services import Services
 from shipyard.settings import load_settings
 
-__all__ = ["command_services", "locate_project", "print_lock", "print_sync"]
+__all__ = ["command_services", "locate_project", "print_lock", "print_sync", "run_edit"]
 
 
 def locate_project(args: argparse.Namespace) -> Project:
@@ -104,3 +104,24 @@ def print_sync(output: Output, outcome: Any) -> None:
     )
     for _name, sign, text in changes:
         output.change(sign, text)
+
+
+def run_edit(args: argparse.Namespace, use_case: Any, items: list[str]) -> int:
+    """Run ``add`` or ``remove``: the use case edits, locks and (unless ``--no-sync``) syncs;
+    then print what changed."""
+    project = locate_project(args)
+    with command_services(args, project) as (services, output):
+        outcome = use_case(
+            project,
+            services,
+            items,
+            group=args.group,
+            optional=args.optional,
+            no_sync=args.no_sync,
+        )
+        if outcome.sync is not None:
+            outcome.sync.lock = outcome.lock
+            print_sync(output, outcome.sync)
+        else:
+            print_lock(output, outcome.lock)
+    return 0

@@ -498,10 +498,11 @@ def requirements_for(
     and one per extra (each ``name[extra]`` depends on the base at the same version)."""
     name = canonicalize_name(req.name)
     marker = str(req.marker) if req.marker is not None else None
-    result = [
+    extras: list[str | None] = [None, *sorted(canonicalize_name(e) for e in req.extras)]
+    return [
         Requirement_(
             name=name,
-            extra=None,
+            extra=extra,
             specifier=req.specifier,
             mask=mask,
             parent=parent,
@@ -509,18 +510,5 @@ def requirements_for(
             marker=marker,
             origin=origin,
         )
+        for extra in extras
     ]
-    for extra in sorted(canonicalize_name(e) for e in req.extras):
-        result.append(
-            Requirement_(
-                name=name,
-                extra=extra,
-                specifier=req.specifier,
-                mask=mask,
-                parent=parent,
-                text=text,
-                marker=marker,
-                origin=origin,
-            )
-        )
-    return result
