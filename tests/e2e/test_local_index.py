@@ -309,3 +309,63 @@ def test_dry_run_creates_nothing(tmp_path: Path, make_index) -> None:  # type: i
     assert "Would create virtual environment" in result.stderr
     assert "Would install 1 packages" in result.stderr and "helper==2.1" in result.stderr
     assert not (project / ".venv").exists()
+
+
+def test_direct_references_to_a_wheel_an_http_archive_and_a_directory(
+    tmp_path: Path, make_index
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from support import build_wheel
+
+    index = make_index(PACKAGES)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    local_wheel = build_wheel(wheels, "localwheel", "3.1", requires_dist=["helper>=2"])
+    remote = next(index.root.glob("speedup-0.3-*.whl"))
+    source = tmp_path / "srcproj"
+    (source / "srcproj").mkdir(parents=True)
+    (source / "srcproj" / "__init__.py").write_text("VALUE = 42\n")
+    (source / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["shipyard-test-backend"]\nbuild-backend = "shipyard_test_backend"\n\n'
+        '[project]\nname = "srcproj"\nversion = "0.7"\ndependencies = ["util"]\n'
+    )
+    project = new_project(
+        tmp_path,
+        index,
+        [
+            f"localwheel @ {local_wheel.as_uri()}",
+            f"speedup @ {index.files_url}{remote.name}",
+            f"srcproj @ {source.as_uri()}",
+        ],
+    )
+    shipyard(project, "sync")
+    assert installed(project) == {
+        "localwheel": "3.1",
+        "helper": "2.1",
+        "speedup": "0.3",
+        "srcproj": "0.7",
+        "util": "1.0",
+    }
+    document = tomllib.loads((project / "pylock.toml").read_text())
+    Pylock.from_dict(document).validate()
+    entries = {p["name"]: p for p in document["packages"]}
+    assert entries["localwheel"]["archive"]["url"] == local_wheel.as_uri()
+    assert entries["localwheel"]["archive"]["hashes"]["sha256"]
+    assert entries["speedup"]["archive"]["url"].endswith(remote.name)
+    assert entries["srcproj"]["directory"] == {"path": "../srcproj", "editable": False}
+    site = site_packages(project)
+    direct = json.loads((site / "localwheel-3.1.dist-info" / "direct_url.json").read_text())
+    assert direct["url"] == local_wheel.as_uri() and direct["archive_info"]["hashes"]["sha256"]
+    direct = json.loads((site / "srcproj-0.7.dist-info" / "direct_url.json").read_text())
+    assert direct == {"url": source.as_uri(), "dir_info": {"editable": False}}
+    run = shipyard(project, "run", "python", "-c", "import srcproj; print(srcproj.VALUE)")
+    assert run.stdout.strip() == "42"
+
+
+def test_vcs_requirement_is_refused_clearly(tmp_path: Path, make_index) -> None:  # type: ignore[no-untyped-def]
+    index = make_index(PACKAGES)
+    project = new_project(tmp_path, index, ["helper @ git+https://example.invalid/helper.git"])
+    result = shipyard(project, "lock", check=False)
+    assert result.returncode == 1
+    assert "VCS requirements are not supported yet" in result.stderr

@@ -225,14 +225,16 @@ class MetadataFetcher:
         except (OSError, ValueError, KeyError):
             return None
 
-    def fetch(self, dist: DistFile) -> CoreMetadata:
+    def fetch(self, dist: DistFile, *, use_cache: bool = True) -> CoreMetadata:
         """The metadata of ``dist`` (cache, PEP 658, range requests, download, or build).
 
         :raises NetworkError: when every way of getting it failed on the network.
         :raises HashMismatchError: when a PEP 658 file does not match its advertised hash.
         :raises BuildError: (from the builder) when an sdist's metadata cannot be built.
+        :param use_cache: read and write the metadata cache (off for direct references to
+            local files and directories, which may change between runs).
         """
-        found = self.cached(dist)
+        found = self.cached(dist) if use_cache else None
         if found is not None:
             return found
         if dist.is_wheel:
@@ -245,7 +247,7 @@ class MetadataFetcher:
                     hint="Allow source builds (remove it from --only-binary).",
                 )
             metadata = self.build_metadata(dist)
-        path = self._cache_path(dist)
+        path = self._cache_path(dist) if use_cache else None
         if path is not None:
             try:
                 atomic_write_bytes(path, metadata.to_json(), fsync=False)

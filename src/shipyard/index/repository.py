@@ -117,6 +117,7 @@ class IndexRepository:
         self._metadata: dict[str, Future[CoreMetadata]] = {}
         self._lock = threading.Lock()
         self._local_hashes: dict[str, tuple[str, int]] = {}
+        self._direct: dict[str, tuple[ProjectVersion, CoreMetadata]] = {}
 
     # -- versions ---------------------------------------------------------------------
 
@@ -169,6 +170,8 @@ class IndexRepository:
 
     def prefetch_metadata(self, version: ProjectVersion) -> None:
         """Start fetching the metadata of ``version`` in the background."""
+        if not version.index:
+            return
         dist = self.metadata_file(version)
         with self._lock:
             if dist.url in self._metadata:
@@ -179,11 +182,57 @@ class IndexRepository:
         # sdists build in the foreground, one at a time (a build is heavy and may prompt
         # its own resolution); nothing to prefetch.
 
+    def direct_version(self, name: str, url: str) -> ProjectVersion:
+        """The one version a direct reference offers (``name @ url``, PEP 508/610).
+
+        ``url`` may name a wheel or sdist (``https://`` or ``file://``) or a local
+        project directory (``file://``). The version comes from its metadata (built with
+        PEP 517 for sdists and directories). The result's ``index`` is ``""``.
+
+        :raises ShipyardError: when the metadata names another project, or for VCS URLs.
+        """
+        with self._lock:
+            found = self._direct.get(url)
+        if found is not None:
+            return found[0]
+        import urllib.parse
+        import urllib.request
+
+        from shipyard.errors import RequirementError
+
+        if "+" in url.split(":", 1)[0]:
+            raise RequirementError(
+                f"VCS requirements are not supported yet: {name} @ {url}.",
+                hint="Depend on a released version, an archive URL or a local directory.",
+            )
+        path = url.rsplit("/", 1)[-1] or name
+        if url.startswith("file:"):
+            local = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+            if not local.exists():
+                raise RequirementError(
+                    f"The path of {name} @ {url} does not exist.",
+                    hint="Use an absolute file:// URL to an archive or a project directory.",
+                )
+            path = local.name if local.is_file() else name
+        dist = DistFile(filename=path, url=url)
+        metadata = self.fetcher.fetch(dist, use_cache=False)
+        if metadata.name != name:
+            raise RequirementError(
+                f"{url} holds the project {metadata.name!r}, not {name!r}.",
+                hint=f"Write it as '{metadata.name} @ {url}'.",
+            )
+        version = ProjectVersion(Version(metadata.version), (dist,), "")
+        with self._lock:
+            self._direct[url] = (version, metadata)
+        return version
+
     def metadata(self, version: ProjectVersion) -> CoreMetadata:
         """The core metadata of ``version``.
 
         :raises NetworkError, HashMismatchError, BuildError: when it cannot be obtained.
         """
+        if not version.index:
+            return self._direct[version.files[0].url][1]
         dist = self.metadata_file(version)
         with self._lock:
             future = self._metadata.get(dist.url)
@@ -215,6 +264,8 @@ class IndexRepository:
             import urllib.request
 
             path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(dist.url).path))
+            if path.is_dir():
+                return dist  # a project directory has no digest (PEP 751 directory entry)
             with self._lock:
                 known = self._local_hashes.get(str(path))
             if known is None:

@@ -116,6 +116,7 @@ def compute_plan(
         elif (
             reinstall_all
             or not _same_version(current.version, locked.version)
+            or (locked.direct and (current.direct_url or {}).get("url") != locked.url)
             or not (current.dist_info / "RECORD").is_file()  # an install cut short
         ):
             plan.reinstall.append((current, locked))

@@ -53,6 +53,27 @@ def _file_table(dist: DistFile) -> dict[str, Any]:
     return table
 
 
+def _direct_source(dist: DistFile, base: Path | None) -> dict[str, Any]:
+    """PEP 751 ``archive`` or ``directory`` table for a direct reference."""
+    import urllib.parse
+    import urllib.request
+
+    if dist.url.startswith("file:"):
+        local = Path(urllib.request.url2pathname(urllib.parse.urlsplit(dist.url).path))
+        if local.is_dir():
+            path = str(local)
+            if base is not None:
+                import os
+
+                path = Path(os.path.relpath(local, base.resolve())).as_posix()
+            return {"directory": {"path": path, "editable": False}}
+    table: dict[str, Any] = {"url": dist.url}
+    if dist.size is not None:
+        table["size"] = dist.size
+    table["hashes"] = dict(dist.hashes)
+    return {"archive": table}
+
+
 def build_lock_document(
     resolution: Resolution,
     *,
@@ -63,12 +84,14 @@ def build_lock_document(
     project: ProjectEntry | None,
     tool: Mapping[str, Any],
     environments: Sequence[str] = (),
+    base: Path | None = None,
 ) -> dict[str, Any]:
     """The lock as a plain dict in PEP 751 key order (datetimes for upload times).
 
     :param tool: the ``[tool.shipyard]`` table (input hash, targets, options).
     :param environments: written as PEP 751 ``environments`` when the project
         restricted its targets (``[tool.shipyard] environments``).
+    :param base: the lock's directory; local direct references are written relative to it.
     """
     document: dict[str, Any] = {"lock-version": "1.0"}
     if environments:
@@ -93,7 +116,9 @@ def build_lock_document(
             entry["marker"] = package.marker
         if package.requires_python:
             entry["requires-python"] = package.requires_python
-        entry["index"] = package.project_version.index
+        direct = not package.project_version.index
+        if not direct:
+            entry["index"] = package.project_version.index
         if package.dependencies:
             deps = []
             for dep in package.dependencies:
@@ -102,6 +127,10 @@ def build_lock_document(
                     item["version"] = str(by_name[dep].version)
                 deps.append(item)
             entry["dependencies"] = deps
+        if direct:
+            entry.update(_direct_source(package.files[0], base))
+            packages.append(entry)
+            continue
         sdists = [f for f in package.files if not f.is_wheel]
         wheels = [f for f in package.files if f.is_wheel]
         if sdists:
@@ -217,6 +246,8 @@ class LockedDistribution:
     :param size: bytes, when recorded; :param is_wheel: False for an sdist.
     :param directory: for a PEP 751 ``directory`` package, its path (relative to the lock).
     :param editable: install the directory editable (PEP 660).
+    :param direct: a direct reference (PEP 751 ``archive``): recorded in
+        ``direct_url.json`` (PEP 610) when installed.
     """
 
     name: str
@@ -228,6 +259,7 @@ class LockedDistribution:
     is_wheel: bool
     directory: str | None = None
     editable: bool = False
+    direct: bool = False
 
 
 def select_from_lock(
@@ -303,15 +335,19 @@ def select_from_lock(
                     if not isinstance(dist, PackageArchive)
                     else None
                 )
+                filename = filename or (url.rsplit("/", 1)[-1] if url else None)
+                archive = isinstance(dist, PackageArchive)
                 selected.append(
                     LockedDistribution(
                         name=package.name,
                         version=version,
                         url=url,
-                        filename=filename or (url.rsplit("/", 1)[-1] if url else None),
+                        filename=filename,
                         sha256=dist.hashes.get("sha256"),
                         size=dist.size,
-                        is_wheel=isinstance(dist, PackageWheel),
+                        is_wheel=isinstance(dist, PackageWheel)
+                        or (archive and bool(filename) and str(filename).endswith(".whl")),
+                        direct=archive,
                     )
                 )
             else:

@@ -113,6 +113,17 @@ def _sdist_builder(builder: Builder):  # type: ignore[no-untyped-def]
     return build
 
 
+def _local_directory(url: str) -> Path | None:
+    """The directory a ``file://`` URL names, or ``None``."""
+    if not url.startswith("file:"):
+        return None
+    import urllib.parse
+    import urllib.request
+
+    path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+    return path if path.is_dir() else None
+
+
 class BuilderFactory:
     """Creates the project's :class:`Builder` on first use (finding the interpreter
     then, not before: most locks never build anything)."""
@@ -158,8 +169,12 @@ class BuilderFactory:
             return self._builder
 
     def metadata_for_sdist(self, dist: DistFile) -> CoreMetadata:
-        """Build an sdist's metadata (PEP 517) with the project's interpreter."""
+        """Build the metadata (PEP 517) of an sdist, or of a local project directory given
+        as a ``file://`` URL, with the project's interpreter."""
         with self._lock:
+            directory = _local_directory(dist.url)
+            if directory is not None:
+                return self.builder().metadata(directory, dist.filename)
             return self.builder().metadata_for_sdist(dist)
 
     def build_wheel(self, archive: Path, dist: LockedDistribution) -> Path:

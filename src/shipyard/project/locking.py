@@ -67,24 +67,9 @@ def settings_inputs(services: Services) -> dict[str, Any]:
 def root_requirements(project: Project) -> list[RootRequirement]:
     """The project's requirements with the lock markers that select them.
 
-    :raises RequirementError: for a direct URL or path requirement (``name @ url``),
-        which this version cannot lock yet.
+    Direct references (``name @ url``) stay as written; the resolver takes their one
+    version from the URL.
     """
-    from shipyard.errors import RequirementError
-
-    every = [
-        *project.dependencies,
-        *(r for rs in project.optional_dependencies.values() for r in rs),
-        *(r for rs in project.dependency_groups.values() for r in rs),
-    ]
-    for requirement in every:
-        if requirement.url:
-            raise RequirementError(
-                f"Direct URL requirements are not supported yet: {requirement}.",
-                context=str(project.pyproject),
-                hint="Depend on a released version from an index, or put the archive in a "
-                "--find-links directory and require it by name.",
-            )
     roots = [
         RootRequirement(requirement=r, selector=None, origin=project.name)
         for r in project.dependencies
@@ -265,6 +250,7 @@ def lock_project(
         project=ProjectEntry(name=project.canonical_name) if project.has_build_system else None,
         tool=tool,
         environments=environments,
+        base=project.root,
     )
     written = write_lock(path, new_document)
     outcome = LockOutcome(written=written, resolution=result)

@@ -248,12 +248,15 @@ def _apply(
     scheme = venv.scheme()
 
     def link(dist: LockedDistribution) -> None:
-        direct_url = None
+        direct_url: dict[str, Any] | None = None
         if dist.name in editable:
+            # PEP 610: directories (editable or not) record dir_info
             direct_url = {
                 "url": editable[dist.name].as_uri(),
                 "dir_info": {"editable": dist.editable},
             }
+        elif dist.direct and dist.url is not None:
+            direct_url = {"url": dist.url, "archive_info": {"hashes": {"sha256": dist.sha256}}}
         install_unpacked(
             unpacked[dist.name],
             scheme,

@@ -71,6 +71,10 @@ class Repository(Protocol):
         """Hint that ``metadata(version)`` will be asked for soon."""
         ...
 
+    def direct_version(self, name: str, url: str) -> ProjectVersion:
+        """The one version a direct reference (``name @ url``) offers."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResolveOptions:
@@ -107,6 +111,7 @@ class Requirement_:
     :param marker: its marker string as written (``None``: unconditional).
     :param origin: for root requirements, who declares it (``"ml-service"``,
         ``"ml-service[plots]"``, ``"dependency group 'dev'"``).
+    :param url: for a direct reference (``name @ url``, PEP 440/508), the URL.
     """
 
     name: str
@@ -117,6 +122,7 @@ class Requirement_:
     text: str
     marker: str | None = None
     origin: str | None = None
+    url: str | None = None
 
     @property
     def identifier(self) -> str:
@@ -312,6 +318,9 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
             # Versions the base requirement excludes are excluded for the extra too.
             reqs = reqs + [r for r in requirements.get(name, ()) if r.extra is None]
         bad = {c.version for c in incompatibilities[identifier]}
+        urls = {r.url for r in reqs if r.url}
+        if urls:
+            return self._direct_matches(name, extra, urls, reqs, mask, bad)
         versions = self.repository.versions(name)
         spec = SpecifierSet()
         for req in reqs:
@@ -344,6 +353,26 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
         if matches and matches[0].project_version is not None:
             self.repository.prefetch_metadata(matches[0].project_version)
         return matches
+
+    def _direct_matches(
+        self,
+        name: str,
+        extra: str | None,
+        urls: set[str],
+        reqs: Sequence[Requirement_],
+        mask: int,
+        bad: set[Version],
+    ) -> list[Candidate]:
+        """The single candidate of a direct reference, if every requirement accepts it."""
+        if len(urls) != 1:
+            return []  # two different URLs for one project cannot both be honoured
+        url = next(iter(urls))
+        pv = self.repository.direct_version(name, url)
+        if pv.version in bad:
+            return []
+        if not all(r.specifier.contains(pv.version, prereleases=True) for r in reqs):
+            return []
+        return [Candidate(name, extra, pv.version, pv, mask)]
 
     def _allow_prereleases(self, spec: SpecifierSet, versions: Sequence[ProjectVersion]) -> bool:
         policy = self.options.prerelease
@@ -405,6 +434,11 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
             return False
         if candidate.name == PYTHON:
             return self.python_ok(str(requirement.specifier), requirement.mask)
+        if requirement.url and (
+            candidate.project_version is None
+            or candidate.project_version.files[0].url != requirement.url
+        ):
+            return False
         return requirement.specifier.contains(candidate.version, prereleases=True)
 
     def get_dependencies(self, candidate: Candidate) -> list[Requirement_]:
@@ -509,6 +543,7 @@ def requirements_for(
             text=text,
             marker=marker,
             origin=origin,
+            url=req.url,
         )
         for extra in extras
     ]

@@ -403,6 +403,8 @@ def _assemble(
 def _lock_files(
     provider: Provider, name: str, pv: ProjectVersion, mask: int
 ) -> tuple[DistFile, ...]:
+    if not pv.index:
+        return pv.files  # a direct reference: exactly the URL the project named
     usable = provider.usable_files(name, pv, mask)
     wheels = sorted((f for f in usable if f.is_wheel), key=lambda f: f.filename)
     sdists = [f for f in usable if not f.is_wheel]
