@@ -369,3 +369,39 @@ def test_vcs_requirement_is_refused_clearly(tmp_path: Path, make_index) -> None:
     result = shipyard(project, "lock", check=False)
     assert result.returncode == 1
     assert "VCS requirements are not supported yet" in result.stderr
+
+
+def test_project_with_build_system_is_installed_editable(tmp_path: Path, make_index) -> None:  # type: ignore[no-untyped-def]
+    index = make_index(PACKAGES)
+    project = tmp_path / "libproj"
+    (project / "libproj").mkdir(parents=True)
+    (project / "libproj" / "__init__.py").write_text("GREETING = 'first'\n")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["shipyard-test-backend"]\nbuild-backend = "shipyard_test_backend"\n\n'
+        '[project]\nname = "libproj"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+        f'dependencies = ["helper"]\n\n[tool.shipyard]\nindex-url = "{index.index_url}"\n'
+    )
+    shipyard(project, "sync")
+    document = tomllib.loads((project / "pylock.toml").read_text())
+    entry = next(p for p in document["packages"] if p["name"] == "libproj")
+    assert entry["directory"] == {"path": ".", "editable": True}
+    show = ["run", "python", "-c", "import libproj; print(libproj.GREETING)"]
+    assert shipyard(project, *show).stdout.strip() == "first"
+    (project / "libproj" / "__init__.py").write_text("GREETING = 'edited'\n")
+    assert shipyard(project, *show).stdout.strip() == "edited"
+
+
+def test_cache_dir_prune_clean(tmp_path: Path, make_index, isolated_env: Path) -> None:  # type: ignore[no-untyped-def]
+    index = make_index(PACKAGES)
+    project = new_project(tmp_path, index, ["helper"])
+    shipyard(project, "sync")
+    assert shipyard(project, "cache", "dir").stdout.strip() == str(isolated_env)
+    (isolated_env / "wheels-v0").mkdir()
+    shipyard(project, "cache", "prune")
+    assert not (isolated_env / "wheels-v0").exists()
+    assert (isolated_env / "wheels-v1").exists()
+    cleaned = shipyard(project, "cache", "clean")
+    assert "Removed" in cleaned.stderr
+    assert list(isolated_env.iterdir()) == []
+    # The environment does not depend on the cache once installed (files are linked, not referenced).
+    assert shipyard(project, "run", "--no-sync", "python", "-c", "import helper").returncode == 0
