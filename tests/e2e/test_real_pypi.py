@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 from packaging.pylock import Pylock
+from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 from shipyard.specs.targets import default_targets
 
@@ -53,17 +55,32 @@ def test_main_job_on_pypi(tmp_path: Path) -> None:
     lock.validate()
     names = {p.name for p in lock.packages}
     assert {"pandas", "numpy", "requests", "rich", "pygments", "markdown-it-py", "mdurl"} <= names
+    metadata = _lock_metadata(document)
     for target in default_targets(SpecifierSet(">=3.11"), ()):
         if target.python > (3, 13):
             continue
         picked = {
-            p.name
+            p.name: p.version
             for p, _dist in lock.select(
                 environment=dict(target.markers),  # type: ignore[arg-type]
                 tags=_tags_for(target),
             )
         }
-        assert {"pandas", "numpy", "requests", "rich", "idna", "urllib3"} <= picked, target.name
+        assert {"pandas", "numpy", "requests", "rich", "idna", "urllib3"} <= set(picked), (
+            target.name
+        )
+        # Complete and consistent: every selected package's requirements for this target
+        # are selected too, at versions they allow.
+        for name, version in picked.items():
+            for text in metadata[(name, str(version))]:
+                dep = Requirement(text)
+                if dep.marker is not None and not dep.marker.evaluate(
+                    {**target.markers, "extra": ""}
+                ):
+                    continue
+                dep_name = canonicalize_name(dep.name)
+                assert dep_name in picked, f"{name} needs {dep} on {target.name}"
+                assert dep.specifier.contains(picked[dep_name], prereleases=True), (name, dep)
 
     run = shipyard(project, "run", "python", "-c", "import pandas, requests, rich; print('ok')")
     assert run.stdout.strip() == "ok"
@@ -78,6 +95,27 @@ def test_main_job_on_pypi(tmp_path: Path) -> None:
     assert "Audited" in second.stderr
     frozen = shipyard(project, "sync", "--frozen")
     assert frozen.returncode == 0
+
+
+def _lock_metadata(document: dict) -> dict[tuple[str, str], tuple[str, ...]]:  # type: ignore[type-arg]
+    """Requires-Dist of every locked package, fetched from the index with shipyard's fetcher."""
+    from shipyard.index.http import HttpClient
+    from shipyard.index.metadata import MetadataFetcher
+    from shipyard.models import DistFile
+
+    fetcher = MetadataFetcher(HttpClient(), None)
+    result = {}
+    for package in document["packages"]:
+        if "wheels" not in package:
+            continue
+        wheel = package["wheels"][0]
+        dist = DistFile(
+            filename=wheel["url"].rsplit("/", 1)[-1],
+            url=wheel["url"],
+            hashes=(("sha256", wheel["hashes"]["sha256"]),),
+        )
+        result[(package["name"], package["version"])] = fetcher.fetch(dist).requires_dist
+    return result
 
 
 def _tags_for(target):  # type: ignore[no-untyped-def]
