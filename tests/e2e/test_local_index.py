@@ -153,6 +153,10 @@ def test_sync_add_remove_and_noop(tmp_path: Path, make_index) -> None:  # type: 
     }
     manifest = tomllib.loads((project / "pyproject.toml").read_text())
     assert manifest["project"]["dependencies"] == ["app-core>=2.0"]
+    written_by_add = (project / "pylock.toml").read_bytes()
+    (project / "pylock.toml").unlink()
+    shipyard(project, "lock")
+    assert (project / "pylock.toml").read_bytes() == written_by_add
     run = shipyard(project, "run", "app-core")
     assert run.stdout.strip() == "app-core 2.0 runs"
     assert (site_packages(project) / "app_core-2.0.dist-info" / "REQUESTED").exists()

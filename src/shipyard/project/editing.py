@@ -17,7 +17,7 @@ from packaging.version import Version
 from shipyard.atomic import atomic_write_bytes
 from shipyard.errors import ManifestError
 from shipyard.lock.pylock import LOCK_FILENAME
-from shipyard.project.locking import LockOutcome, lock_project
+from shipyard.project.locking import LockOutcome, lock_project, refresh_input_hash
 from shipyard.project.manifest import ManifestEditor, Project, load_project, parse_requirement
 from shipyard.project.services import Services
 from shipyard.project.syncing import Selection, SyncOutcome, sync_project
@@ -81,8 +81,10 @@ def add_requirements(
         if bare and outcome.resolution is not None:
             versions: dict[str, Version] = {}
             for package in outcome.resolution.packages:
+                # The lowest locked version: with forks, every locked version must still
+                # satisfy the new lower bound, so the resolution stays valid as it is.
                 versions.setdefault(package.name, package.version)
-                versions[package.name] = max(versions[package.name], package.version)
+                versions[package.name] = min(versions[package.name], package.version)
             for req in bare:
                 version = versions.get(canonicalize_name(req.name))
                 if version is None:
@@ -92,7 +94,7 @@ def add_requirements(
                 editor.set_requirement_text(req.name, str(bounded), group=group, optional=optional)
             editor.write()
             current = load_project(project.root)
-            lock_project(current, services)
+            refresh_input_hash(current, services)
         sync = None
         if not no_sync:
             groups = (group,) if group else ()

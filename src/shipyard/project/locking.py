@@ -33,7 +33,14 @@ from shipyard.resolver.universal import Resolution, RootRequirement, resolve
 from shipyard.settings import parse_datetime
 from shipyard.specs.targets import default_targets
 
-__all__ = ["LockOutcome", "lock_is_fresh", "lock_project", "make_repository", "root_requirements"]
+__all__ = [
+    "LockOutcome",
+    "lock_is_fresh",
+    "lock_project",
+    "make_repository",
+    "refresh_input_hash",
+    "root_requirements",
+]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -256,6 +263,19 @@ def lock_project(
     outcome = LockOutcome(written=written, resolution=result)
     _diff(document, new_document, outcome)
     return outcome
+
+
+def refresh_input_hash(project: Project, services: Services) -> None:
+    """Record the current manifest's input hash in the existing lock, without resolving.
+
+    Only for edits that keep the locked versions valid (``add`` writing a lower bound at
+    the lowest locked version of a requirement it just added).
+    """
+    path = project.root / LOCK_FILENAME
+    document = read_lock(path)
+    tool = document.setdefault("tool", {}).setdefault("shipyard", {})
+    tool["input-hash"] = project.input_hash(settings_inputs(services))
+    write_lock(path, document)
 
 
 def _with_digests(result: Resolution, repository: IndexRepository) -> Resolution:
