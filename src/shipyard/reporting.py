@@ -33,6 +33,9 @@ class ResolveReporter(Protocol):
     def resolve_finished(self, count: int, seconds: float) -> None:
         """The resolution ended with ``count`` packages after ``seconds`` wall time."""
 
+    def warning(self, message: str) -> None:
+        """Something the user should know that does not stop the operation."""
+
 
 class DownloadReporter(Protocol):
     """Events of file downloads (see :mod:`shipyard.install`)."""

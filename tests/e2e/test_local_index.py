@@ -409,3 +409,19 @@ def test_cache_dir_prune_clean(tmp_path: Path, make_index, isolated_env: Path) -
     assert list(isolated_env.iterdir()) == []
     # The environment does not depend on the cache once installed (files are linked, not referenced).
     assert shipyard(project, "run", "--no-sync", "python", "-c", "import helper").returncode == 0
+
+
+def test_invalid_requires_dist_is_reported_not_silent(tmp_path: Path, make_index) -> None:  # type: ignore[no-untyped-def]
+    index = make_index(
+        [pkg("sloppy", "1.0", ["helper"], metadata_extra="Requires-Dist: bad req !!\n"), *PACKAGES]
+    )
+    project = new_project(tmp_path, index, ["sloppy"])
+    result = shipyard(project, "lock")
+    assert "Ignoring an invalid requirement 'bad req !!' in the metadata of sloppy 1.0" in " ".join(
+        result.stderr.split()
+    )
+    versions = {
+        p["name"]: p["version"]
+        for p in tomllib.loads((project / "pylock.toml").read_text())["packages"]
+    }
+    assert versions == {"sloppy": "1.0", "helper": "2.1"}

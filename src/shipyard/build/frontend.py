@@ -241,8 +241,7 @@ class Builder:
         except Exception as exc:  # the hook library's own errors (missing backend …)
             raise BuildError(f"Building metadata failed: {exc}.", context=str(source_dir)) from exc
         finally:
-            pass
-        shutil.rmtree(out, ignore_errors=True)
+            shutil.rmtree(out, ignore_errors=True)
         self.reporter.build_finished(name, "metadata")
         return parse_core_metadata(data, source=name)
 

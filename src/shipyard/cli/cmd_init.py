@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         from shipyard.python.discovery import parse_python_request
 
         request = parse_python_request(args.python)
-        version = request.minimum_version() if hasattr(request, "minimum_version") else None
+        version = request.minimum_version()
         requires = f">={version}" if version else _requires_from_text(args.python)
         pin = args.python
     else:

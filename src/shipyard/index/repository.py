@@ -30,7 +30,6 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from shipyard.cache import Cache
-from shipyard.errors import NetworkError
 from shipyard.index.http import HttpClient
 from shipyard.index.metadata import CoreMetadata, MetadataFetcher
 from shipyard.index.simple import FindLinks, SimpleIndex
@@ -279,13 +278,3 @@ class IndexRepository:
         response = self.client.request(dist.url)
         digest = hashlib.sha256(response.body).hexdigest()
         return replace(dist, hashes=(("sha256", digest),), size=len(response.body))
-
-
-def first_error(futures: Sequence[Future[object]]) -> NetworkError | None:
-    """The first :class:`NetworkError` among finished ``futures``, if any (helper for callers)."""
-    for future in futures:
-        if future.done() and isinstance(future.exception(), NetworkError):
-            exc = future.exception()
-            assert isinstance(exc, NetworkError)
-            return exc
-    return None

@@ -31,6 +31,8 @@ class WheelPreparer:
 
     :param build_wheel: builds a wheel from a downloaded sdist (path → wheel path);
         ``None`` makes sdists an error.
+    :param build_key: names the interpreter wheels are built for (its most specific
+        tag): a wheel built from an sdist is reused only for the same interpreter.
     """
 
     def __init__(
@@ -40,11 +42,13 @@ class WheelPreparer:
         client: HttpClient,
         reporter: Reporter,
         build_wheel: Callable[[Path, LockedDistribution], Path] | None = None,
+        build_key: str = "",
     ) -> None:
         self.cache = cache
         self.client = client
         self.reporter = reporter
         self.build_wheel = build_wheel
+        self.build_key = build_key
 
     def cached_wheel(self, sha256: str) -> UnpackedWheel | None:
         """The unpacked wheel for ``sha256`` when cached and unmodified; a modified entry
@@ -121,7 +125,7 @@ class WheelPreparer:
                 hint="Allow source builds or pick a version with wheels.",
             )
         assert dist.sha256 is not None
-        built_dir = self.cache.bucket("built") / dist.sha256
+        built_dir = self.cache.bucket("built") / dist.sha256 / (self.build_key or "any")
         marker = built_dir / "wheel.sha256"
         if marker.is_file():
             digest = marker.read_text().strip()

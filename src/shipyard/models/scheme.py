@@ -16,8 +16,8 @@ class InstallScheme:
     :param platlib: platform ``site-packages`` (the same directory in a venv on most systems).
     :param scripts: ``bin`` (``Scripts`` on Windows).
     :param data: the environment's root (wheel ``.data/data`` files go here).
-    :param headers: where ``.data/headers`` files go, already including the distribution's
-        name is **not** done here: the installer appends ``<distribution name>``.
+    :param headers: the headers directory of the environment; the installer puts a
+        distribution's ``.data/headers`` files in ``<headers>/<distribution name>``.
     :param python: the environment's interpreter, written into script shebangs.
     """
 

@@ -88,6 +88,7 @@ def install_requirements(
         client=services.client,
         reporter=services.reporter,
         build_wheel=_sdist_builder(builder) if builder else None,
+        build_key=interpreter.tags[0],
     )
     scheme = env.scheme()
     for package in resolution.packages:

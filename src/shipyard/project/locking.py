@@ -22,7 +22,6 @@ from shipyard.lock.pylock import (
     ProjectEntry,
     build_lock_document,
     read_lock,
-    render_lock,
     write_lock,
 )
 from shipyard.models import DistFile
@@ -306,8 +305,3 @@ def _diff(old: dict[str, Any] | None, new: dict[str, Any], outcome: LockOutcome)
             continue
         outcome.removed.extend(f"{name}=={v}" for v in sorted(a - b))
         outcome.added.extend(f"{name}=={v}" for v in sorted(b - a))
-
-
-def render_document(document: dict[str, Any]) -> str:
-    """The lock text for ``document`` (re-exported for tests and export)."""
-    return render_lock(document)

@@ -216,6 +216,7 @@ def _apply(
         client=services.client,
         reporter=reporter,
         build_wheel=factory.build_wheel,
+        build_key=interpreter.tags[0],
     )
     started = time.perf_counter()
     to_add = plan.to_add()

@@ -211,7 +211,6 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
         self._wheel_masks: dict[str, int] = {}
         self._usable_cache: dict[tuple[str, Version, int], tuple[DistFile, ...]] = {}
         self._deps_cache: dict[Candidate, list[Requirement_]] = {}
-        self.invalid_metadata: dict[str, str] = {}
         #: identifier → the first requirement that brought it in (for explanations)
         self.introduced_by: dict[str, Requirement_] = {}
 
@@ -484,7 +483,11 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
             try:
                 req = Requirement(text)
             except InvalidRequirement as exc:
-                self.invalid_metadata[f"{candidate.name} {candidate.version}"] = str(exc)
+                if self.reporter is not None:
+                    self.reporter.warning(
+                        f"Ignoring an invalid requirement {text!r} in the metadata of "
+                        f"{candidate.name} {candidate.version}: {str(exc).splitlines()[0]}"
+                    )
                 continue
             marker = str(req.marker) if req.marker is not None else None
             try:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 from resolvelib import BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
@@ -205,7 +206,7 @@ def resolve(
         reporter.resolve_started()
     targets = tuple(targets)
     all_mask = (1 << len(targets)) - 1
-    root_names = frozenset(r.name for r in (_root_reqs_names(roots)))
+    root_names = frozenset(canonicalize_name(r.requirement.name) for r in roots)
     for name in root_names:
         repository.prefetch(name)
     pending: list[tuple[int, mk.MarkerExpression]] = [(all_mask, mk.TRUE)]
@@ -256,22 +257,6 @@ def resolve(
     if reporter is not None:
         reporter.resolve_finished(len(packages), seconds)
     return Resolution(packages=packages, targets=targets, forks=len(done), seconds=seconds)
-
-
-def _root_reqs_names(roots: Sequence[RootRequirement]) -> list[Requirement_]:
-    from packaging.utils import canonicalize_name
-
-    return [
-        Requirement_(
-            name=canonicalize_name(r.requirement.name),
-            extra=None,
-            specifier=r.requirement.specifier,
-            mask=0,
-            parent=None,
-            text=str(r.requirement),
-        )
-        for r in roots
-    ]
 
 
 def _root_requirements(roots: Sequence[RootRequirement], provider: Provider) -> list[Requirement_]:
