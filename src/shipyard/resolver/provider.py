@@ -22,13 +22,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, overload
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider
 
 from shipyard.index.metadata import CoreMetadata
@@ -173,8 +173,135 @@ def _specifier(text: str) -> SpecifierSet:
     return SpecifierSet(text)
 
 
-def _popcount(mask: int) -> int:
-    return bin(mask).count("1")
+@lru_cache(maxsize=4096)
+def _names_prerelease(operator: str, version: str) -> bool:
+    """Whether a specifier clause explicitly names a pre-release (``>=2.0b1``)."""
+    text = version.rstrip(".*")
+    if operator == "!=" or not text[:1].isdigit():
+        return False
+    try:
+        return Version(text).is_prerelease
+    except InvalidVersion:
+        return False
+
+
+def _bit_positions(bits: int) -> list[int]:
+    """The positions of the set bits of ``bits``, lowest first."""
+    positions = []
+    while bits:
+        low = bits & -bits
+        positions.append(low.bit_length() - 1)
+        bits ^= low
+    return positions
+
+
+class _Matches(Sequence[Candidate]):
+    """The candidates of one ``find_matches`` call, produced lazily and re-filtered.
+
+    resolvelib re-iterates a criterion's candidates after every backjump. Each
+    iteration here skips versions with no usable file for ``mask`` and versions
+    the provider has since found dead, so a candidate that contradicts the
+    project's own requirements is rejected once, not once per backjump.
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        name: str,
+        extra: str | None,
+        mask: int,
+        versions: list[ProjectVersion],
+    ) -> None:
+        self._provider = provider
+        self._name = name
+        self._extra = extra
+        self._mask = mask
+        self._versions = versions
+
+    def __iter__(self) -> Iterator[Candidate]:
+        provider, name, mask = self._provider, self._name, self._mask
+        for pv in self._versions:
+            if provider.usable_files(name, pv, mask) and not provider._is_dead(
+                name, pv.version, mask
+            ):
+                yield Candidate(name, self._extra, pv.version, pv, mask)
+
+    def first(self) -> Candidate | None:
+        """The best candidate, or ``None``."""
+        return next(iter(self), None)
+
+    def __bool__(self) -> bool:
+        return self.first() is not None
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    @overload
+    def __getitem__(self, index: int) -> Candidate: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Candidate]: ...
+    def __getitem__(self, index: int | slice) -> Candidate | Sequence[Candidate]:
+        return list(self)[index]
+
+
+class _VersionTable:
+    """One project's versions (newest first) with bitsets over their positions.
+
+    Bit ``i`` stands for ``versions[i]``. Each distinct specifier is evaluated
+    once per project; a resolution (with all its backtracking) then combines
+    requirements with integer ``&``.
+    """
+
+    __slots__ = (
+        "all_bits",
+        "by_text",
+        "position",
+        "spec_bits",
+        "stable_bits",
+        "unyanked_bits",
+        "versions",
+    )
+
+    def __init__(self, versions: Sequence[ProjectVersion]) -> None:
+        self.versions = versions
+        self.position = {pv.version: i for i, pv in enumerate(versions)}
+        self.by_text: dict[str, list[int]] | None = None
+        self.all_bits = (1 << len(versions)) - 1
+        stable = unyanked = 0
+        for i, pv in enumerate(versions):
+            if not pv.version.is_prerelease:
+                stable |= 1 << i
+            if not pv.yanked:
+                unyanked |= 1 << i
+        self.stable_bits = stable
+        self.unyanked_bits = unyanked
+        self.spec_bits: dict[SpecifierSet, int] = {}
+
+    def matching(self, specifier: SpecifierSet) -> int:
+        """The versions ``specifier`` admits (pre-releases included)."""
+        bits = self.spec_bits.get(specifier)
+        if bits is None:
+            if not len(specifier):
+                bits = self.all_bits
+            else:
+                bits = 0
+                for i, pv in enumerate(self.versions):
+                    if specifier.contains(pv.version, prereleases=True):
+                        bits |= 1 << i
+            self.spec_bits[specifier] = bits
+        return bits
+
+    def positions_of(self, text: str) -> list[int]:
+        """Positions of the versions whose normalized text is ``text`` (for ``==``)."""
+        if self.by_text is None:
+            self.by_text = {}
+            for i, pv in enumerate(self.versions):
+                self.by_text.setdefault(str(pv.version), []).append(i)
+        try:
+            key = str(Version(text))
+        except InvalidVersion:
+            key = text
+        return self.by_text.get(key, [])
 
 
 class Provider(AbstractProvider["Requirement_", "Candidate", str]):
@@ -211,8 +338,63 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
         self._wheel_masks: dict[str, int] = {}
         self._usable_cache: dict[tuple[str, Version, int], tuple[DistFile, ...]] = {}
         self._deps_cache: dict[Candidate, list[Requirement_]] = {}
+        self._tables: dict[str, _VersionTable] = {}
+        #: canonical name → (mask, specifier) of the project's own requirements on it
+        self._root_specs: dict[str, list[tuple[int, SpecifierSet]]] = {}
+        #: canonical name → {requiring project: how many versions its requirement admits}
+        self.requirers: dict[str, dict[str, int]] = {}
+        #: names to decide first, in this order (see ``universal._ConflictWatch``)
+        self.prioritized: dict[str, int] = {}
+        #: (name, version) → target masks on which that version can never be used
+        self._dead: dict[tuple[str, Version], list[int]] = {}
         #: identifier → the first requirement that brought it in (for explanations)
         self.introduced_by: dict[str, Requirement_] = {}
+
+    def narrowing_requirers(self, name: str) -> list[str]:
+        """The projects whose requirements on ``name`` exclude some of its versions,
+        the most restrictive first."""
+        table = self._tables.get(name)
+        total = len(table.versions) if table is not None else 0
+        found = self.requirers.get(name, {})
+        return sorted((n for n, count in found.items() if count < total), key=found.__getitem__)
+
+    def prioritize(self, name: str) -> None:
+        """Decide ``name`` before every project not prioritized earlier."""
+        self.prioritized.setdefault(name, len(self.prioritized))
+
+    def set_root_requirements(self, requirements: Iterable[Requirement_]) -> None:
+        """Record the project's own requirements, so a candidate that contradicts one
+        of them is ruled out once instead of on every backtrack."""
+        for req in requirements:
+            if req.extra is None and req.url is None and req.parent is None:
+                self._root_specs.setdefault(req.name, []).append((req.mask, req.specifier))
+
+    def _is_dead(self, name: str, version: Version, mask: int) -> bool:
+        masks = self._dead.get((name, version))
+        return masks is not None and any(dead & ~mask == 0 for dead in masks)
+
+    def _check_against_roots(self, candidate: Candidate, deps: Sequence[Requirement_]) -> None:
+        """Mark ``candidate`` dead when one of its dependencies admits no version the
+        project's own requirement on that name admits, on a target both apply to.
+
+        Such a candidate fails whatever else is pinned; without this memo resolvelib
+        re-tries it after every backjump (sentry-base's google-cloud-spanner versions
+        that need ``sqlparse>=0.4.4`` against the project's ``sqlparse<=0.3.0``).
+        """
+        for dep in deps:
+            roots = self._root_specs.get(dep.name)
+            if not roots or dep.extra is not None or dep.url is not None:
+                continue
+            table = self._tables.get(dep.name)
+            if table is None:
+                continue  # its page is not loaded yet; resolvelib will find out itself
+            dep_bits = table.matching(dep.specifier)
+            for root_mask, root_spec in roots:
+                if dep.mask & root_mask and not dep_bits & table.matching(root_spec):
+                    self._dead.setdefault((candidate.name, candidate.version), []).append(
+                        candidate.mask
+                    )
+                    return
 
     # -- masks ------------------------------------------------------------------------
 
@@ -276,9 +458,10 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
         candidates: Mapping[str, Iterator[Candidate]],
         information: Mapping[str, Iterator[Any]],
         backtrack_causes: Sequence[Any],
-    ) -> tuple[bool, bool, bool, bool, str]:
-        """Order in which to pin identifiers: the Python check first, then causes of
-        backtracking, then exact pins, then the project's direct requirements."""
+    ) -> tuple[bool, int, bool, bool, bool, str]:
+        """Order in which to pin identifiers: the Python check first, then projects
+        prioritized after repeated conflicts, then causes of backtracking, then exact
+        pins, then the project's direct requirements."""
         infos = list(information[identifier])
         pinned = any(
             any(
@@ -292,15 +475,22 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
             c.parent.name for c in backtrack_causes if c.parent is not None
         }
         name = identifier.partition("[")[0]
-        return (identifier != PYTHON, name not in causes, not pinned, not direct, identifier)
+        rank = self.prioritized.get(name, len(self.prioritized))
+        return (identifier != PYTHON, rank, name not in causes, not pinned, not direct, identifier)
 
     def find_matches(
         self,
         identifier: str,
         requirements: Mapping[str, Iterator[Requirement_]],
         incompatibilities: Mapping[str, Iterator[Candidate]],
-    ) -> list[Candidate]:
-        """Candidates satisfying every requirement on ``identifier``, best first."""
+    ) -> Sequence[Candidate]:
+        """Candidates satisfying every requirement on ``identifier``, best first.
+
+        The versions that pass the specifiers are found with per-project bitsets;
+        the result is a lazy sequence (:class:`_Matches`) that checks each version's
+        files only when the resolver gets that far down the list, and that skips
+        versions found dead since (resolvelib keeps and re-iterates it).
+        """
         reqs = list(requirements[identifier])
         mask = 0
         for req in reqs:
@@ -320,38 +510,57 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
         urls = {r.url for r in reqs if r.url}
         if urls:
             return self._direct_matches(name, extra, urls, reqs, mask, bad)
-        versions = self.repository.versions(name)
-        spec = SpecifierSet()
+        table = self._table(name)
+        bits = table.all_bits
+        requirers = self.requirers.setdefault(name, {})
         for req in reqs:
-            spec &= req.specifier
-        pinned_exactly = {
-            s.version for r in reqs for s in r.specifier if s.operator in ("==", "===")
-        }
-        allow_pre = self._allow_prereleases(spec, versions)
-        matches: list[Candidate] = []
-        for pv in versions:
-            version = pv.version
-            if version in bad:
-                continue
-            if not spec.contains(version, prereleases=allow_pre):
-                continue
-            if pv.yanked and str(version) not in pinned_exactly:
-                continue
-            files = self.usable_files(name, pv, mask)
-            if not files:
-                continue
-            matches.append(Candidate(name, extra, version, pv, mask))
-        preferred = self.options.preferences.get(name)
+            admitted = table.matching(req.specifier)
+            bits &= admitted
+            if req.parent is not None and req.parent.name != name:
+                count = admitted.bit_count()
+                if count < requirers.get(req.parent.name, len(table.versions) + 1):
+                    requirers[req.parent.name] = count
+        for version in bad:
+            position = table.position.get(version)
+            if position is not None:
+                bits &= ~(1 << position)
+        # Yanked versions only when a requirement pins exactly that version (PEP 592).
+        pinned = {s.version for r in reqs for s in r.specifier if s.operator in ("==", "===")}
+        allowed_yanked = 0
+        for text in pinned:
+            for position in table.positions_of(text):
+                allowed_yanked |= 1 << position
+        bits &= table.unyanked_bits | allowed_yanked
+        if not self._allow_prereleases(reqs, bits & table.stable_bits):
+            bits &= table.stable_bits
+        if not bits:
+            return []
+        positions = _bit_positions(bits)
         lowest = self.options.strategy == "lowest" or (
             self.options.strategy == "lowest-direct" and name in self.root_names
         )
         if lowest:
-            matches.reverse()
+            positions.reverse()
+        preferred = self.options.preferences.get(name)
         if preferred is not None:
-            matches.sort(key=lambda c: c.version != preferred)
-        if matches and matches[0].project_version is not None:
-            self.repository.prefetch_metadata(matches[0].project_version)
+            position = table.position.get(preferred)
+            if position is not None and bits >> position & 1:
+                positions.remove(position)
+                positions.insert(0, position)
+        matches = _Matches(self, name, extra, mask, [table.versions[p] for p in positions])
+        first = matches.first()
+        if first is None:
+            return []
+        if first.project_version is not None:
+            self.repository.prefetch_metadata(first.project_version)
         return matches
+
+    def _table(self, name: str) -> _VersionTable:
+        table = self._tables.get(name)
+        if table is None:
+            table = _VersionTable(self.repository.versions(name))
+            self._tables[name] = table
+        return table
 
     def _direct_matches(
         self,
@@ -373,21 +582,19 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
             return []
         return [Candidate(name, extra, pv.version, pv, mask)]
 
-    def _allow_prereleases(self, spec: SpecifierSet, versions: Sequence[ProjectVersion]) -> bool:
+    def _allow_prereleases(self, reqs: Sequence[Requirement_], stable_bits: int) -> bool:
+        """Whether pre-releases may be chosen: per the policy, when a specifier names
+        one, or when no stable, unyanked version fits (``stable_bits`` is empty)."""
         policy = self.options.prerelease
         if policy == "allow":
             return True
         if policy == "disallow":
             return False
         if policy == "if-necessary-or-explicit" and any(
-            Version(s.version.rstrip(".*")).is_prerelease
-            for s in spec
-            if s.operator != "!=" and s.version.rstrip(".*")[:1].isdigit()
+            _names_prerelease(s.operator, s.version) for r in reqs for s in r.specifier
         ):
             return True
-        return not any(
-            spec.contains(pv.version, prereleases=False) and not pv.yanked for pv in versions
-        )
+        return not stable_bits
 
     def usable_files(self, name: str, pv: ProjectVersion, mask: int) -> tuple[DistFile, ...]:
         """The files of ``pv`` that may be used for the targets in ``mask``.
@@ -505,6 +712,8 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
         for dep in deps:
             if dep.name != PYTHON:
                 self.repository.prefetch(dep.name)
+        if candidate.extra is None and self._root_specs:
+            self._check_against_roots(candidate, deps)
         self._deps_cache[candidate] = deps
         return deps
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -48,6 +49,40 @@ from shipyard.specs import markers as mk
 __all__ = ["Resolution", "ResolvedPackage", "RootRequirement", "resolve"]
 
 _MAX_FORKS = 32
+#: rejections of one project's candidates before it is decided earlier (a restart)
+_CONFLICT_THRESHOLD = 48
+_MAX_RESTARTS = 12
+
+
+class _Restart(Exception):
+    """Raised inside resolvelib to start over with ``name`` decided earlier."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class _ConflictWatch(BaseReporter):  # type: ignore[type-arg]
+    """Counts rejected candidates per project; when one project keeps being rejected
+    (its versions conflict with what was pinned before it), asks for a restart with
+    that project decided first — uv's conflict-driven prioritisation, for
+    resolvelib, which cannot reorder decisions it has already made."""
+
+    def __init__(self, provider: Provider, restarts_left: int) -> None:
+        self.provider = provider
+        self.restarts_left = restarts_left
+        self.counts: dict[str, int] = {}
+
+    def rejecting_candidate(self, criterion: object, candidate: Candidate) -> None:
+        name = candidate.name
+        count = self.counts.get(name, 0) + 1
+        self.counts[name] = count
+        if (
+            count >= _CONFLICT_THRESHOLD
+            and self.restarts_left > 0
+            and name not in self.provider.prioritized
+        ):
+            raise _Restart(name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,9 +258,9 @@ def resolve(
             reporter=reporter,
         )
         root_reqs = _root_requirements(roots, provider)
+        provider.set_root_requirements(root_reqs)
         try:
-            resolver: Resolver[Requirement_, Candidate, str] = Resolver(provider, BaseReporter())
-            result = resolver.resolve(root_reqs, max_rounds=20000)
+            result = _resolve_with_restarts(provider, root_reqs)
         except ResolutionImpossible as exc:
             split = _split_fork(list(exc.causes), fork_mask)
             if split is None or len(done) + len(pending) >= _MAX_FORKS:
@@ -257,6 +292,24 @@ def resolve(
     if reporter is not None:
         reporter.resolve_finished(len(packages), seconds)
     return Resolution(packages=packages, targets=targets, forks=len(done), seconds=seconds)
+
+
+def _resolve_with_restarts(provider: Provider, root_reqs: list[Requirement_]) -> Any:
+    """Run resolvelib, restarting with a conflicting project decided earlier whenever
+    :class:`_ConflictWatch` asks (at most ``_MAX_RESTARTS`` times)."""
+    restarts = _MAX_RESTARTS
+    while True:
+        watch = _ConflictWatch(provider, restarts)
+        resolver: Resolver[Requirement_, Candidate, str] = Resolver(provider, watch)
+        try:
+            return resolver.resolve(root_reqs, max_rounds=20000)
+        except _Restart as restart:
+            # Decide the projects that require it first: their versions are what
+            # constrains it (google-api-core[grpc] → grpcio-status on sentry-base).
+            for name in provider.narrowing_requirers(restart.name):
+                provider.prioritize(name)
+            provider.prioritize(restart.name)
+            restarts -= 1
 
 
 def _root_requirements(roots: Sequence[RootRequirement], provider: Provider) -> list[Requirement_]:
