@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from shipyard.errors import NetworkError
 from shipyard.index.http import HttpClient
 from shipyard.index.repository import IndexRepository
 from shipyard.index.simple import SimpleIndex
-from support import pkg
+from support import build_package, pkg
 
 
 def test_fresh_page_needs_no_request(make_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -104,3 +105,40 @@ def test_find_links_directory_merges_with_the_index(make_index, tmp_path: Path) 
         assert [str(v.version) for v in versions] == ["1.5", "1.0"]
         digested = repo.file_digest(versions[0].files[0])
         assert digested.sha256 and digested.size
+
+
+def test_unchanged_page_without_validators_is_not_parsed_again(  # type: ignore[no-untyped-def]
+    make_index, tmp_path: Path
+) -> None:
+    """A mirror that sends no ETag, Last-Modified or Cache-Control is downloaded on
+    every run; the cache recognises an unchanged body by its sha256 and reuses what it
+    parsed before. A changed body is parsed again."""
+    from shipyard.index.simple import _load_entry, _store_entry
+
+    index = make_index([pkg("alpha", "1.0")], validators=False, dialect="html")
+    cache = Cache(tmp_path / "cache")
+    simple = SimpleIndex(index.index_url, HttpClient(), cache)
+    first = simple.get_page("alpha")
+    assert first is not None
+    assert [f.filename for f in first.files] == ["alpha-1.0-py3-none-any.whl"]
+    path = simple._cache_path("alpha")
+    entry = _load_entry(path)
+    assert entry is not None and entry.body_sha256 and entry.max_age == 0.0
+    # Mark the cached parse: if the unchanged body were parsed again, the mark would go.
+    marked = replace(first.files[0], requires_python=">=3.99")
+    entry.files = (marked,)
+    _store_entry(path, entry)
+
+    index.clear_requests()
+    again = SimpleIndex(index.index_url, HttpClient(), cache).get_page("alpha")
+    assert len(index.requests_for("/simple/alpha/")) == 1  # downloaded: nothing says fresh
+    assert again is not None and again.files == (marked,)
+
+    build_package(index.root, pkg("alpha", "2.0"))
+    changed = SimpleIndex(index.index_url, HttpClient(), cache).get_page("alpha")
+    assert changed is not None
+    assert sorted(f.filename for f in changed.files) == [
+        "alpha-1.0-py3-none-any.whl",
+        "alpha-2.0-py3-none-any.whl",
+    ]
+    assert all(f.requires_python is None for f in changed.files)

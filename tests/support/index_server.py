@@ -277,6 +277,8 @@ class IndexServer:
     :param range_requests: honour ``Range: bytes=a-b``/``bytes=a-``/``bytes=-n`` on
         files (206); when false, ignore ``Range`` and answer 200 with the full body.
     :param max_age: ``Cache-Control: max-age`` of index pages, seconds.
+    :param validators: send ``ETag``/``Last-Modified``/``Cache-Control`` with index
+        pages; false serves them bare, as some PyPI mirrors do.
     :param yanked: filename -> yank reason (``""`` for no reason), PEP 592.
     :param upload_times: filename -> upload time (default :data:`DEFAULT_UPLOAD_TIME`).
     :param absolute_urls: absolute file URLs instead of ``../../files/<name>``.
@@ -294,6 +296,7 @@ class IndexServer:
         metadata_unadvertised: bool = False,
         range_requests: bool = True,
         max_age: int = 600,
+        validators: bool = True,
         yanked: Mapping[str, str] | None = None,
         upload_times: Mapping[str, datetime] | None = None,
         absolute_urls: bool = False,
@@ -306,6 +309,7 @@ class IndexServer:
         self.metadata_unadvertised = metadata_unadvertised
         self.range_requests = range_requests
         self.max_age = max_age
+        self.validators = validators
         self.yanked: dict[str, str] = dict(yanked or {})
         self.upload_times: dict[str, datetime] = dict(upload_times or {})
         self.absolute_urls = absolute_urls
@@ -594,6 +598,8 @@ class IndexServer:
         return self._page(body, content_type, self._last_modified(infos))
 
     def _page(self, body: bytes, content_type: str, last_modified: float) -> _Response:
+        if not self.validators:
+            return _Response(200, body, {"Content-Type": content_type}, conditional=False)
         headers = {
             "Content-Type": content_type,
             "Cache-Control": f"max-age={self.max_age}",

@@ -4,7 +4,7 @@ Layout (every bucket carries a format version in its name, so a new shipyard nev
 reads an old format)::
 
     <root>/CACHEDIR.TAG
-    <root>/simple-v1/<index hash>/<name>.pickle     parsed index pages + HTTP validators
+    <root>/simple-v2/<index hash>/<name>.marshal    parsed index pages + HTTP validators
     <root>/metadata-v1/<hash>.json                  parsed core metadata per file
     <root>/wheels-v1/<sha256>/                      unpacked wheels, linked into environments
     <root>/built-v1/<sdist sha256>/<tag>/*.whl      wheels built from sdists
@@ -30,7 +30,7 @@ __all__ = ["BUCKETS", "Cache", "default_cache_dir"]
 
 #: bucket name → format version; bump a version when the entry format changes.
 BUCKETS: dict[str, int] = {
-    "simple": 1,
+    "simple": 2,
     "metadata": 1,
     "wheels": 1,
     "built": 1,

@@ -18,15 +18,10 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from shipyard.cache import Cache
@@ -57,15 +52,42 @@ class ProjectVersion:
         return all(f.yanked is not None for f in self.files)
 
 
-def _file_version(name: str, filename: str) -> Version | None:
+@lru_cache(maxsize=65536)
+def _version(text: str) -> Version | None:
     try:
-        if filename.endswith(".whl"):
-            wheel_name, version, _build, _tags = parse_wheel_filename(filename)
-            return version if wheel_name == name else None
-        sdist_name, version = parse_sdist_filename(filename)
-        return version if canonicalize_name(sdist_name) == name else None
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion, ValueError):
+        return Version(text)
+    except InvalidVersion:
         return None
+
+
+@lru_cache(maxsize=4096)
+def _canonical(text: str) -> str:
+    return canonicalize_name(text)
+
+
+def _file_version(name: str, filename: str) -> Version | None:
+    """The version in a wheel or sdist filename (PEP 427 / sdist naming) when the file
+    belongs to canonical ``name``; ``None`` otherwise.
+
+    String splitting plus one cached :class:`Version` per distinct version text: a page
+    like pydantic-core's has 15,000 files but only a few hundred versions, and
+    ``packaging.utils.parse_wheel_filename`` would also parse every file's tags.
+    """
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        if len(parts) not in (5, 6) or _canonical(parts[0]) != name:
+            return None
+        return _version(parts[1])
+    for suffix in (".tar.gz", ".zip"):
+        if filename.endswith(suffix):
+            stem = filename[: -len(suffix)]
+            break
+    else:
+        return None
+    project, _, version = stem.rpartition("-")
+    if not project or _canonical(project) != name:
+        return None
+    return _version(version)
 
 
 def _group_versions(name: str, files: Sequence[DistFile], index: str) -> list[ProjectVersion]:

@@ -7,7 +7,12 @@ Implements the client side of PEP 503 (HTML), PEP 691 (JSON, negotiated with
 Parsed pages are cached with their HTTP validators (``ETag``, ``Last-Modified``)
 and freshness (``Cache-Control: max-age``): a fresh page is read from disk
 without re-parsing HTML or touching the network, a stale one is revalidated
-with a conditional request.
+with a conditional request. Indexes that send no validators (some mirrors) make
+every run download the page again; the cache keeps the body's sha256, so an
+unchanged page is still not parsed twice.
+
+Cache entries are ``marshal`` data (plain tuples and strings), which loads about
+ten times faster than pickled objects; files are rebuilt as :class:`DistFile`.
 """
 
 from __future__ import annotations
@@ -15,8 +20,8 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import marshal
 import os
-import pickle
 import re
 import time
 import urllib.parse
@@ -25,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import canonicalize_name
 
@@ -160,7 +166,7 @@ def _attributes(text: str) -> dict[str, str]:
             value = match.group(3)
         if value is None:
             value = match.group(4)
-        attrs[key] = html.unescape(value) if value else ""
+        attrs[key] = (html.unescape(value) if "&" in value else value) if value else ""
     return attrs
 
 
@@ -181,21 +187,44 @@ def parse_html_page(body: bytes, page_url: str) -> tuple[DistFile, ...]:
             page_url, html.unescape(base_match.group(1) or base_match.group(2))
         )
     files: list[DistFile] = []
+    join = urllib.parse.urljoin
+    times: dict[str, datetime | None] = {}
     for anchor in _ANCHOR.finditer(text):
-        attrs = _attributes(anchor.group(1))
-        href = attrs.get("href")
+        inner = anchor.group(1)
+        if inner.startswith('href="') and inner.find('"', 6) == len(inner) - 1:
+            # The common shape (PyPI, its mirrors, devpi): a lone double-quoted href.
+            href = inner[6:-1]
+            attrs: dict[str, str] = {}
+            if "&" in href:
+                href = html.unescape(href)
+        else:
+            attrs = _attributes(inner)
+            href = attrs.get("href", "")
         if not href:
             continue
-        url, hashes = _split_hash_fragment(urllib.parse.urljoin(base, href))
-        filename = urllib.parse.unquote(url.rsplit("/", 1)[-1])
+        if base_match or not href.startswith(("https://", "http://")):
+            href = join(base, href)
+        url, hashes = _split_hash_fragment(href)
+        filename = url[url.rfind("/") + 1 :]
+        if "%" in filename:
+            filename = urllib.parse.unquote(filename)
         if not filename.endswith(_ARCHIVE_SUFFIXES):
+            continue
+        if not attrs:
+            files.append(DistFile(filename=filename, url=url, hashes=hashes))
             continue
         metadata = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
         upload_time = attrs.get("data-upload-time")
-        try:
-            uploaded = datetime.fromisoformat(upload_time) if upload_time else None
-        except ValueError:
-            uploaded = None
+        uploaded = None
+        if upload_time:
+            if upload_time in times:
+                uploaded = times[upload_time]
+            else:
+                try:
+                    uploaded = datetime.fromisoformat(upload_time)
+                except ValueError:
+                    uploaded = None
+                times[upload_time] = uploaded
         files.append(
             DistFile(
                 filename=filename,
@@ -237,6 +266,50 @@ class _CacheEntry:
     etag: str | None
     last_modified: str | None
     files: tuple[DistFile, ...] | None  # None: the index answered 404
+    body_sha256: str | None = None
+
+
+_ENTRY_FORMAT = 1
+
+
+def _files_to_rows(files: tuple[DistFile, ...]) -> list[tuple[object, ...]]:
+    return [
+        (
+            f.filename,
+            f.url,
+            f.hashes,
+            f.size,
+            f.upload_time.isoformat() if f.upload_time is not None else None,
+            f.requires_python,
+            f.yanked,
+            f.metadata,
+        )
+        for f in files
+    ]
+
+
+def _rows_to_files(rows: list[tuple[Any, ...]]) -> tuple[DistFile, ...]:
+    times: dict[str, datetime] = {}
+    files = []
+    for filename, url, hashes, size, uploaded, requires_python, yanked, metadata in rows:
+        when = None
+        if uploaded is not None:
+            when = times.get(uploaded)
+            if when is None:
+                when = times[uploaded] = datetime.fromisoformat(uploaded)
+        files.append(
+            DistFile(
+                filename=filename,
+                url=url,
+                hashes=tuple(tuple(pair) for pair in hashes),
+                size=size,
+                upload_time=when,
+                requires_python=requires_python,
+                yanked=yanked,
+                metadata=metadata,
+            )
+        )
+    return tuple(files)
 
 
 class SimpleIndex:
@@ -260,7 +333,7 @@ class SimpleIndex:
             key = hashlib.sha256(redact_url(self.url).encode()).hexdigest()[:16]
             self._dir = self.cache.bucket("simple") / key
             self._dir.mkdir(exist_ok=True)
-        return self._dir / f"{name}.pickle"
+        return self._dir / f"{name}.marshal"
 
     def project_url(self, name: str) -> str:
         """The project page URL for canonical ``name``."""
@@ -304,8 +377,12 @@ class SimpleIndex:
         if response.status in (404, 410):
             _store_entry(path, _CacheEntry(url, now, 60.0, None, None, None))
             return None
+        body_sha256 = hashlib.sha256(response.body).hexdigest()
         try:
-            files = _parse_response(response)
+            if entry is not None and entry.files is not None and entry.body_sha256 == body_sha256:
+                files = entry.files  # the same bytes as last time: no need to parse again
+            else:
+                files = _parse_response(response)
         except (ValueError, KeyError, TypeError) as exc:
             raise NetworkError(
                 f"The index returned a page that is not a valid simple API page ({exc}).",
@@ -321,6 +398,7 @@ class SimpleIndex:
                 etag=response.headers.get("etag"),
                 last_modified=response.headers.get("last-modified"),
                 files=files,
+                body_sha256=body_sha256,
             ),
         )
         return ProjectPage(name, files)
@@ -331,17 +409,32 @@ def _load_entry(path: Path | None) -> _CacheEntry | None:
         return None
     try:
         with open(path, "rb") as handle:
-            entry = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+            data = marshal.load(handle)
+        if data[0] != _ENTRY_FORMAT:
+            return None
+        _format, url, stored_at, max_age, etag, last_modified, body_sha256, rows = data
+        files = None if rows is None else _rows_to_files(rows)
+    except (OSError, EOFError, ValueError, TypeError, IndexError):
         return None
-    return entry if isinstance(entry, _CacheEntry) else None
+    return _CacheEntry(url, stored_at, max_age, etag, last_modified, files, body_sha256)
 
 
 def _store_entry(path: Path | None, entry: _CacheEntry) -> None:
     if path is None:
         return
+    rows = None if entry.files is None else _files_to_rows(entry.files)
+    data = (
+        _ENTRY_FORMAT,
+        entry.url,
+        entry.stored_at,
+        entry.max_age,
+        entry.etag,
+        entry.last_modified,
+        entry.body_sha256,
+        rows,
+    )
     try:
-        atomic_write_bytes(path, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL), fsync=False)
+        atomic_write_bytes(path, marshal.dumps(data), fsync=False)
     except Exception:  # a cache that cannot be written is not an error for the user
         pass
 
