@@ -39,8 +39,12 @@ ROOT = HERE.parent
 WORKLOADS = ROOT.parent / "shared" / "workloads"
 TOOLS_ENV = HERE / ".tools"
 RESULTS = HERE / "results"
-PHASES = ("lock-cold", "lock-warm", "sync-cold", "sync-warm", "sync-noop", "add-package")
+PHASES = (
+    "lock-cold", "lock-warm", "sync-cold", "sync-warm", "sync-noop", "run", "add-package",
+    "version",
+)
 ADDED_PACKAGE = "goodconf"
+INDEX_URL = "https://pypi.org/simple/"
 
 
 def read_workload(name: str) -> list[str]:
@@ -89,6 +93,10 @@ class Tool:
     lock_files: tuple[str, ...]
     cache_var: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: ``run python -c pass`` in the synced project (the overhead of ``run``)
+    run_cmd: list[str] = field(default_factory=list)
+    #: ``--version`` (start-up cost)
+    version_cmd: list[str] = field(default_factory=list)
 
     def prepare(self, project: Path, requirements: Sequence[str]) -> None:
         """Write the project's files for this tool."""
@@ -100,7 +108,13 @@ class Tool:
         if self.name == "pdm":
             text += "\n[tool.pdm]\ndistribution = false\n"
         if self.name == "poetry":
-            text += "\n[tool.poetry]\npackage-mode = false\n"
+            # Poetry reads PyPI through its JSON API, which this mirror lacks: give it
+            # the simple index as its source (the HTML pages every other tool reads).
+            text += (
+                "\n[tool.poetry]\npackage-mode = false\n"
+                f"\n[[tool.poetry.source]]\nname = \"index\"\nurl = \"{INDEX_URL}\"\n"
+                "priority = \"primary\"\n"
+            )
         (project / "pyproject.toml").write_text(text)
         if self.name == "pip-tools":
             (project / "requirements.in").write_text("\n".join(requirements) + "\n")
@@ -119,22 +133,27 @@ def make_tools(bin_dir: Path, python: str) -> dict[str, Tool]:
             [sys.executable, "-m", "shipyard", "-q", "sync"],
             [sys.executable, "-m", "shipyard", "-q", "add", ADDED_PACKAGE],
             ("pylock.toml",), "SHIPYARD_CACHE_DIR", {"SHIPYARD_PYTHON": python},
+            [sys.executable, "-m", "shipyard", "-q", "run", "python", "-c", "pass"],
+            [sys.executable, "-m", "shipyard", "--version"],
         ),
         "uv": Tool(
             "uv", [f"{b}/uv", "lock", "-q"], [f"{b}/uv", "sync", "-q"],
             [f"{b}/uv", "add", "-q", ADDED_PACKAGE], ("uv.lock",), "UV_CACHE_DIR",
             {"UV_PYTHON": python, "UV_PYTHON_DOWNLOADS": "never"},
+            [f"{b}/uv", "run", "-q", "python", "-c", "pass"], [f"{b}/uv", "--version"],
         ),
         "poetry": Tool(
             "poetry", [f"{b}/poetry", "lock", "-q"], [f"{b}/poetry", "install", "-q", "--no-root"],
             [f"{b}/poetry", "add", "-q", ADDED_PACKAGE], ("poetry.lock",), "POETRY_CACHE_DIR",
             {"POETRY_VIRTUALENVS_IN_PROJECT": "true", "POETRY_VIRTUALENVS_PREFER_ACTIVE_PYTHON": "false",
              "POETRY_PYTHON": python},
+            [f"{b}/poetry", "run", "python", "-c", "pass"], [f"{b}/poetry", "--version"],
         ),
         "pdm": Tool(
             "pdm", [f"{b}/pdm", "lock", "-q"], [f"{b}/pdm", "sync", "-q"],
             [f"{b}/pdm", "add", "-q", ADDED_PACKAGE], ("pdm.lock",), "PDM_CACHE_DIR",
             {"PDM_PYTHON": python, "PDM_IGNORE_SAVED_PYTHON": "1", "PDM_CHECK_UPDATE": "false"},
+            [f"{b}/pdm", "run", "python", "-c", "pass"], [f"{b}/pdm", "--version"],
         ),
         "pip-tools": Tool(
             "pip-tools",
@@ -142,7 +161,8 @@ def make_tools(bin_dir: Path, python: str) -> dict[str, Tool]:
             ["bash", "-c", pip_sync],
             ["bash", "-c", f"echo {ADDED_PACKAGE} >> requirements.in && "
              f"{b}/pip-compile -q -o requirements.txt requirements.in && {pip_sync}"],
-            ("requirements.txt",), "PIP_CACHE_DIR",
+            ("requirements.txt",), "PIP_CACHE_DIR", {},
+            [".venv/bin/python", "-c", "pass"], [f"{b}/pip-compile", "--version"],
         ),
     }
 
@@ -196,7 +216,9 @@ def run_phases(tool: Tool, requirements: Sequence[str], work: Path) -> dict[str,
     shutil.rmtree(venv, ignore_errors=True)
     samples["sync-warm"] = timed(tool.sync_cmd, project, env)
     samples["sync-noop"] = timed(tool.sync_cmd, project, env)
+    samples["run"] = timed(tool.run_cmd, project, env)
     samples["add-package"] = timed(tool.add_cmd, project, env)
+    samples["version"] = timed(tool.version_cmd, project, env)
     return samples
 
 
@@ -275,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--python", default=shutil.which("python3.11") or sys.executable,
                         help="the interpreter every tool builds its environment from")
     parser.add_argument("--chart", metavar="JSON", help="only draw the chart of a results file")
+    parser.add_argument("--tag", default="",
+                        help="write results/<workload>.<tag>.json (keeps other runs' files)")
     args = parser.parse_args(argv)
     if args.chart:
         data = json.loads(Path(args.chart).read_text())
@@ -303,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "tools": (HERE / "requirements-tools.txt").read_text().split(),
             "results": summary,
         }
-        json_path = RESULTS / f"{workload}.json"
+        json_path = RESULTS / (f"{workload}.{args.tag}.json" if args.tag else f"{workload}.json")
         json_path.write_text(json.dumps(document, indent=2) + "\n")
         # matplotlib lives in the tools environment: draw the chart with its Python.
         subprocess.run(
