@@ -10,6 +10,7 @@ reads an old format)::
     <root>/built-v1/<sdist sha256>/<tag>/*.whl      wheels built from sdists
     <root>/interpreters-v1/<hash>.json              interpreter probes
     <root>/buildenvs-v1/<hash>/                     PEP 517 build environments, reused
+    <root>/locks-v1/<sha256>.marshal                parsed pylock.toml files, by content
     <root>/tmp/                                     scratch space on the same filesystem
 
 Entries are written to a temporary name and renamed into place, so concurrent
@@ -37,6 +38,7 @@ BUCKETS: dict[str, int] = {
     "interpreters": 1,
     "downloads": 1,
     "buildenvs": 1,
+    "locks": 1,
 }
 
 _CACHEDIR_TAG = (

@@ -25,6 +25,7 @@ from shipyard.lock.pylock import (
     write_lock,
 )
 from shipyard.models import DistFile
+from shipyard.project.freshness import lock_is_fresh, settings_inputs
 from shipyard.project.manifest import Project
 from shipyard.project.services import Services
 from shipyard.resolver.provider import PrereleasePolicy, ResolutionStrategy, ResolveOptions
@@ -59,17 +60,6 @@ class LockOutcome:
     changed: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def settings_inputs(services: Services) -> dict[str, Any]:
-    """The settings that change what a resolution can see (part of the input hash)."""
-    s = services.settings
-    return {
-        "indexes": s.index_urls(),
-        "find-links": list(s.find_links),
-        "no-binary": sorted(s.no_binary),
-        "only-binary": sorted(s.only_binary),
-    }
-
-
 def root_requirements(project: Project) -> list[RootRequirement]:
     """The project's requirements with the lock markers that select them.
 
@@ -97,14 +87,6 @@ def root_requirements(project: Project) -> list[RootRequirement]:
             for r in reqs
         )
     return roots
-
-
-def lock_is_fresh(project: Project, services: Services, document: dict[str, Any] | None) -> bool:
-    """Whether ``document`` (the parsed lock) was made from the current manifest and settings."""
-    if document is None:
-        return False
-    tool = document.get("tool", {}).get("shipyard", {})
-    return bool(tool.get("input-hash") == project.input_hash(settings_inputs(services)))
 
 
 def make_repository(

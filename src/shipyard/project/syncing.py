@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from packaging.utils import canonicalize_name
 
@@ -27,10 +27,13 @@ from shipyard.project.environment import (
     ensure_environment,
     find_project_interpreter,
 )
-from shipyard.project.locking import LockOutcome, lock_is_fresh, lock_project
+from shipyard.project.freshness import lock_is_fresh
 from shipyard.project.manifest import Project, group_names
 from shipyard.project.services import Services
 from shipyard.project.stamp import clear_stamp, write_stamp
+
+if TYPE_CHECKING:
+    from shipyard.project.locking import LockOutcome
 
 __all__ = ["Selection", "SyncOutcome", "sync_project"]
 
@@ -135,15 +138,19 @@ def sync_project(
     groups = selection.resolve_groups(project)
     extras = selection.resolve_extras(project)
     lock_path = project.root / LOCK_FILENAME
+    document: dict[str, Any] | None = None
     if not frozen:
-        document: dict[str, Any] | None
         try:
-            document = read_lock(lock_path)
+            document = read_lock(lock_path, services.cache)
         except LockError:
             document = None
         if not lock_is_fresh(project, services, document):
+            from shipyard.project.locking import lock_project
+
             outcome.lock = lock_project(project, services)
-    document = read_lock(lock_path)
+            document = None
+    if document is None:
+        document = read_lock(lock_path, services.cache)
     from shipyard.install.installed import iter_installed
     from shipyard.venv import inspect_venv
 
