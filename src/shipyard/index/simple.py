@@ -389,14 +389,23 @@ class SimpleIndex:
                 url=redact_url(url),
                 hint="Check that --index-url points at a PEP 503 simple index (ending in /simple).",
             ) from exc
+        max_age = _max_age(response.headers)
+        etag, last_modified = response.headers.get("etag"), response.headers.get("last-modified")
+        if (
+            entry is not None
+            and files is entry.files
+            and max_age == 0.0
+            and (entry.max_age, entry.etag, entry.last_modified) == (0.0, etag, last_modified)
+        ):
+            return ProjectPage(name, files)  # nothing new to keep: leave the entry as it is
         _store_entry(
             path,
             _CacheEntry(
                 url=response.url,
                 stored_at=now,
-                max_age=_max_age(response.headers),
-                etag=response.headers.get("etag"),
-                last_modified=response.headers.get("last-modified"),
+                max_age=max_age,
+                etag=etag,
+                last_modified=last_modified,
                 files=files,
                 body_sha256=body_sha256,
             ),
