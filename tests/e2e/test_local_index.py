@@ -258,6 +258,21 @@ def test_sdist_only_package_builds(tmp_path: Path, make_index) -> None:  # type:
     assert "sdist" in entry and "wheels" not in entry
 
 
+def test_backend_warnings_show_only_with_verbose(  # type: ignore[no-untyped-def]
+    tmp_path: Path, make_index, monkeypatch
+) -> None:
+    """setuptools-style deprecation warnings from a build backend are noise for the
+    user: hidden normally, shown with -v."""
+    monkeypatch.setenv("SHIPYARD_TEST_BACKEND_WARN", "1")
+    index = make_index([pkg("srconly", "1.0", ["helper"], wheel=False, sdist=True), *PACKAGES])
+    project = new_project(tmp_path, index, ["srconly"])
+    quiet = shipyard(project, "lock")
+    assert "option is deprecated" not in quiet.stderr
+    (project / "pylock.toml").unlink()
+    loud = shipyard(project, "-v", "lock", SHIPYARD_CACHE_DIR=str(tmp_path / "fresh-cache"))
+    assert "option is deprecated" in loud.stderr
+
+
 def test_conflict_is_explained(tmp_path: Path, make_index) -> None:  # type: ignore[no-untyped-def]
     index = make_index(PACKAGES)
     project = new_project(tmp_path, index, ["app-core>=2", "helper<2"])

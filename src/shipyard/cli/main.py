@@ -144,6 +144,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     verbose = getattr(args, "verbose", 0) or 0
+    if not verbose:
+        # Build backends' deprecation chatter (setuptools' license classifiers and the
+        # like), re-raised by pyproject_hooks as BuildBackendWarning, is not the user's
+        # business unless they ask (-v); a failed build still shows its output.
+        import warnings
+
+        from pyproject_hooks import BuildBackendWarning
+
+        warnings.filterwarnings("ignore", category=BuildBackendWarning)
     try:
         import importlib
 

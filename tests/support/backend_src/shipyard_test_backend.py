@@ -11,7 +11,9 @@ without packages gives a metadata-only wheel.
 Test hooks:
 - every hook prints one line to stderr (``shipyard_test_backend: <hook> ...``);
 - ``SHIPYARD_TEST_BACKEND_FAIL=1`` makes every hook raise; a comma-separated
-  list of hook names (``build_wheel,build_editable``) makes only those raise.
+  list of hook names (``build_wheel,build_editable``) makes only those raise;
+- ``SHIPYARD_TEST_BACKEND_WARN=1`` makes every hook issue a ``UserWarning`` (as
+  setuptools does for deprecated options), which pyproject_hooks passes on.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ class BackendError(Exception):
 
 def _enter(hook: str) -> None:
     print(f"shipyard_test_backend: {hook} in {os.getcwd()}", file=sys.stderr, flush=True)
+    if os.environ.get("SHIPYARD_TEST_BACKEND_WARN") == "1":
+        import warnings
+
+        warnings.warn(f"shipyard_test_backend: {hook} option is deprecated", stacklevel=2)
     setting = os.environ.get("SHIPYARD_TEST_BACKEND_FAIL", "")
     if setting == "1" or hook in {s.strip() for s in setting.split(",")}:
         raise BackendError(f"shipyard_test_backend: {hook} failed (SHIPYARD_TEST_BACKEND_FAIL)")
