@@ -45,6 +45,10 @@ PHASES = (
 )
 ADDED_PACKAGE = "goodconf"
 INDEX_URL = "https://pypi.org/simple/"
+#: workload → the Python minor its environments use (default 3.11). sentry-base pins
+#: pyuwsgi==2.0.20.0, whose newest wheels are for CPython 3.10 and whose sdist does not
+#: compile against 3.11's C API, so no tool can sync it on 3.11.
+WORKLOAD_PYTHON = {"sentry-base": "3.10"}
 
 
 def read_workload(name: str) -> list[str]:
@@ -98,12 +102,12 @@ class Tool:
     #: ``--version`` (start-up cost)
     version_cmd: list[str] = field(default_factory=list)
 
-    def prepare(self, project: Path, requirements: Sequence[str]) -> None:
-        """Write the project's files for this tool."""
+    def prepare(self, project: Path, requirements: Sequence[str], minor: str = "3.11") -> None:
+        """Write the project's files for this tool (``requires-python >= minor``)."""
         deps = "".join(f"    {json.dumps(r)},\n" for r in requirements)
         text = (
             "[project]\nname = \"bench-project\"\nversion = \"0.1.0\"\n"
-            f"requires-python = \">=3.11\"\ndependencies = [\n{deps}]\n"
+            f"requires-python = \">={minor}\"\ndependencies = [\n{deps}]\n"
         )
         if self.name == "pdm":
             text += "\n[tool.pdm]\ndistribution = false\n"
@@ -191,14 +195,16 @@ def timed(cmd: Sequence[str], cwd: Path, env: dict[str, str]) -> Sample:
     return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code)
 
 
-def run_phases(tool: Tool, requirements: Sequence[str], work: Path) -> dict[str, Sample]:
+def run_phases(
+    tool: Tool, requirements: Sequence[str], work: Path, minor: str = "3.11"
+) -> dict[str, Sample]:
     """All phases for one tool, in a fresh project and an empty cache."""
     project = work / f"{tool.name}-project"
     cache = work / f"{tool.name}-cache"
     shutil.rmtree(project, ignore_errors=True)
     shutil.rmtree(cache, ignore_errors=True)
     project.mkdir(parents=True)
-    tool.prepare(project, requirements)
+    tool.prepare(project, requirements, minor)
     env = {**clean_environ(), **tool.extra_env, tool.cache_var: str(cache)}
     venv = project / ".venv"
 
@@ -294,8 +300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tools", default="shipyard,uv,poetry,pdm,pip-tools")
     parser.add_argument("--workloads", default="ml-web,sentry-base,trio-docs")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--python", default=shutil.which("python3.11") or sys.executable,
-                        help="the interpreter every tool builds its environment from")
+    parser.add_argument("--python", default=None,
+                        help="the interpreter every tool builds its environment from "
+                        "(default: python3.11, python3.10 for sentry-base)")
     parser.add_argument("--chart", metavar="JSON", help="only draw the chart of a results file")
     parser.add_argument("--tag", default="",
                         help="write results/<workload>.<tag>.json (keeps other runs' files)")
@@ -305,24 +312,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         chart(data["workload"], data["results"], Path(args.chart).with_suffix(".png"))
         return 0
     bin_dir = ensure_tools()
-    tools = make_tools(bin_dir, args.python)
-    chosen = [tools[name] for name in args.tools.split(",")]
     RESULTS.mkdir(exist_ok=True)
     for workload in args.workloads.split(","):
+        minor = WORKLOAD_PYTHON.get(workload, "3.11")
+        python = args.python or shutil.which(f"python{minor}") or sys.executable
+        # Resolve launchers such as pyenv's shims to the interpreter itself.
+        python = subprocess.run(
+            [python, "-c", "import sys; print(sys.executable)"], check=True,
+            capture_output=True, text=True, env=clean_environ(),
+        ).stdout.strip()
+        tools = make_tools(bin_dir, python)
+        chosen = [tools[name] for name in args.tools.split(",")]
         requirements = read_workload(workload)
         runs: dict[str, list[dict[str, Sample]]] = {t.name: [] for t in chosen}
         with tempfile.TemporaryDirectory(prefix=f"bench-{workload}-") as scratch:
             for run in range(args.runs):
                 for tool in chosen:  # tools alternate within each run
                     print(f"[{workload}] run {run + 1}/{args.runs}: {tool.name}", file=sys.stderr)
-                    runs[tool.name].append(run_phases(tool, requirements, Path(scratch)))
+                    runs[tool.name].append(
+                        run_phases(tool, requirements, Path(scratch), minor)
+                    )
         summary = summarize(runs)
         print_table(workload, summary)
         document = {
             "workload": workload,
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                        "python": args.python},
+                        "python": python},
             "runs": args.runs,
             "tools": (HERE / "requirements-tools.txt").read_text().split(),
             "results": summary,
