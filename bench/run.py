@@ -24,10 +24,12 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -181,12 +183,22 @@ class Sample:
     code: int
 
 
+#: seconds after which a command is killed and counted as failed (``--timeout``)
+TIMEOUT = 1200.0
+
+
 def timed(cmd: Sequence[str], cwd: Path, env: dict[str, str]) -> Sample:
-    """Run ``cmd`` and measure it with ``os.wait4`` (rusage of the process tree)."""
+    """Run ``cmd`` and measure it with ``os.wait4`` (rusage of the process tree);
+    a command still running after :data:`TIMEOUT` seconds is killed (a failure)."""
     started = time.perf_counter()
     process = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(process.pid, 0)
+                               stderr=subprocess.PIPE, start_new_session=True)
+    killer = threading.Timer(TIMEOUT, lambda: os.killpg(process.pid, signal.SIGKILL))
+    killer.start()
+    try:
+        _pid, status, usage = os.wait4(process.pid, 0)
+    finally:
+        killer.cancel()
     wall = time.perf_counter() - started
     stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
     code = os.waitstatus_to_exitcode(status)
@@ -304,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the interpreter every tool builds its environment from "
                         "(default: python3.11, python3.10 for sentry-base)")
     parser.add_argument("--chart", metavar="JSON", help="only draw the chart of a results file")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT,
+                        help="seconds before a command is killed and counted as failed")
     parser.add_argument("--tag", default="",
                         help="write results/<workload>.<tag>.json (keeps other runs' files)")
     args = parser.parse_args(argv)
@@ -311,6 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = json.loads(Path(args.chart).read_text())
         chart(data["workload"], data["results"], Path(args.chart).with_suffix(".png"))
         return 0
+    global TIMEOUT
+    TIMEOUT = args.timeout
     bin_dir = ensure_tools()
     RESULTS.mkdir(exist_ok=True)
     for workload in args.workloads.split(","):
