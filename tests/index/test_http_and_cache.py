@@ -126,7 +126,7 @@ def test_unchanged_page_without_validators_is_not_parsed_again(  # type: ignore[
     assert entry is not None and entry.body_sha256 and entry.max_age == 0.0
     # Mark the cached parse: if the unchanged body were parsed again, the mark would go.
     marked = replace(first.files[0], requires_python=">=3.99")
-    entry.files = (marked,)
+    entry.files, entry.rows = (marked,), None
     _store_entry(path, entry)
 
     index.clear_requests()

@@ -17,9 +17,10 @@ import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -27,29 +28,70 @@ from packaging.version import InvalidVersion, Version
 from shipyard.cache import Cache
 from shipyard.index.http import HttpClient
 from shipyard.index.metadata import CoreMetadata, MetadataFetcher
-from shipyard.index.simple import FindLinks, SimpleIndex
+from shipyard.index.simple import FindLinks, ProjectPage, SimpleIndex, rows_to_files
 from shipyard.models import DistFile
 
 __all__ = ["IndexRepository", "ProjectVersion"]
 
 
-@dataclass(frozen=True, slots=True)
 class ProjectVersion:
     """One version of a project and the files that carry it.
 
     :param version: the parsed version.
     :param files: its wheels and sdists (wheels first, in index order).
     :param index: the URL of the index (or find-links location) that provided it.
+    :param rows: instead of ``files``, the cached rows of the page cache
+        (:func:`~shipyard.index.simple.rows_to_files`); the files are then built on
+        first use, so the hundreds of versions a resolution never looks at cost no
+        :class:`DistFile` objects.
+    :param yanked: with ``rows``, whether every file is yanked (PEP 592).
     """
 
-    version: Version
-    files: tuple[DistFile, ...]
-    index: str
+    __slots__ = ("_files", "_rows", "_yanked", "index", "version")
+
+    def __init__(
+        self,
+        version: Version,
+        files: tuple[DistFile, ...] = (),
+        index: str = "",
+        *,
+        rows: list[tuple[Any, ...]] | None = None,
+        yanked: bool | None = None,
+    ) -> None:
+        self.version = version
+        self.index = index
+        self._files: tuple[DistFile, ...] | None = None if rows is not None else tuple(files)
+        self._rows = rows
+        self._yanked = yanked
+
+    @property
+    def files(self) -> tuple[DistFile, ...]:
+        """Its wheels and sdists, wheels first."""
+        files = self._files
+        if files is None:
+            files = self._files = rows_to_files(self._rows or [])
+            self._rows = None
+        return files
 
     @property
     def yanked(self) -> bool:
         """True when every file of this version is yanked (PEP 592)."""
-        return all(f.yanked is not None for f in self.files)
+        if self._yanked is None:
+            self._yanked = all(f.yanked is not None for f in self.files)
+        return self._yanked
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ProjectVersion)
+            and (self.version, self.index) == (other.version, other.index)
+            and self.files == other.files
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.version, self.index))
+
+    def __repr__(self) -> str:
+        return f"ProjectVersion({self.version!s}, {len(self.files)} files, {self.index!r})"
 
 
 @lru_cache(maxsize=65536)
@@ -104,6 +146,29 @@ def _group_versions(name: str, files: Sequence[DistFile], index: str) -> list[Pr
     return result
 
 
+def _group_rows(name: str, rows: Sequence[tuple[Any, ...]], index: str) -> list[ProjectVersion]:
+    """Like :func:`_group_versions` for cached rows (row[0] the filename, row[6] the
+    yank reason), building no :class:`DistFile` until a version's files are used."""
+    by_version: dict[Version, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        version = _file_version(name, row[0])
+        if version is not None:
+            by_version.setdefault(version, []).append(row)
+    result = []
+    for version, group in by_version.items():
+        group.sort(key=lambda row: not row[0].endswith(".whl"))
+        yanked = all(row[6] is not None for row in group)
+        result.append(ProjectVersion(version, index=index, rows=group, yanked=yanked))
+    result.sort(key=lambda pv: pv.version, reverse=True)
+    return result
+
+
+def _page_versions(name: str, page: ProjectPage, index: str) -> list[ProjectVersion]:
+    if page.rows is not None:
+        return _group_rows(name, page.rows, index)
+    return _group_versions(name, page.files, index)
+
+
 class IndexRepository:
     """Projects, versions, files and metadata from indexes and find-links locations.
 
@@ -149,8 +214,8 @@ class IndexRepository:
         versions: list[ProjectVersion] = []
         for index in self.indexes:
             page = index.get_page(name, refresh=refresh)
-            if page is not None and page.files:
-                versions = _group_versions(name, page.files, index.url.rstrip("/"))
+            if page is not None and (page.rows or page.files):
+                versions = _page_versions(name, page, index.url.rstrip("/"))
                 break
         for location in self.find_links:
             page = location.get_page(name)
@@ -161,7 +226,9 @@ class IndexRepository:
             for pv in local:
                 if pv.version in known:
                     merged = known[pv.version]
-                    known[pv.version] = replace(merged, files=merged.files + pv.files)
+                    known[pv.version] = ProjectVersion(
+                        merged.version, merged.files + pv.files, merged.index
+                    )
                 else:
                     known[pv.version] = pv
             versions = sorted(known.values(), key=lambda pv: pv.version, reverse=True)

@@ -48,6 +48,7 @@ __all__ = [
     "parse_html_page",
     "parse_json_page",
     "project_of_filename",
+    "rows_to_files",
 ]
 
 ACCEPT = (
@@ -59,16 +60,38 @@ _DEFAULT_MAX_AGE = 600.0
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip")
 
 
-@dataclass(frozen=True, slots=True)
 class ProjectPage:
     """The files an index offers for one project.
 
     :param name: the canonical project name (PEP 503 normalized).
     :param files: every wheel and sdist, in the index's order.
+    :param rows: the same files as cached rows (see :func:`rows_to_files`), when the
+        page came from the cache; ``files`` is then built on first use, and the
+        repository groups the rows by version without building every file.
     """
 
-    name: str
-    files: tuple[DistFile, ...]
+    __slots__ = ("_files", "name", "rows")
+
+    def __init__(
+        self,
+        name: str,
+        files: tuple[DistFile, ...] | None = None,
+        *,
+        rows: list[tuple[Any, ...]] | None = None,
+    ) -> None:
+        self.name = name
+        self._files = files
+        self.rows = rows if files is None else None
+
+    @property
+    def files(self) -> tuple[DistFile, ...]:
+        """Every wheel and sdist, in the index's order."""
+        if self._files is None:
+            self._files = rows_to_files(self.rows or [])
+        return self._files
+
+    def __repr__(self) -> str:
+        return f"ProjectPage({self.name!r}, {len(self.files)} files)"
 
 
 def project_of_filename(filename: str) -> str | None:
@@ -265,8 +288,18 @@ class _CacheEntry:
     max_age: float
     etag: str | None
     last_modified: str | None
-    files: tuple[DistFile, ...] | None  # None: the index answered 404
+    files: tuple[DistFile, ...] | None  # None (and no rows): the index answered 404
     body_sha256: str | None = None
+    rows: list[tuple[Any, ...]] | None = None  # the files as loaded from the cache
+
+    @property
+    def absent(self) -> bool:
+        return self.files is None and self.rows is None
+
+    def page(self, name: str) -> ProjectPage | None:
+        if self.absent:
+            return None
+        return ProjectPage(name, self.files, rows=self.rows)
 
 
 _ENTRY_FORMAT = 1
@@ -288,7 +321,10 @@ def _files_to_rows(files: tuple[DistFile, ...]) -> list[tuple[object, ...]]:
     ]
 
 
-def _rows_to_files(rows: list[tuple[Any, ...]]) -> tuple[DistFile, ...]:
+def rows_to_files(rows: list[tuple[Any, ...]]) -> tuple[DistFile, ...]:
+    """Build the files of cached rows: ``(filename, url, hashes, size, upload time as
+    ISO 8601 text, requires-python, yanked, metadata)`` tuples, as the page cache keeps
+    them."""
     times: dict[str, datetime] = {}
     files = []
     for filename, url, hashes, size, uploaded, requires_python, yanked, metadata in rows:
@@ -353,9 +389,9 @@ class SimpleIndex:
         if entry is not None:
             fresh = now - entry.stored_at < entry.max_age
             if self.client.offline or (fresh and not refresh):
-                return None if entry.files is None else ProjectPage(name, entry.files)
+                return entry.page(name)
         headers = {"Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
-        if entry is not None and entry.files is not None:
+        if entry is not None and not entry.absent:
             if entry.etag:
                 headers["If-None-Match"] = entry.etag
             if entry.last_modified:
@@ -367,22 +403,21 @@ class SimpleIndex:
             )
         except NetworkError:
             if entry is not None and self.client.offline:
-                return None if entry.files is None else ProjectPage(name, entry.files)
+                return entry.page(name)
             raise
         if response.status == 304 and entry is not None:
             entry.stored_at = now
             entry.max_age = _max_age(response.headers) or entry.max_age
             _store_entry(path, entry)
-            return None if entry.files is None else ProjectPage(name, entry.files)
+            return entry.page(name)
         if response.status in (404, 410):
             _store_entry(path, _CacheEntry(url, now, 60.0, None, None, None))
             return None
         body_sha256 = hashlib.sha256(response.body).hexdigest()
+        reused = entry is not None and not entry.absent and entry.body_sha256 == body_sha256
         try:
-            if entry is not None and entry.files is not None and entry.body_sha256 == body_sha256:
-                files = entry.files  # the same bytes as last time: no need to parse again
-            else:
-                files = _parse_response(response)
+            # The same bytes as last time: no need to parse again.
+            files = None if reused else _parse_response(response)
         except (ValueError, KeyError, TypeError) as exc:
             raise NetworkError(
                 f"The index returned a page that is not a valid simple API page ({exc}).",
@@ -391,26 +426,28 @@ class SimpleIndex:
             ) from exc
         max_age = _max_age(response.headers)
         etag, last_modified = response.headers.get("etag"), response.headers.get("last-modified")
-        if (
-            entry is not None
-            and files is entry.files
-            and max_age == 0.0
-            and (entry.max_age, entry.etag, entry.last_modified) == (0.0, etag, last_modified)
-        ):
-            return ProjectPage(name, files)  # nothing new to keep: leave the entry as it is
-        _store_entry(
-            path,
-            _CacheEntry(
-                url=response.url,
-                stored_at=now,
-                max_age=max_age,
-                etag=etag,
-                last_modified=last_modified,
-                files=files,
-                body_sha256=body_sha256,
-            ),
+        if reused and entry is not None:
+            if max_age == 0.0 and (entry.max_age, entry.etag, entry.last_modified) == (
+                0.0,
+                etag,
+                last_modified,
+            ):
+                return entry.page(name)  # nothing new to keep: leave the entry as it is
+            files, rows = entry.files, entry.rows
+        else:
+            rows = None
+        new = _CacheEntry(
+            url=response.url,
+            stored_at=now,
+            max_age=max_age,
+            etag=etag,
+            last_modified=last_modified,
+            files=files,
+            body_sha256=body_sha256,
+            rows=rows,
         )
-        return ProjectPage(name, files)
+        _store_entry(path, new)
+        return new.page(name)
 
 
 def _load_entry(path: Path | None) -> _CacheEntry | None:
@@ -422,16 +459,17 @@ def _load_entry(path: Path | None) -> _CacheEntry | None:
         if data[0] != _ENTRY_FORMAT:
             return None
         _format, url, stored_at, max_age, etag, last_modified, body_sha256, rows = data
-        files = None if rows is None else _rows_to_files(rows)
     except (OSError, EOFError, ValueError, TypeError, IndexError):
         return None
-    return _CacheEntry(url, stored_at, max_age, etag, last_modified, files, body_sha256)
+    return _CacheEntry(url, stored_at, max_age, etag, last_modified, None, body_sha256, rows)
 
 
 def _store_entry(path: Path | None, entry: _CacheEntry) -> None:
     if path is None:
         return
-    rows = None if entry.files is None else _files_to_rows(entry.files)
+    rows = entry.rows
+    if rows is None and entry.files is not None:
+        rows = _files_to_rows(entry.files)
     data = (
         _ENTRY_FORMAT,
         entry.url,
