@@ -128,6 +128,13 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("http_timeout", "SHIPYARD_HTTP_TIMEOUT", None, float, "network timeout, seconds"),
     Setting("http_retries", "SHIPYARD_HTTP_RETRIES", None, int, "retries for failed requests"),
     Setting("concurrency", "SHIPYARD_CONCURRENCY", None, int, "parallel network requests"),
+    Setting(
+        "concurrent_installs",
+        "SHIPYARD_CONCURRENT_INSTALLS",
+        None,
+        int,
+        "threads placing files into the environment",
+    ),
     Setting("color", "SHIPYARD_COLOR", None, _choice("auto", "always", "never"), "colored output"),
 )
 
@@ -151,6 +158,9 @@ class Settings:
     http_timeout: float = 30.0
     http_retries: int = 3
     concurrency: int = 16
+    #: linking is system calls under the GIL: more threads than cores only trade the
+    #: GIL back and forth (uv's UV_CONCURRENT_INSTALLS defaults to the cores too)
+    concurrent_installs: int = field(default_factory=lambda: os.cpu_count() or 2)
     color: str = "auto"
 
     def index_urls(self) -> list[str]:

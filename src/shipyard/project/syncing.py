@@ -274,8 +274,12 @@ def _apply(
         )
         reporter.package_installed(dist.name, dist.version or "")
 
-    jobs = [services.executor.submit(link, dist) for dist in to_add]
-    for job in jobs:
-        job.result()
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads = max(1, min(services.settings.concurrent_installs, len(to_add)))
+    with ThreadPoolExecutor(threads, thread_name_prefix="shipyard-install") as installers:
+        jobs = [installers.submit(link, dist) for dist in to_add]
+        for job in jobs:
+            job.result()
     outcome.install_seconds = time.perf_counter() - started
     reporter.install_finished(len(to_add), len(plan.to_remove()), outcome.install_seconds)
