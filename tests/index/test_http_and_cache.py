@@ -142,3 +142,36 @@ def test_unchanged_page_without_validators_is_not_parsed_again(  # type: ignore[
         "alpha-2.0-py3-none-any.whl",
     ]
     assert all(f.requires_python is None for f in changed.files)
+
+
+def test_versions_from_the_page_cache_equal_a_fresh_parse(  # type: ignore[no-untyped-def]
+    make_index, tmp_path: Path
+) -> None:
+    """A cached page is kept as rows and its files are built lazily per version; what
+    the resolver sees must not differ from a freshly parsed page (yanks, sdists,
+    requires-python, upload times, order)."""
+    index = make_index(
+        [
+            pkg("alpha", "1.0", sdist=True),
+            pkg("alpha", "2.0", sdist=True, requires_python=">=3.8"),
+            pkg("alpha", "3.0"),
+        ],
+        yanked={"alpha-3.0-py3-none-any.whl": "broken"},
+        dialect="html",
+    )
+    cache = Cache(tmp_path / "cache")
+
+    def versions() -> list[tuple[str, bool, tuple[object, ...]]]:
+        with ThreadPoolExecutor(2) as pool:
+            repo = IndexRepository(
+                client=HttpClient(), cache=cache, executor=pool, index_urls=[index.index_url]
+            )
+            return [(str(v.version), v.yanked, v.files) for v in repo.versions("alpha")]
+
+    fresh = versions()
+    index.clear_requests()
+    cached = versions()
+    assert index.requests_for("/simple/alpha/") == []  # served from the cache
+    assert cached == fresh
+    assert [(v, y) for v, y, _ in fresh] == [("3.0", True), ("2.0", False), ("1.0", False)]
+    assert [f.filename for f in fresh[2][2]] == ["alpha-1.0-py3-none-any.whl", "alpha-1.0.tar.gz"]
