@@ -184,16 +184,16 @@ class Sample:
 
 
 #: seconds after which a command is killed and counted as failed (``--timeout``)
-TIMEOUT = 1200.0
+LIMITS = {"timeout": 1200.0}
 
 
 def timed(cmd: Sequence[str], cwd: Path, env: dict[str, str]) -> Sample:
     """Run ``cmd`` and measure it with ``os.wait4`` (rusage of the process tree);
-    a command still running after :data:`TIMEOUT` seconds is killed (a failure)."""
+    a command still running after ``LIMITS["timeout"]`` seconds is killed (a failure)."""
     started = time.perf_counter()
     process = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, start_new_session=True)
-    killer = threading.Timer(TIMEOUT, lambda: os.killpg(process.pid, signal.SIGKILL))
+    killer = threading.Timer(LIMITS["timeout"], lambda: os.killpg(process.pid, signal.SIGKILL))
     killer.start()
     try:
         _pid, status, usage = os.wait4(process.pid, 0)
@@ -316,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the interpreter every tool builds its environment from "
                         "(default: python3.11, python3.10 for sentry-base)")
     parser.add_argument("--chart", metavar="JSON", help="only draw the chart of a results file")
-    parser.add_argument("--timeout", type=float, default=TIMEOUT,
+    parser.add_argument("--timeout", type=float, default=LIMITS["timeout"],
                         help="seconds before a command is killed and counted as failed")
     parser.add_argument("--tag", default="",
                         help="write results/<workload>.<tag>.json (keeps other runs' files)")
@@ -325,8 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = json.loads(Path(args.chart).read_text())
         chart(data["workload"], data["results"], Path(args.chart).with_suffix(".png"))
         return 0
-    global TIMEOUT
-    TIMEOUT = args.timeout
+    LIMITS["timeout"] = args.timeout
     bin_dir = ensure_tools()
     RESULTS.mkdir(exist_ok=True)
     for workload in args.workloads.split(","):
