@@ -78,6 +78,25 @@ def ensure_tools() -> Path:
     return bin_dir
 
 
+def find_python(minor: str) -> str:
+    """The real executable of a CPython ``minor`` (``"3.10"``): ``python3.10`` on PATH
+    resolved through launchers such as pyenv's shims, else a pyenv install."""
+    candidates = [shutil.which(f"python{minor}")]
+    candidates += sorted(
+        str(p) for p in Path.home().glob(f".pyenv/versions/{minor}.*/bin/python{minor}")
+    )
+    for candidate in candidates:
+        if not candidate:
+            continue
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.executable)"],
+            capture_output=True, text=True, env=clean_environ(), check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip():
+            return probe.stdout.strip()
+    raise SystemExit(f"bench: no working python{minor} found (PATH or ~/.pyenv/versions)")
+
+
 def clean_environ() -> dict[str, str]:
     """The environment without pip's, uv's, PDM's, Poetry's or shipyard's settings."""
     prefixes = ("PIP_", "UV_", "PDM_", "POETRY_", "SHIPYARD_", "VIRTUAL_ENV", "PYTHONPATH")
@@ -330,12 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     for workload in args.workloads.split(","):
         minor = WORKLOAD_PYTHON.get(workload, "3.11")
-        python = args.python or shutil.which(f"python{minor}") or sys.executable
-        # Resolve launchers such as pyenv's shims to the interpreter itself.
-        python = subprocess.run(
-            [python, "-c", "import sys; print(sys.executable)"], check=True,
-            capture_output=True, text=True, env=clean_environ(),
-        ).stdout.strip()
+        python = args.python or find_python(minor)
         tools = make_tools(bin_dir, python)
         chosen = [tools[name] for name in args.tools.split(",")]
         requirements = read_workload(workload)

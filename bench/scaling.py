@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,12 +24,14 @@ from pathlib import Path
 
 from run import (
     HERE,
+    LIMITS,
     RESULTS,
     WORKLOAD_PYTHON,
     WORKLOADS,
     Sample,
     clean_environ,
     ensure_tools,
+    find_python,
     make_tools,
     timed,
 )
@@ -66,18 +67,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default=DEFAULT_WORKLOADS)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds before a lock is killed and counted as failed")
     args = parser.parse_args(argv)
+    LIMITS["timeout"] = args.timeout
     bin_dir = ensure_tools()
     RESULTS.mkdir(exist_ok=True)
     rows: list[dict[str, object]] = []
     for workload in args.workloads.split(","):
         requirements = read_any_workload(workload)
         minor = WORKLOAD_PYTHON.get(workload, "3.11")
-        python = shutil.which(f"python{minor}") or sys.executable
-        python = subprocess.run(
-            [python, "-c", "import sys; print(sys.executable)"], check=True,
-            capture_output=True, text=True, env=clean_environ(),
-        ).stdout.strip()
+        python = find_python(minor)
         tools = make_tools(bin_dir, python)
         for run in range(args.runs):
             for name in ("shipyard", "uv"):
@@ -92,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     count = locked_count(name, project)
                     for lock_file in tool.lock_files:
                         (project / lock_file).unlink(missing_ok=True)
-                    warm: Sample = timed(tool.lock_cmd, project, env)
+                    # A lock that failed cold fails warm too: don't wait for it twice.
+                    warm = timed(tool.lock_cmd, project, env) if cold.code == 0 else cold
                 rows.append({
                     "workload": workload, "tool": name, "run": run + 1,
                     "direct": len(requirements), "resolved": count,
