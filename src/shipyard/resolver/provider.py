@@ -195,6 +195,10 @@ def _bit_positions(bits: int) -> list[int]:
     return positions
 
 
+#: candidates whose metadata is fetched ahead once the resolver starts rejecting
+_PREFETCH_AHEAD = 8
+
+
 class _Matches(Sequence[Candidate]):
     """The candidates of one ``find_matches`` call, produced lazily and re-filtered.
 
@@ -220,10 +224,19 @@ class _Matches(Sequence[Candidate]):
 
     def __iter__(self) -> Iterator[Candidate]:
         provider, name, mask = self._provider, self._name, self._mask
-        for pv in self._versions:
+        versions = self._versions
+        yielded = 0
+        for index, pv in enumerate(versions):
             if provider.usable_files(name, pv, mask) and not provider._is_dead(
                 name, pv.version, mask
             ):
+                if yielded:
+                    # The resolver is walking down this list (the candidates before were
+                    # rejected): fetch the next few candidates' metadata in parallel
+                    # instead of one round trip per rejection.
+                    for ahead in versions[index + 1 : index + 1 + _PREFETCH_AHEAD]:
+                        provider.repository.prefetch_metadata(ahead)
+                yielded += 1
                 yield Candidate(name, self._extra, pv.version, pv, mask)
 
     def first(self) -> Candidate | None:
