@@ -55,6 +55,49 @@ def _chain(
     return steps, current
 
 
+def _python_excluded(
+    req: Requirement_,
+    provider: Provider,
+    project_name: str,
+    requires_python: SpecifierSet | None,
+    chain: str,
+) -> ResolutionError | None:
+    """The error when versions match ``req`` but the newest one's ``Requires-Python``
+    leaves out some of the lock's target Pythons (a cap such as ``<3.15``)."""
+    matching = [
+        pv
+        for pv in provider.repository.versions(req.name)
+        if not pv.yanked and req.specifier.contains(pv.version, prereleases=False)
+    ]
+    if not matching:
+        return None
+    newest = matching[0]
+    declared = next((f.requires_python for f in newest.files if f.requires_python), None)
+    if not declared:
+        return None
+    excluded = sorted(
+        {
+            ".".join(target.markers["python_full_version"].split(".")[:2])
+            for index, target in enumerate(provider.targets)
+            if req.mask >> index & 1 and not provider.python_ok(declared, 1 << index)
+        },
+        key=lambda text: tuple(int(part) for part in text.split(".")),
+    )
+    if not excluded:
+        return None
+    project_python = str(requires_python) if requires_python else "any version"
+    pythons = ", ".join(excluded[:-1]) + " and " + excluded[-1] if excluded[1:] else excluded[0]
+    return ResolutionError(
+        f"Because {chain}, and {req.name} {newest.version} (the newest that matches) "
+        f"requires Python {declared}, no version of {req.name} can be used on Python "
+        f"{pythons}, which the lock covers ({project_name} requires-python "
+        f"{project_python}).",
+        hint=f"Add an upper bound to requires-python in pyproject.toml (for example "
+        f"'<{excluded[0]}'), or give {req.text!r} a marker such as "
+        f"\"python_version < '{excluded[0]}'\".",
+    )
+
+
 def explain_conflict(
     causes: Sequence[object],
     *,
@@ -104,6 +147,9 @@ def explain_conflict(
         return ResolutionError(summary, hint=hint + ".")
     if len(reqs) == 1 or len({str(r.specifier) for r in reqs}) == 1:
         req = reqs[0]
+        too_new = _python_excluded(req, provider, project_name, requires_python, lines[0])
+        if too_new is not None:
+            return too_new
         available = [str(pv.version) for pv in provider.repository.versions(name)[:5]]
         listing = ", ".join(available) if available else "none"
         summary = (
