@@ -227,7 +227,7 @@ class _Matches(Sequence[Candidate]):
         versions = self._versions
         yielded = 0
         for index, pv in enumerate(versions):
-            if provider.usable_files(name, pv, mask) and not provider._is_dead(
+            if provider.usable_files(name, pv, mask) and not provider.is_dead(
                 name, pv.version, mask
             ):
                 if yielded:
@@ -382,7 +382,9 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
             if req.extra is None and req.url is None and req.parent is None:
                 self._root_specs.setdefault(req.name, []).append((req.mask, req.specifier))
 
-    def _is_dead(self, name: str, version: Version, mask: int) -> bool:
+    def is_dead(self, name: str, version: Version, mask: int) -> bool:
+        """Whether ``version`` of ``name`` is known to be unusable for the targets in
+        ``mask`` (it contradicts a requirement of the project itself)."""
         masks = self._dead.get((name, version))
         return masks is not None and any(dead & ~mask == 0 for dead in masks)
 
