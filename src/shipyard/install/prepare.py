@@ -3,7 +3,9 @@
 A wheel is downloaded once, checked against the lock's sha256 before anything
 reads it, and unpacked into ``wheels-v1/<sha256>/``; installs then link from
 there. An unpacked entry is checked (one ``stat`` per file) each time it is
-used: if a file changed after unpacking — someone edited a hard-linked copy in
+used (:meth:`WheelPreparer.lookup` and :meth:`WheelPreparer.verified` split the
+manifest read from that check, so a sync runs the checks on its install
+workers): if a file changed after unpacking — someone edited a hard-linked copy in
 an environment — the entry is thrown away and unpacked again from a fresh
 download, and the reporter is told. sdists are built into wheels first (see
 :mod:`shipyard.build`), and the built wheel is cached per sdist digest and
@@ -53,22 +55,57 @@ class WheelPreparer:
     def cached_wheel(self, sha256: str) -> UnpackedWheel | None:
         """The unpacked wheel for ``sha256`` when cached and unmodified; a modified entry
         is removed (and reported) so the caller unpacks it again."""
+        unpacked = self._load(sha256)
+        if unpacked is None or not self._modified(unpacked):
+            return unpacked
+        return None
+
+    def lookup(self, dist: LockedDistribution) -> UnpackedWheel | None:
+        """The cache entry of a locked wheel, read from its manifest, **not yet checked**.
+
+        This is the cheap half of :meth:`prepare` for a warm cache: one small file read,
+        no ``stat`` of the entry's files. Pass the result through :meth:`verified` before
+        installing from it; callers use the split to run the checks on their install
+        workers instead of in a separate pass.
+
+        :returns: ``None`` for an sdist, a wheel without a sha256, or a wheel not in the
+            cache (an unreadable entry is removed).
+        """
+        if not dist.is_wheel or dist.sha256 is None or dist.url is None:
+            return None
+        return self._load(dist.sha256)
+
+    def verified(self, unpacked: UnpackedWheel, dist: LockedDistribution) -> UnpackedWheel:
+        """``unpacked`` (from :meth:`lookup`) when none of its files changed since it was
+        unpacked; otherwise the entry is removed, the change reported, and the wheel
+        downloaded and unpacked again (:meth:`prepare`).
+
+        :raises HashMismatchError, NetworkError: as :meth:`prepare`, when it must download.
+        """
+        if not self._modified(unpacked):
+            return unpacked
+        return self.prepare(dist)
+
+    def _load(self, sha256: str) -> UnpackedWheel | None:
         dest = self.cache.bucket("wheels") / sha256
         unpacked = load_unpacked(dest)
-        if unpacked is None:
-            if dest.exists():
-                shutil.rmtree(dest, ignore_errors=True)
-            return None
+        if unpacked is None and dest.exists():
+            shutil.rmtree(dest, ignore_errors=True)
+        return unpacked
+
+    def _modified(self, unpacked: UnpackedWheel) -> bool:
+        """Check an entry's files (one ``stat`` each); a changed entry is reported and
+        removed, and ``True`` returned."""
         changed = verify_unpacked(unpacked)
         if not changed:
-            return unpacked
+            return False
         self.reporter.warning(
             f"The cached copy of {unpacked.name} {unpacked.version} was modified after it was "
             f"unpacked ({changed[0]}{' and more' if len(changed) > 1 else ''}); "
             "restoring it from the original wheel."
         )
-        shutil.rmtree(dest, ignore_errors=True)
-        return None
+        shutil.rmtree(unpacked.path, ignore_errors=True)
+        return True
 
     def prepare(self, dist: LockedDistribution) -> UnpackedWheel:
         """The unpacked wheel for one locked wheel or sdist.
