@@ -170,8 +170,8 @@ def make_tools(bin_dir: Path, python: str) -> dict[str, Tool]:
         "poetry": Tool(
             "poetry", [f"{b}/poetry", "lock", "-q"], [f"{b}/poetry", "install", "-q", "--no-root"],
             [f"{b}/poetry", "add", "-q", ADDED_PACKAGE], ("poetry.lock",), "POETRY_CACHE_DIR",
-            {"POETRY_VIRTUALENVS_IN_PROJECT": "true", "POETRY_VIRTUALENVS_PREFER_ACTIVE_PYTHON": "false",
-             "POETRY_PYTHON": python},
+            {"POETRY_VIRTUALENVS_IN_PROJECT": "true",
+             "POETRY_VIRTUALENVS_PREFER_ACTIVE_PYTHON": "false", "POETRY_PYTHON": python},
             [f"{b}/poetry", "run", "python", "-c", "pass"], [f"{b}/poetry", "--version"],
         ),
         "pdm": Tool(
