@@ -280,7 +280,7 @@ def conda_python_package(
         "include", "share", "lib/pkgconfig", f"{lib}/test", f"{lib}/site-packages",
         f"{lib}/idlelib", f"{lib}/tkinter", f"{lib}/lib2to3", f"{lib}/ensurepip",
         f"{lib}/turtledemo", f"{lib}/config-{major_minor}-x86_64-linux-gnu",
-        "lib/libpython", "bin/2to3", "bin/idle", "bin/pydoc", "bin/pip", "bin/python3-config",
+        "lib/libpython", "bin/2to3", "bin/idle", "bin/pydoc", "bin/pip", "bin/python3-config", "bin/python-config",
         f"bin/python{major_minor}-config",
     ]
     return CondaPackage(

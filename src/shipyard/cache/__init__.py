@@ -11,6 +11,9 @@ reads an old format)::
     <root>/interpreters-v1/<hash>.json              interpreter probes
     <root>/buildenvs-v1/<hash>/                     PEP 517 build environments, reused
     <root>/locks-v1/<sha256>.marshal                parsed pylock.toml files, by content
+    <root>/conda-repodata-v1/                       py-rattler's repodata cache (its layout)
+    <root>/conda-pkgs-v1/                           py-rattler's package cache: extracted
+                                                    conda packages, linked into prefixes
     <root>/tmp/                                     scratch space on the same filesystem
 
 Entries are written to a temporary name and renamed into place, so concurrent
@@ -39,6 +42,8 @@ BUCKETS: dict[str, int] = {
     "downloads": 1,
     "buildenvs": 1,
     "locks": 1,
+    "conda-repodata": 1,
+    "conda-pkgs": 1,
 }
 
 _CACHEDIR_TAG = (

@@ -30,7 +30,11 @@ def _exec(env_root: Path, command: list[str]) -> int:
 
     bin_dir = env_root / ("Scripts" if os.name == "nt" else "bin")
     environ = dict(os.environ)
-    environ["VIRTUAL_ENV"] = str(env_root)
+    if (env_root / "conda-meta").is_dir():
+        environ["CONDA_PREFIX"] = str(env_root)
+        environ.pop("VIRTUAL_ENV", None)
+    else:
+        environ["VIRTUAL_ENV"] = str(env_root)
     environ["PATH"] = f"{bin_dir}{os.pathsep}{environ.get('PATH', '')}"
     environ.pop("PYTHONHOME", None)
     program = which(command[0], path=environ["PATH"])
@@ -94,6 +98,6 @@ def run(args: argparse.Namespace) -> int:
             if not outcome.plan.empty or outcome.lock is not None:
                 print_sync(output, outcome)
             env_root = outcome.env_root or env_root
-    elif not (env_root / "pyvenv.cfg").is_file():
+    elif not (env_root / "pyvenv.cfg").is_file() and not (env_root / "conda-meta").is_dir():
         raise UsageError("There is no .venv to run in.", hint="Run `shipyard sync` first.")
     return _exec(env_root, command)

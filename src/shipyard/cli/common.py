@@ -80,7 +80,10 @@ def print_sync(output: Output, outcome: Any) -> None:
     plan = outcome.plan
     if outcome.env_created and outcome.env_root is not None:
         verb = "Would create" if outcome.dry_run else "Created"
-        output.line(f"{verb} virtual environment at {outcome.env_root}")
+        kind = "conda environment" if outcome.conda else "virtual environment"
+        output.line(f"{verb} {kind} at {outcome.env_root}")
+    if outcome.conda_installed:
+        output.line(f"Installed {outcome.conda_installed} conda packages")
     if plan.empty:
         output.line(f"Audited {len(plan.unchanged)} packages")
         return

@@ -128,7 +128,31 @@ def _render_error(exc: BaseException, verbose: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
+    """Run the command line; returns the process exit code.
+
+    Run as a program (``argv`` is ``None``) after py-rattler was used, the process
+    ends here through ``os._exit`` once the output is flushed: py-rattler's runtime
+    threads can crash an interpreter that is shutting down (pyo3-async-runtimes#40),
+    which turned one run in six into a segfault after the work was done.
+    """
+    try:
+        code = _main(argv)
+    except SystemExit as exc:
+        if argv is not None or "rattler" not in sys.modules:
+            raise
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if argv is None and "rattler" in sys.modules:
+        import os
+
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list == ["--version"] or args_list == ["-V"]:
         from shipyard import __version__

@@ -9,8 +9,11 @@ it is rebuilt and the reporter says why.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.specifiers import SpecifierSet
 
@@ -18,8 +21,13 @@ from shipyard.models import Interpreter
 from shipyard.project.manifest import Project
 from shipyard.project.services import Services
 
+if TYPE_CHECKING:
+    from shipyard.conda.records import CondaRecord
+    from shipyard.venv import VirtualEnvironment
+
 __all__ = [
     "ProjectEnvironment",
+    "ensure_conda_environment",
     "ensure_environment",
     "find_project_interpreter",
     "python_request_text",
@@ -66,6 +74,8 @@ class ProjectEnvironment:
     root: Path
     interpreter: Interpreter
     created: bool
+    #: for a conda prefix: how many conda packages were (re)installed by this call
+    conda_installed: int = 0
 
 
 def _satisfies(
@@ -109,3 +119,101 @@ def ensure_environment(project: Project, services: Services) -> ProjectEnvironme
     assert env is not None
     interpreter = probe_interpreter(env.python, cache_dir=services.cache.root)
     return ProjectEnvironment(root, interpreter, created=True)
+
+
+def ensure_conda_environment(
+    project: Project, services: Services, records: Sequence[CondaRecord], *, dry_run: bool = False
+) -> ProjectEnvironment | None:
+    """Make ``.venv`` a conda prefix holding exactly ``records`` (conda packages only;
+    files conda does not own stay), and probe its ``python``.
+
+    A ``.venv`` that is a virtual environment is replaced (the reporter says so); one
+    that is neither a virtual environment nor a conda prefix is refused.
+
+    :param records: this platform's conda records from the lock (they include python).
+    :param dry_run: change nothing; returns ``None`` when the prefix does not exist yet.
+    :raises InstallError: when ``.venv`` is something else, or has no ``bin/python``
+        after the install.
+    """
+    import shutil
+
+    from shipyard.conda.config import conda_config
+    from shipyard.conda.prefix import install_records, installed_dists, is_conda_prefix
+    from shipyard.errors import InstallError
+    from shipyard.python.probe import probe_interpreter
+
+    root = project.root / VENV_DIRNAME
+    existed = is_conda_prefix(root)
+    if dry_run:
+        if not existed:
+            return None
+    elif not existed and root.exists():
+        if (root / "pyvenv.cfg").is_file():
+            services.reporter.warning(
+                "Rebuilding .venv as a conda prefix: the project has conda dependencies."
+            )
+            shutil.rmtree(root)
+        elif any(root.iterdir()):
+            raise InstallError(
+                f"{root} exists but is neither a virtual environment nor a conda prefix.",
+                context=str(root),
+                hint="Move it away; shipyard creates the environment there.",
+            )
+    changed = False
+    before: set[str] = set()
+    if not dry_run:
+        before = installed_dists(root)
+        config = conda_config(project.tool, project.root)
+        changed = install_records(
+            records,
+            root,
+            config=config,
+            cache_dir=services.cache.bucket("conda-pkgs"),
+            requested=config.dependencies if config is not None else (),
+        )
+        if before and before != installed_dists(root):
+            _drop_stale_site_packages(root, records)
+    python = root / ("python.exe" if os.name == "nt" else "bin/python")
+    if not python.exists():
+        raise InstallError(
+            "The conda prefix has no Python interpreter.",
+            context=str(root),
+            hint="The conda dependencies must include python; run `shipyard lock` again.",
+        )
+    interpreter = probe_interpreter(python, cache_dir=services.cache.root)
+    installed = len({r.dist for r in records} - before) if changed else 0
+    return ProjectEnvironment(root, interpreter, created=not existed, conda_installed=installed)
+
+
+def _drop_stale_site_packages(root: Path, records: Sequence[CondaRecord]) -> None:
+    """After python changed minor version in a prefix, remove the old minor's
+    ``lib/pythonX.Y`` left behind with PyPI packages in it."""
+    import shutil
+
+    current = next((r.version for r in records if r.name == "python"), None)
+    if current is None:
+        return
+    keep = "python" + ".".join(current.split(".")[:2])
+    lib = root / "lib"
+    for entry in lib.glob("python3.*"):
+        if entry.is_dir() and entry.name != keep and not (entry / "os.py").exists():
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def conda_environment_layout(interpreter: Interpreter) -> VirtualEnvironment:
+    """The install layout of a conda prefix, from its probed interpreter (the same
+    shape as a virtual environment's, so PyPI installs work the same way)."""
+    from shipyard.venv import VirtualEnvironment
+
+    root = Path(interpreter.prefix)
+    scheme = interpreter.scheme
+    return VirtualEnvironment(
+        root=root,
+        python=interpreter.executable,
+        version=interpreter.version,
+        base_executable=None,
+        site_packages=root / scheme["purelib"],
+        platlib=root / scheme["platlib"],
+        scripts=root / scheme["scripts"],
+        include=root / scheme["include"],
+    )

@@ -15,7 +15,8 @@ from typing import Any, cast
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from shipyard.errors import LockError, UsageError
+from shipyard.conda.config import CondaConfig, conda_config, default_platforms
+from shipyard.errors import LockError, ManifestError, UsageError
 from shipyard.index.repository import IndexRepository
 from shipyard.lock.pylock import (
     LOCK_FILENAME,
@@ -24,14 +25,14 @@ from shipyard.lock.pylock import (
     read_lock,
     write_lock,
 )
-from shipyard.models import DistFile
+from shipyard.models import DistFile, TargetEnvironment
 from shipyard.project.freshness import lock_is_fresh, settings_inputs
 from shipyard.project.manifest import Project
 from shipyard.project.services import Services
 from shipyard.resolver.provider import PrereleasePolicy, ResolutionStrategy, ResolveOptions
 from shipyard.resolver.universal import Resolution, RootRequirement, resolve
 from shipyard.settings import parse_datetime
-from shipyard.specs.targets import default_targets
+from shipyard.specs.targets import default_targets, target_for
 
 __all__ = [
     "LockOutcome",
@@ -205,6 +206,13 @@ def lock_project(
     )
     environments = [str(e) for e in project.tool.get("environments", []) or []]
     targets = default_targets(project.requires_python, environments)
+    conda_tool: dict[str, Any] | None = None
+    conda = conda_config(project.tool, project.root)
+    if conda is not None:
+        targets, provided, conda_tool = _lock_conda(
+            project, services, conda, targets, None if upgrade else document
+        )
+        options = replace(options, provided=provided)
     repository = make_repository(project, services, refresh=True if upgrade else upgrade_names)
     result = resolve(
         root_requirements(project),
@@ -229,6 +237,8 @@ def lock_project(
         recorded_options["exclude-newer"] = options.exclude_newer.isoformat()
     if recorded_options:
         tool["options"] = recorded_options
+    if conda_tool is not None:
+        tool["conda"] = conda_tool
     new_document = build_lock_document(
         result,
         requires_python=str(project.requires_python) if project.requires_python else None,
@@ -287,3 +297,100 @@ def _diff(old: dict[str, Any] | None, new: dict[str, Any], outcome: LockOutcome)
             continue
         outcome.removed.extend(f"{name}=={v}" for v in sorted(a - b))
         outcome.added.extend(f"{name}=={v}" for v in sorted(b - a))
+
+
+def _lock_conda(
+    project: Project,
+    services: Services,
+    conda: CondaConfig,
+    targets: Sequence[TargetEnvironment],
+    document: dict[str, Any] | None,
+) -> tuple[tuple[TargetEnvironment, ...], dict[str, Version], dict[str, Any]]:
+    """Solve the conda side and derive the PyPI side's targets from it.
+
+    One PyPI target per conda platform, at the exact Python version the conda solve
+    chose there. A PyPI distribution counts as provided by conda only when every
+    platform provides the same version of it (the reporter warns otherwise).
+
+    :returns: the targets, the provided distributions and the lock's
+        ``[tool.shipyard.conda]`` table.
+    :raises ManifestError: when no platform is left or the solved Python is outside
+        ``requires-python``.
+    :raises ResolutionError: when a platform's conda dependencies cannot be satisfied.
+    """
+    from shipyard.conda.config import CONDA_PLATFORMS
+    from shipyard.conda.pypi import provided_distributions, python_record, python_spec
+    from shipyard.conda.records import records_from_lock, records_to_lock
+    from shipyard.conda.solve import solve_platforms
+    from shipyard.project.environment import python_request_text
+    from shipyard.python.discovery import parse_python_request
+
+    platforms = conda.platforms or default_platforms([(t.platform, t.machine) for t in targets])
+    if not platforms:
+        raise ManifestError(
+            "No conda platform is left to lock: [tool.shipyard] environments excludes "
+            "every platform conda packages exist for.",
+            context=str(project.pyproject),
+            hint="Set [tool.shipyard.conda] platforms, e.g. [\"linux-64\", \"osx-arm64\"].",
+        )
+    text, _source = python_request_text(project, services)
+    request = parse_python_request(text)
+    python = python_spec(request.version, request.specifier, project.requires_python)
+    specs = {
+        p: conda.specs_for(p) + (() if conda.mentions("python", p) else (python,))
+        for p in platforms
+    }
+    locked: dict[str, list[Any]] = {}
+    previous = ((document or {}).get("tool", {}).get("shipyard", {}).get("conda") or {})
+    tables = previous.get("packages", []) if isinstance(previous, dict) else []
+    for platform in platforms:
+        try:
+            locked[platform] = records_from_lock(tables, platform)
+        except LockError:
+            locked = {}
+            break
+    solved = solve_platforms(
+        conda, platforms, specs, cache_dir=services.cache.bucket("conda-repodata"), locked=locked
+    )
+    conda_targets: list[TargetEnvironment] = []
+    per_platform: list[dict[str, Version]] = []
+    for platform in platforms:
+        record = python_record(solved[platform])
+        if record is None:
+            raise ManifestError(
+                f"The conda solve for {platform} has no python package.",
+                context="[tool.shipyard.conda]",
+                hint="Add python to the conda dependencies, e.g. \"python 3.12.*\".",
+            )
+        version = Version(record.version)
+        if project.requires_python is not None and not project.requires_python.contains(
+            version, prereleases=True
+        ):
+            raise ManifestError(
+                f"The conda solve for {platform} chose Python {version}, which "
+                f"requires-python ({project.requires_python}) excludes.",
+                context=str(project.pyproject),
+                hint="Make the conda python spec agree with requires-python.",
+            )
+        family, machine = CONDA_PLATFORMS[platform]
+        conda_targets.append(
+            target_for((version.major, version.minor), family, machine, str(version))
+        )
+        per_platform.append(provided_distributions(solved[platform], conda.pypi_mapping))
+    provided = dict(per_platform[0])
+    for other in per_platform[1:]:
+        for name in list(provided):
+            if other.get(name) != provided[name]:
+                del provided[name]
+    uneven = sorted({n for p in per_platform for n in p} - set(provided))
+    if uneven:
+        services.reporter.warning(
+            "Conda provides these Python packages on some platforms only, or at different "
+            f"versions, so PyPI will provide them everywhere: {', '.join(uneven)}."
+        )
+    table = {
+        "channels": list(conda.channels),
+        "platforms": list(platforms),
+        "packages": records_to_lock(solved),
+    }
+    return tuple(conda_targets), provided, table

@@ -120,6 +120,8 @@ class Project:
             "environments": list(self.tool.get("environments", []) or []),
             "settings": dict(sorted(settings_inputs.items())),
         }
+        if self.tool.get("conda") is not None:
+            data["conda"] = self.tool["conda"]
         digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
         return f"sha256:{digest}"
 

@@ -107,6 +107,9 @@ class SyncOutcome:
     prepare_seconds: float = 0.0
     install_seconds: float = 0.0
     dry_run: bool = False
+    #: the environment is a conda prefix; how many conda packages this sync installed
+    conda: bool = False
+    conda_installed: int = 0
 
 
 def _requested_names(project: Project, groups: Sequence[str], extras: Sequence[str]) -> set[str]:
@@ -155,7 +158,13 @@ def sync_project(
     from shipyard.venv import inspect_venv
 
     env_root = project.root / VENV_DIRNAME
-    if dry_run and inspect_venv(env_root) is None:
+    conda_table = document.get("tool", {}).get("shipyard", {}).get("conda")
+    conda_owned: dict[str, str] = {}
+    if conda_table:
+        interpreter, venv, conda_owned = _conda_environment(
+            project, services, conda_table, outcome, dry_run=dry_run, path=lock_path
+        )
+    elif dry_run and inspect_venv(env_root) is None:
         # Show what a sync would do without creating the environment.
         interpreter = find_project_interpreter(project, services)
         outcome.env_root, outcome.env_created = env_root, True
@@ -180,6 +189,20 @@ def sync_project(
     installed = (
         list(iter_installed(sorted({venv.site_packages, venv.platlib}))) if venv is not None else []
     )
+    if conda_owned:
+        # Distributions the conda packages installed are theirs: never removed or
+        # replaced by the PyPI side, and they satisfy the lock's entry of that name.
+        owned_names = set()
+        assert venv is not None
+        kept = []
+        for dist in installed:
+            relative = dist.dist_info.relative_to(venv.root).as_posix()
+            if relative in conda_owned:
+                owned_names.add(canonicalize_name(dist.name))
+            else:
+                kept.append(dist)
+        installed = kept
+        selected = [d for d in selected if d.name not in owned_names]
     plan = compute_plan(selected, installed, exact=selection.exact, base=project.root)
     outcome.plan = plan
     if dry_run or venv is None:
@@ -295,3 +318,84 @@ def _apply(
             job.result()
     outcome.install_seconds = time.perf_counter() - started
     reporter.install_finished(len(to_add), len(plan.to_remove()), outcome.install_seconds)
+
+
+def _conda_environment(
+    project: Project,
+    services: Services,
+    table: Any,
+    outcome: SyncOutcome,
+    *,
+    dry_run: bool,
+    path: Path,
+) -> tuple[Any, Any, dict[str, str]]:
+    """The conda prefix for this machine's platform from the lock's conda records.
+
+    :returns: the interpreter (probed, or for a dry run without a prefix a stand-in
+        with the locked Python's markers and tags), the install layout (``None`` when
+        dry-running without a prefix) and the conda-owned ``.dist-info`` paths.
+    :raises LockError: when the lock has no conda records for this platform.
+    """
+    from shipyard.conda.pypi import conda_owned_distributions
+    from shipyard.conda.records import records_from_lock
+    from shipyard.conda.solve import host_platform
+    from shipyard.project.environment import conda_environment_layout, ensure_conda_environment
+
+    platform = host_platform()
+    platforms = table.get("platforms", []) if isinstance(table, dict) else []
+    if platform is None or platform not in platforms:
+        raise LockError(
+            f"The lock has conda packages for {', '.join(platforms) or 'no platform'}, "
+            f"not for this machine ({platform or 'an unsupported platform'}).",
+            context=str(path),
+            hint="Add this platform to [tool.shipyard.conda] platforms and run `shipyard lock`.",
+        )
+    records = records_from_lock(table.get("packages", []), platform, str(path))
+    outcome.conda = True
+    env = ensure_conda_environment(project, services, records, dry_run=dry_run)
+    if env is None:
+        outcome.env_root, outcome.env_created = project.root / VENV_DIRNAME, True
+        return _stand_in_interpreter(records), None, {}
+    outcome.env_root, outcome.env_created = env.root, env.created
+    outcome.conda_installed = env.conda_installed
+    return env.interpreter, conda_environment_layout(env.interpreter), (
+        conda_owned_distributions(env.root)
+    )
+
+
+def _stand_in_interpreter(records: Sequence[Any]) -> Any:
+    """What a dry run selects for before the conda prefix exists: the locked Python's
+    marker environment on this machine, and CPython's wheel tags for that version."""
+    import platform as host
+    import sys
+    from types import SimpleNamespace
+
+    from packaging import tags as wheel_tags
+
+    from shipyard.conda.pypi import python_record
+
+    record = python_record(records)
+    version = tuple(int(p) for p in (record.version if record else "3").split(".")[:2])
+
+    full = record.version if record else ".".join(map(str, version))
+    markers = {
+        "implementation_name": "cpython",
+        "implementation_version": full,
+        "os_name": "posix" if sys.platform != "win32" else "nt",
+        "platform_machine": host.machine(),
+        "platform_python_implementation": "CPython",
+        "platform_release": host.release(),
+        "platform_system": host.system(),
+        "platform_version": host.version(),
+        "python_full_version": full,
+        "python_version": ".".join(map(str, version[:2])),
+        "sys_platform": sys.platform,
+    }
+    tags = [
+        str(t)
+        for t in (
+            *wheel_tags.cpython_tags(python_version=version[:2]),
+            *wheel_tags.compatible_tags(python_version=version[:2]),
+        )
+    ]
+    return SimpleNamespace(markers=markers, tags=tags)

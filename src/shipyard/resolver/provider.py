@@ -88,6 +88,10 @@ class ResolveOptions:
     :param no_binary: names that must be built from source (``":all:"`` for every name).
     :param only_binary: names that must not be built from source (``":all:"`` for every).
     :param preferences: canonical name → version to keep when it still fits (from the lock).
+    :param provided: canonical name → version already provided by the environment
+        outside PyPI (conda packages that are Python distributions). Such a name has
+        that one candidate, with no files and no dependencies of its own (its provider
+        satisfies them); it is left out of the resolution's packages.
     """
 
     strategy: ResolutionStrategy = "highest"
@@ -96,6 +100,7 @@ class ResolveOptions:
     no_binary: frozenset[str] = frozenset()
     only_binary: frozenset[str] = frozenset()
     preferences: Mapping[str, Version] = field(default_factory=dict)
+    provided: Mapping[str, Version] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -523,6 +528,13 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
             reqs = reqs + [r for r in requirements.get(name, ()) if r.extra is None]
         bad = {c.version for c in incompatibilities[identifier]}
         urls = {r.url for r in reqs if r.url}
+        provided = self.options.provided.get(name)
+        if provided is not None:
+            if urls or provided in bad or not all(
+                r.specifier.contains(provided, prereleases=True) for r in reqs
+            ):
+                return []
+            return [Candidate(name, extra, provided, None, mask)]
         if urls:
             return self._direct_matches(name, extra, urls, reqs, mask, bad)
         table = self._table(name)

@@ -416,9 +416,12 @@ def _assemble(
             entry.deps.update(deps)
             entry.mask |= candidate.mask
     packages: list[ResolvedPackage] = []
+    provided = {name for (name, _version), entry in merged.items()
+                if entry.candidate.project_version is None}
     for (name, version), entry in sorted(merged.items()):
         candidate = entry.candidate
-        assert candidate.project_version is not None
+        if candidate.project_version is None:
+            continue  # provided by the environment (ResolveOptions.provided)
         marker = mk.simplify(mk.marker_or(*entry.markers), requires_python=requires_python)
         provider = entry.fork.provider
         files = _lock_files(provider, name, candidate.project_version, entry.mask)
@@ -431,7 +434,7 @@ def _assemble(
                 files=files,
                 marker=mk.render(marker),
                 requires_python=metadata.requires_python,
-                dependencies=tuple(sorted(entry.deps)),
+                dependencies=tuple(sorted(entry.deps - provided)),
                 mask=entry.mask,
             )
         )

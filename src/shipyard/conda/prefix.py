@@ -1,0 +1,145 @@
+"""Conda prefixes: install the lock's conda records, and read what a prefix holds.
+
+A project with conda dependencies keeps its environment at ``.venv`` as a conda
+prefix (``conda-meta/`` instead of ``pyvenv.cfg``). :func:`install_records`
+makes the prefix's conda packages exactly the given records with py-rattler
+(its package cache, hard links, prefix-placeholder rewriting, ``noarch:
+python`` linking) and leaves files conda does not own — the PyPI packages
+shipyard installs next — alone.
+
+Every file is checked against the lock's sha256 before py-rattler links
+anything: py-rattler checks downloads, but not files it reads from a
+``file://`` channel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from shipyard.conda.config import CondaConfig
+from shipyard.conda.records import CondaRecord
+from shipyard.errors import HashMismatchError, InstallError, NetworkError, ShipyardError
+
+__all__ = ["install_records", "installed_dists", "is_conda_prefix"]
+
+
+def is_conda_prefix(path: Path) -> bool:
+    """Whether ``path`` is a conda prefix (has a ``conda-meta`` directory)."""
+    return (path / "conda-meta").is_dir()
+
+
+def installed_dists(prefix: Path) -> set[str]:
+    """``name-version-build`` of every conda package installed in ``prefix`` (from the
+    file names in ``conda-meta``; nothing is parsed)."""
+    meta = prefix / "conda-meta"
+    try:
+        return {n[: -len(".json")] for n in os.listdir(meta) if n.endswith(".json")}
+    except OSError:
+        return set()
+
+
+def _check_local_file(record: CondaRecord) -> None:
+    parts = urlsplit(record.url)
+    if parts.scheme != "file":
+        return
+    path = Path(unquote(parts.path))
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        raise InstallError(
+            f"Cannot read the conda package {record.file_name}: {exc.strerror or exc}.",
+            context=record.url,
+            hint="Check that the local channel still exists, or run `shipyard lock --upgrade`.",
+        ) from exc
+    if digest.hexdigest() != record.sha256:
+        raise HashMismatchError(
+            f"The conda package {record.file_name} does not match the lock's sha256 "
+            f"(expected {record.sha256}, got {digest.hexdigest()}); nothing was installed.",
+            context=record.url,
+            hint="Someone changed the file in the channel. If that was intended, run "
+            "`shipyard lock --upgrade` to record the new one.",
+        )
+
+
+def install_records(
+    records: Sequence[CondaRecord],
+    prefix: Path,
+    *,
+    config: CondaConfig | None,
+    cache_dir: Path,
+    requested: Sequence[str] = (),
+) -> bool:
+    """Make the conda packages of ``prefix`` exactly ``records``.
+
+    Returns at once, without loading py-rattler, when ``conda-meta`` already lists
+    exactly these builds.
+
+    :param records: the complete set for this platform (anything else conda installed
+        there is removed).
+    :param config: the manifest's conda table, for mirrors; ``None`` for none.
+    :param cache_dir: py-rattler's package cache (a shipyard cache bucket).
+    :param requested: the MatchSpecs the user asked for, recorded in ``conda-meta``.
+    :returns: whether anything changed.
+    :raises HashMismatchError: when a local package file differs from the lock.
+    :raises NetworkError: when a package cannot be downloaded.
+    :raises InstallError: when py-rattler cannot install.
+    """
+    wanted = {r.dist for r in records}
+    if is_conda_prefix(prefix) and installed_dists(prefix) == wanted:
+        return False
+    for record in records:
+        _check_local_file(record)
+    from rattler import MatchSpec, install
+
+    from shipyard.conda.solve import make_client, run_async
+
+    client = make_client(config) if config is not None else None
+    specs = []
+    for text in requested:
+        try:
+            specs.append(MatchSpec(text)._match_spec)
+        except Exception:  # an invalid spec was already refused by the solve
+            continue
+    rattler_records = [r.to_rattler() for r in records]
+    prefix.mkdir(parents=True, exist_ok=True)
+    try:
+        run_async(
+            lambda: install(
+                rattler_records,
+                prefix,
+                cache_dir=cache_dir,
+                show_progress=False,
+                client=client,
+                requested_specs=specs or None,
+            )
+        )
+    except ShipyardError:
+        raise
+    except Exception as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "hash mismatch" in text.lower():
+            raise HashMismatchError(
+                f"A downloaded conda package does not match the lock's sha256: {text}.",
+                context=str(prefix),
+                hint="The channel changed a published file; run `shipyard lock --upgrade`.",
+            ) from exc
+        if any(word in text.lower() for word in ("connect", "dns", "timed out", "http")):
+            raise NetworkError(
+                f"Could not download conda packages: {text}.",
+                url=", ".join(sorted({r.channel for r in records})),
+                hint="Check your network or the channel mirrors, or sync with --offline "
+                "once the package cache has them.",
+            ) from exc
+        raise InstallError(
+            f"Could not install the conda packages into {prefix}: {text}.",
+            context=str(prefix),
+            hint="Remove .venv and sync again; if it persists, run with -v and report it.",
+        ) from exc
+    return True

@@ -1,0 +1,223 @@
+"""A project with conda and PyPI dependencies: one lock, one prefix, nothing twice.
+
+The conda channel is built here: a real CPython 3.12 (from pyenv) as the conda
+``python`` package, a C shared library compiled with gcc, a ``noarch: python``
+package that carries its own ``.dist-info`` (as conda-forge's do), and tiny
+stand-ins for osx-arm64 so the lock covers a second platform.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.pylock import Pylock
+
+from support import IndexServer, pkg
+from support.conda_channel import (
+    PLACEHOLDER,
+    CondaPackage,
+    build_channel,
+    conda_python_package,
+)
+
+from .test_local_index import shipyard
+
+pytestmark = pytest.mark.slow
+
+LIBFOO_C = b"int foo_answer(void) { return 42; }\n"
+BINDINGS = (
+    "import ctypes, os, sys\n"
+    "_lib = ctypes.CDLL(os.path.join(sys.prefix, 'lib', 'libfoo.so'))\n"
+    "def answer():\n    return _lib.foo_answer()\n"
+)
+TINYNUM_DIST_INFO = {
+    "site-packages/tinynum/__init__.py": b"__version__ = '1.5'\n",
+    "site-packages/tinynum-1.5.dist-info/METADATA": (
+        b"Metadata-Version: 2.1\nName: tinynum\nVersion: 1.5\n"
+    ),
+    "site-packages/tinynum-1.5.dist-info/INSTALLER": b"conda\n",
+    "site-packages/tinynum-1.5.dist-info/RECORD": b"",
+}
+
+
+def _pyenv_python(minor: str) -> Path:
+    found = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{minor}.*")))
+    if not found:
+        pytest.fail(f"this test needs a CPython {minor} under ~/.pyenv/versions")
+    return Path(found[-1])
+
+
+@pytest.fixture(scope="session")
+def conda_channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A channel with python 3.12 (linux-64 real, osx-arm64 stand-in), libfoo and tinynum."""
+    work = tmp_path_factory.mktemp("conda-build")
+    source = work / "foo.c"
+    source.write_bytes(LIBFOO_C)
+    library = work / "libfoo.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    install = _pyenv_python("3.12")
+    version = install.name
+    packages = [
+        conda_python_package(install, version),
+        CondaPackage(
+            "python", version, "h0_0_cpython", subdir="osx-arm64", depends=["__osx >=11.0"],
+            files={"bin/python3.12": b"#!/bin/sh\n"}, fmt="conda",
+        ),
+        CondaPackage(
+            "libfoo", "1.0", "h0_0", subdir="linux-64", depends=["__glibc >=2.17"],
+            files={"lib/libfoo.so": library.read_bytes()},
+            prefix_files={"etc/libfoo.conf": f"prefix={PLACEHOLDER}\n".encode()},
+        ),
+        CondaPackage(
+            "libfoo", "1.0", "h1_0", subdir="osx-arm64", depends=["__osx >=11.0"],
+            files={"lib/libfoo.dylib": b"not really"}, fmt="conda",
+        ),
+        CondaPackage(
+            "tinynum", "1.5", "pyh0_0", noarch="python", depends=["python >=3.8"],
+            files=TINYNUM_DIST_INFO, fmt="conda",
+        ),
+    ]
+    return build_channel(work / "channel", packages)
+
+
+PYPI = [
+    pkg("foo-bindings", "1.0", files={"foo_bindings/__init__.py": BINDINGS}),
+    pkg("tinynum", "1.5", files={"tinynum/__init__.py": "__version__ = '1.5 from PyPI'\n"}),
+    pkg("tinynum", "2.0", files={"tinynum/__init__.py": "__version__ = '2.0 from PyPI'\n"}),
+    pkg("uses-tinynum", "1.0", ["tinynum>=1"],
+        files={"uses_tinynum/__init__.py": "import tinynum\n"}),
+]
+
+
+def _project(tmp_path: Path, index: IndexServer, channel: Path, conda_deps: str) -> Path:
+    project = tmp_path / "mixed"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "mixed"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+        'dependencies = ["uses-tinynum", "foo-bindings"]\n\n'
+        f'[tool.shipyard]\nindex-url = "{index.index_url}"\n\n'
+        f'[tool.shipyard.conda]\nchannels = ["{channel.as_uri()}"]\n'
+        f"dependencies = [{conda_deps}]\n"
+        'platforms = ["linux-64", "osx-arm64"]\n'
+    )
+    return project
+
+
+def test_lock_sync_run_with_conda_and_pypi(
+    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+) -> None:
+    index = make_index(PYPI)
+    project = _project(tmp_path, index, conda_channel, '"libfoo", "python 3.12.*", "tinynum"')
+
+    shipyard(project, "lock")
+    text = (project / "pylock.toml").read_text()
+    lock = tomllib.loads(text)
+    Pylock.from_dict(lock)  # still a valid PEP 751 lock
+    names = {p["name"] for p in lock["packages"]}
+    assert {"uses-tinynum", "foo-bindings"} <= names
+    assert "tinynum" not in names  # conda provides it on every platform
+    conda = lock["tool"]["shipyard"]["conda"]
+    assert conda["platforms"] == ["linux-64", "osx-arm64"]
+    by_platform: dict[str, set[str]] = {}
+    for record in conda["packages"]:
+        assert len(record["sha256"]) == 64 and record["url"].startswith("file://")
+        for platform in record["platforms"]:
+            by_platform.setdefault(platform, set()).add(f"{record['name']}-{record['subdir']}")
+    assert by_platform["linux-64"] == {"python-linux-64", "libfoo-linux-64", "tinynum-noarch"}
+    assert by_platform["osx-arm64"] == {"python-osx-arm64", "libfoo-osx-arm64", "tinynum-noarch"}
+    # One PyPI target per conda platform, at the conda Python's version.
+    assert lock["tool"]["shipyard"]["targets"] == ["cp312-linux-x86_64", "cp312-macos-arm64"]
+
+    shipyard(project, "lock")
+    assert (project / "pylock.toml").read_text() == text  # deterministic, nothing to do
+
+    result = shipyard(project, "sync")
+    prefix = project / ".venv"
+    assert (prefix / "conda-meta").is_dir() and not (prefix / "pyvenv.cfg").exists()
+    site = prefix / "lib" / "python3.12" / "site-packages"
+    infos = sorted(p.name for p in site.glob("*.dist-info"))
+    assert infos == ["foo_bindings-1.0.dist-info", "tinynum-1.5.dist-info", "uses_tinynum-1.0.dist-info"]
+    assert (site / "tinynum-1.5.dist-info" / "INSTALLER").read_text() == "conda\n"
+    assert (prefix / "etc" / "libfoo.conf").read_text() == f"prefix={prefix}\n"
+    assert "Created conda environment at" in result.stderr
+    assert "Installed 3 conda packages" in result.stderr
+    assert "+ tinynum" not in result.stderr  # conda's copy is the one
+
+    run = shipyard(
+        project, "run", "python", "-c",
+        "import sys, foo_bindings, tinynum, uses_tinynum; "
+        "print(foo_bindings.answer(), tinynum.__version__, sys.prefix, sys.version_info[:2])",
+    )
+    assert run.stdout.split() == ["42", "1.5", str(prefix), "(3,", "12)"]
+
+    again = shipyard(project, "sync")
+    assert "Installed" not in again.stdout + again.stderr
+
+    # A PyPI-only sync never touches conda's files, and removing a PyPI dependency
+    # removes only it.
+    text = (project / "pyproject.toml").read_text()
+    (project / "pyproject.toml").write_text(text.replace('"uses-tinynum", ', ""))
+    shipyard(project, "sync")
+    infos = sorted(p.name for p in site.glob("*.dist-info"))
+    assert infos == ["foo_bindings-1.0.dist-info", "tinynum-1.5.dist-info"]
+
+
+def test_existing_venv_becomes_a_conda_prefix(
+    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+) -> None:
+    index = make_index(PYPI)
+    project = _project(tmp_path, index, conda_channel, '"libfoo", "python 3.12.*"')
+    text = (project / "pyproject.toml").read_text()
+    plain = text.split("[tool.shipyard.conda]")[0]
+    (project / "pyproject.toml").write_text(plain)
+    shipyard(project, "sync")
+    assert (project / ".venv" / "pyvenv.cfg").is_file()
+
+    (project / "pyproject.toml").write_text(text)
+    result = shipyard(project, "sync")
+    assert "Rebuilding .venv as a conda prefix" in result.stderr
+    assert (project / ".venv" / "conda-meta").is_dir()
+    assert not (project / ".venv" / "pyvenv.cfg").exists()
+    # Without conda providing tinynum, PyPI installs it (exactly once).
+    site = project / ".venv" / "lib" / "python3.12" / "site-packages"
+    assert len(list(site.glob("tinynum-*.dist-info"))) == 1
+
+
+def test_unsatisfiable_conda_dependency_is_a_clear_error(
+    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+) -> None:
+    index = make_index(PYPI)
+    project = _project(tmp_path, index, conda_channel, '"libfoo >=2", "python 3.12.*"')
+    before = (project / "pyproject.toml").read_bytes()
+    result = shipyard(project, "lock", check=False)
+    assert result.returncode == 1
+    assert "cannot be satisfied on linux-64" in result.stderr
+    assert "libfoo >=2" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (project / "pyproject.toml").read_bytes() == before
+    assert not (project / "pylock.toml").exists()
+
+
+def test_fifty_cli_runs_using_py_rattler_exit_cleanly(
+    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+) -> None:
+    """py-rattler's runtime can crash an exiting interpreter (pyo3-async-runtimes#40);
+    the CLI must exit 0 every time, not segfault now and then."""
+    index = make_index(PYPI)
+    project = tmp_path / "small"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "small"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+        f'dependencies = []\n\n[tool.shipyard]\nindex-url = "{index.index_url}"\n\n'
+        f'[tool.shipyard.conda]\nchannels = ["{conda_channel.as_uri()}"]\n'
+        'dependencies = ["libfoo", "python 3.12.*"]\nplatforms = ["linux-64"]\n'
+    )
+    codes = [
+        shipyard(project, "-q", "lock", "--upgrade", check=False).returncode for _ in range(50)
+    ]
+    assert codes == [0] * 50
