@@ -221,3 +221,41 @@ def test_fifty_cli_runs_using_py_rattler_exit_cleanly(
         shipyard(project, "-q", "lock", "--upgrade", check=False).returncode for _ in range(50)
     ]
     assert codes == [0] * 50
+
+
+def test_add_and_remove_conda_dependencies(
+    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+) -> None:
+    index = make_index(PYPI)
+    project = _project(tmp_path, index, conda_channel, '"python 3.12.*"')
+    shipyard(project, "sync")
+    site = project / ".venv" / "lib" / "python3.12" / "site-packages"
+    assert (site / "tinynum").is_dir()  # from PyPI: conda does not provide it yet
+    assert not (project / ".venv" / "lib" / "libfoo.so").exists()
+
+    shipyard(project, "add", "--conda", "libfoo >=1", "tinynum")
+    manifest = tomllib.loads((project / "pyproject.toml").read_text())
+    assert manifest["tool"]["shipyard"]["conda"]["dependencies"] == [
+        "python 3.12.*", "libfoo >=1", "tinynum"
+    ]
+    assert (project / ".venv" / "lib" / "libfoo.so").is_file()
+    infos = sorted(p.name for p in site.glob("tinynum*.dist-info"))
+    assert infos == ["tinynum-1.5.dist-info"]  # the PyPI copy made way for conda's
+    assert (site / "tinynum-1.5.dist-info" / "INSTALLER").read_text() == "conda\n"
+    lock = tomllib.loads((project / "pylock.toml").read_text())
+    assert "tinynum" not in {p["name"] for p in lock["packages"]}
+
+    before = (project / "pyproject.toml").read_bytes()
+    lock_before = (project / "pylock.toml").read_bytes()
+    failed = shipyard(project, "add", "--conda", "libfoo >=9", check=False)
+    assert failed.returncode == 1 and "cannot be satisfied" in failed.stderr
+    assert (project / "pyproject.toml").read_bytes() == before
+    assert (project / "pylock.toml").read_bytes() == lock_before
+    bad = shipyard(project, "add", "--conda", "libfoo >=>1", check=False)
+    assert bad.returncode == 1 and "Invalid conda MatchSpec" in bad.stderr
+
+    shipyard(project, "remove", "--conda", "libfoo")
+    assert not (project / ".venv" / "lib" / "libfoo.so").exists()
+    missing = shipyard(project, "remove", "--conda", "libfoo", check=False)
+    assert missing.returncode == 1
+    assert "[tool.shipyard.conda] dependencies" in missing.stderr

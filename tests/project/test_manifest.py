@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -66,3 +67,27 @@ def test_input_hash_follows_the_manifest(tmp_path: Path) -> None:
     assert load_project(tmp_path).input_hash({}) == first
     path.write_text(ORIGINAL.replace("requests>=2", "requests>=2.1"))
     assert load_project(tmp_path).input_hash({}) != first
+
+
+def test_conda_specs_are_added_replaced_and_removed(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[project]\nname = "a"\nversion = "1"\n\n# conda side below\n')
+    editor = ManifestEditor(path)
+    editor.add_conda("libfoo >=1")
+    editor.add_conda("cuda-toolkit 12.4.*", platform="linux-64")
+    editor.add_conda("libfoo >=1.2")  # the same package: replaced, not doubled
+    editor.write()
+    text = path.read_text()
+    assert "# conda side below" in text
+    assert "[tool]" not in text and "[tool.shipyard]" not in text
+    assert "[tool.shipyard.conda.target]\n" not in text
+    conda = tomllib.loads(text)["tool"]["shipyard"]["conda"]
+    assert conda == {
+        "dependencies": ["libfoo >=1.2"],
+        "target": {"linux-64": {"dependencies": ["cuda-toolkit 12.4.*"]}},
+    }
+    editor = ManifestEditor(path)
+    assert editor.remove_conda("LibFoo")
+    assert not editor.remove_conda("libfoo")
+    assert not editor.remove_conda("cuda-toolkit")  # only in the linux-64 table
+    assert editor.remove_conda("cuda-toolkit", platform="linux-64")

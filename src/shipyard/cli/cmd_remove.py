@@ -13,6 +13,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--group", metavar="GROUP", help="remove from this dependency group")
     where.add_argument("--optional", metavar="EXTRA", help="remove from this extra")
+    where.add_argument(
+        "--conda",
+        action="store_true",
+        help="the names are conda packages in [tool.shipyard.conda]",
+    )
+    parser.add_argument(
+        "--conda-platform",
+        metavar="SUBDIR",
+        help="with --conda: only for this conda platform (e.g. linux-64)",
+    )
     parser.add_argument("--no-sync", action="store_true", help="lock but do not sync")
     parser.add_argument("--python", help="interpreter for .venv (version, range or path)")
 

@@ -121,6 +121,8 @@ def run_edit(args: argparse.Namespace, use_case: Any, items: list[str]) -> int:
             group=args.group,
             optional=args.optional,
             no_sync=args.no_sync,
+            conda=getattr(args, "conda", False),
+            conda_platform=getattr(args, "conda_platform", None),
         )
         if outcome.sync is not None:
             outcome.sync.lock = outcome.lock

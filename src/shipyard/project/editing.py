@@ -15,7 +15,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from shipyard.atomic import atomic_write_bytes
-from shipyard.errors import ManifestError
+from shipyard.errors import ManifestError, UsageError
 from shipyard.lock.pylock import LOCK_FILENAME
 from shipyard.project.locking import LockOutcome, lock_project, refresh_input_hash
 from shipyard.project.manifest import ManifestEditor, Project, load_project, parse_requirement
@@ -57,8 +57,13 @@ def add_requirements(
     group: str | None = None,
     optional: str | None = None,
     no_sync: bool = False,
+    conda: bool = False,
+    conda_platform: str | None = None,
 ) -> EditOutcome:
     """Add requirements to the manifest, then lock and sync.
+
+    With ``conda``, ``texts`` are conda MatchSpecs added to ``[tool.shipyard.conda]
+    dependencies`` (or to ``[tool.shipyard.conda.target.<conda_platform>]``).
 
     A requirement written without a version gets a lower bound at the version the
     lock picked (``requests`` → ``requests>=2.32.3``), as uv does.
@@ -66,6 +71,10 @@ def add_requirements(
     :raises RequirementError: for an invalid requirement (nothing is changed).
     :raises ShipyardError: from locking or syncing (everything is restored).
     """
+    if conda_platform is not None and not conda:
+        raise UsageError("--conda-platform needs --conda.")
+    if conda:
+        return _add_conda(project, services, texts, platform=conda_platform, no_sync=no_sync)
     requirements = [parse_requirement(text) for text in texts]
     if group is not None and optional is not None:
         raise ManifestError("Use either --group or --optional, not both.")
@@ -114,19 +123,35 @@ def remove_requirements(
     group: str | None = None,
     optional: str | None = None,
     no_sync: bool = False,
+    conda: bool = False,
+    conda_platform: str | None = None,
 ) -> EditOutcome:
     """Remove requirements by name from the manifest, then lock and sync (orphans go too).
 
+    With ``conda``, ``names`` are conda package names removed from the conda
+    dependencies (of ``conda_platform`` when given).
+
     :raises ManifestError: when a name is not a requirement of that list (nothing changed).
     """
+    if conda_platform is not None and not conda:
+        raise UsageError("--conda-platform needs --conda.")
     editor = ManifestEditor(project.pyproject)
     missing = []
     for name in names:
-        if not editor.remove(name, group=group, optional=optional):
+        removed = (
+            editor.remove_conda(name, platform=conda_platform)
+            if conda
+            else editor.remove(name, group=group, optional=optional)
+        )
+        if not removed:
             missing.append(name)
     if missing:
         where = (
-            f"dependency group {group!r}"
+            f"[tool.shipyard.conda.target.{conda_platform}] dependencies"
+            if conda and conda_platform
+            else "[tool.shipyard.conda] dependencies"
+            if conda
+            else f"dependency group {group!r}"
             if group
             else f"optional dependencies {optional!r}"
             if optional
@@ -139,6 +164,50 @@ def remove_requirements(
         )
     transaction = _Transaction(project.root)
     try:
+        editor.write()
+        current = load_project(project.root)
+        outcome = lock_project(current, services)
+        sync = None if no_sync else sync_project(current, services, Selection())
+        return EditOutcome(current, outcome, sync)
+    except BaseException:
+        transaction.rollback(editor)
+        raise
+
+
+def _add_conda(
+    project: Project,
+    services: Services,
+    specs: Sequence[str],
+    *,
+    platform: str | None,
+    no_sync: bool,
+) -> EditOutcome:
+    """``add --conda``: validate the MatchSpecs, add them, lock, sync — or undo."""
+    from shipyard.conda.config import CONDA_PLATFORMS
+    from shipyard.errors import RequirementError
+
+    if platform is not None and platform not in CONDA_PLATFORMS:
+        raise ManifestError(
+            f"Unknown conda platform {platform!r}.",
+            hint=f"Use one of {', '.join(CONDA_PLATFORMS)}.",
+        )
+    from rattler import MatchSpec
+
+    cleaned = []
+    for spec in specs:
+        try:
+            MatchSpec(spec)
+        except Exception as exc:
+            raise RequirementError(
+                f"Invalid conda MatchSpec {spec!r}: {str(exc).splitlines()[0]}.",
+                hint='Write it as conda does, e.g. "cuda-toolkit 12.4.*" or "numpy >=1.26".',
+            ) from exc
+        cleaned.append(spec.strip())
+    editor = ManifestEditor(project.pyproject)
+    transaction = _Transaction(project.root)
+    try:
+        for spec in cleaned:
+            editor.add_conda(spec, platform=platform)
         editor.write()
         current = load_project(project.root)
         outcome = lock_project(current, services)

@@ -348,6 +348,60 @@ class ManifestEditor:
             if isinstance(item, str) and _entry_name(item) == wanted:
                 array[index] = text
 
+    def _conda_specs(self, platform: str | None, create: bool) -> Any:
+        """The tomlkit array of ``[tool.shipyard.conda] dependencies`` (or of
+        ``[tool.shipyard.conda.target.<platform>]``), created when ``create``."""
+        import tomlkit
+
+        table: Any = self.document
+        path = ["tool", "shipyard", "conda"] + (["target", platform] if platform else [])
+        for index, key in enumerate(path):
+            if key not in table:
+                if not create:
+                    return None
+                if index == 0:
+                    self.document.add(tomlkit.nl())
+                # tool, tool.shipyard and …conda.target hold only tables: no empty headers.
+                table[key] = tomlkit.table(is_super_table=index < 2 or key == "target")
+            table = table[key]
+        if "dependencies" not in table:
+            if not create:
+                return None
+            array = tomlkit.array()
+            array.multiline(True)
+            table["dependencies"] = array
+        return table["dependencies"]
+
+    def add_conda(self, spec: str, *, platform: str | None = None) -> None:
+        """Add a conda MatchSpec, replacing the existing spec for the same package."""
+        from shipyard.conda.config import spec_name
+
+        array = self._conda_specs(platform, create=True)
+        name = spec_name(spec)
+        for index, item in enumerate(list(array)):
+            if isinstance(item, str) and spec_name(item) == name:
+                array[index] = spec
+                return
+        array.append(spec)
+        if hasattr(array, "multiline"):
+            array.multiline(True)
+
+    def remove_conda(self, name: str, *, platform: str | None = None) -> bool:
+        """Remove the conda specs for package ``name``; returns False when there was none."""
+        from shipyard.conda.config import spec_name
+
+        array = self._conda_specs(platform, create=False)
+        if array is None:
+            return False
+        wanted = spec_name(name)
+        indexes = [
+            i for i, item in enumerate(list(array))
+            if isinstance(item, str) and spec_name(item) == wanted
+        ]
+        for index in reversed(indexes):
+            del array[index]
+        return bool(indexes)
+
     def text(self) -> str:
         """The edited document."""
         import tomlkit
