@@ -259,3 +259,109 @@ def test_add_and_remove_conda_dependencies(
     missing = shipyard(project, "remove", "--conda", "libfoo", check=False)
     assert missing.returncode == 1
     assert "[tool.shipyard.conda] dependencies" in missing.stderr
+
+
+def test_export_environment_yml_and_conda_explicit(
+    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+) -> None:
+    import yaml
+    from rattler.explicit_environment import ExplicitEnvironmentSpec
+
+    index = make_index(PYPI)
+    project = _project(tmp_path, index, conda_channel, '"libfoo", "python 3.12.*", "tinynum"')
+    shipyard(project, "lock")
+    linux = shipyard(project, "export", "--format", "environment-yml").stdout
+    again = shipyard(project, "export", "--format", "environment-yml", "--frozen").stdout
+    assert linux == again  # deterministic
+    data = yaml.safe_load(linux)
+    assert data["name"] == "mixed"
+    assert data["channels"] == [conda_channel.as_uri(), "nodefaults"]
+    conda = [d for d in data["dependencies"] if isinstance(d, str)]
+    assert conda == [
+        "libfoo=1.0=h0_0", f"python={_pyenv_python('3.12').name}=h0_0_cpython",
+        "tinynum=1.5=pyh0_0", "pip",
+    ]
+    pip = next(d["pip"] for d in data["dependencies"] if isinstance(d, dict))
+    assert pip == [f"--index-url {index.index_url}", "foo-bindings==1.0", "uses-tinynum==1.0"]
+
+    mac = yaml.safe_load(
+        shipyard(project, "export", "--format", "environment-yml", "--platform", "osx-arm64").stdout
+    )
+    assert "libfoo=1.0=h1_0" in mac["dependencies"]
+    missing = shipyard(
+        project, "export", "--format", "environment-yml", "--platform", "win-64", check=False
+    )
+    assert missing.returncode == 1 and "no conda packages for win-64" in missing.stderr
+
+    out = project / "linux-64.txt"
+    shipyard(project, "export", "--format", "conda-explicit", "-o", str(out))
+    spec = ExplicitEnvironmentSpec.from_str(out.read_text())
+    urls = [entry.url for entry in spec.packages]
+    files = [u.rsplit("/", 1)[-1].split("#")[0] for u in urls]
+    # Dependencies first (tinynum needs python), otherwise by name.
+    assert files == [
+        "libfoo-1.0-h0_0.tar.bz2",
+        f"python-{_pyenv_python('3.12').name}-h0_0_cpython.conda",
+        "tinynum-1.5-pyh0_0.conda",
+    ]
+    assert str(spec.platform) == "linux-64"
+    lock = tomllib.loads((project / "pylock.toml").read_text())
+    md5 = {r["url"]: r["md5"] for r in lock["tool"]["shipyard"]["conda"]["packages"]}
+    assert all(line.split("#")[1] == md5[line.split("#")[0]]
+               for line in out.read_text().splitlines() if line.startswith("file://"))
+
+
+def test_environment_yml_round_trips_through_import_and_export(
+    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+) -> None:
+    index = make_index(PYPI)
+    source = tmp_path / "environment.yml"
+    source.write_text(
+        "name: analysis\n"
+        f"channels:\n  - {conda_channel.as_uri()}\n  - nodefaults\n"
+        "dependencies:\n"
+        "  - python=3.12\n"
+        "  - libfoo >=1\n"
+        "  - tinynum\n"
+        "  - pip\n"
+        "  - pip:\n"
+        f"    - --index-url {index.index_url}\n"
+        "    - foo-bindings==1.0\n"
+        "    - uses-tinynum   # comment kept out\n"
+        "    - -e .\n"
+        "    - --trusted-host example.com\n"
+    )
+
+    def roundtrip(name: str, environment: Path) -> tuple[Path, str]:
+        project = tmp_path / name
+        shipyard(tmp_path, "init", name, "--python", "3.12")
+        result = shipyard(project, "import", str(environment), "--no-sync")
+        assert "--trusted-host is not supported" in result.stderr or name != "first"
+        text = (project / "pyproject.toml").read_text()
+        manifest = tomllib.loads(text)
+        assert manifest["project"]["requires-python"] == ">=3.12"
+        assert set(manifest["project"]["dependencies"]) >= {"foo-bindings==1.0", "uses-tinynum"} \
+            or name != "first"
+        conda = manifest["tool"]["shipyard"]["conda"]
+        assert conda["channels"] == [conda_channel.as_uri()]
+        assert conda["platforms"] == ["linux-64"]
+        assert "locked for linux-64 only" in result.stderr
+        exported = shipyard(project, "export", "--format", "environment-yml").stdout
+        return project, exported
+
+    first, exported = roundtrip("first", source)
+    first_manifest = tomllib.loads((first / "pyproject.toml").read_text())
+    assert first_manifest["tool"]["shipyard"]["conda"]["dependencies"] == [
+        "python=3.12", "libfoo >=1", "tinynum"
+    ]
+    assert first_manifest["tool"]["shipyard"]["index-url"] == index.index_url
+    copy = tmp_path / "exported.yml"
+    copy.write_text(exported)
+    second, exported_again = roundtrip("second", copy)
+    # The exported file describes the same environment: importing it and exporting
+    # again gives the same file (the project name aside).
+    assert exported_again.replace("name: second", "name: first") == exported
+    shipyard(second, "sync")
+    run = shipyard(second, "run", "python", "-c", "import foo_bindings, tinynum; "
+                   "print(foo_bindings.answer(), tinynum.__version__)")
+    assert run.stdout.split() == ["42", "1.5"]

@@ -42,10 +42,13 @@ def command_services(
     args: argparse.Namespace, project: Project | None
 ) -> Iterator[tuple[Services, Output]]:
     """Settings, services and output for one command; closes them afterwards."""
-    settings = load_settings(project_table=project.tool if project else None, cli=_cli_values(args))
+    cli = _cli_values(args)
+    settings = load_settings(project_table=project.tool if project else None, cli=cli)
     output = Output(quiet=bool(getattr(args, "quiet", False)), color=settings.color)
     reporter = ConsoleReporter(output)
-    services = Services(settings, reporter, cli_python=getattr(args, "python", None))
+    services = Services(
+        settings, reporter, cli_python=getattr(args, "python", None), cli_values=cli
+    )
     try:
         yield services, output
     finally:

@@ -23,6 +23,11 @@ _COMMANDS = {
     "lock": ("shipyard.cli.cmd_lock", "Resolve the project's requirements into pylock.toml."),
     "sync": ("shipyard.cli.cmd_sync", "Make .venv exactly match the lock."),
     "run": ("shipyard.cli.cmd_run", "Run a command in the project's environment."),
+    "export": ("shipyard.cli.cmd_export", "Write the lock as environment.yml or a conda list."),
+    "import": (
+        "shipyard.cli.cmd_import",
+        "Bring requirements from environment.yml into the project.",
+    ),
     "cache": ("shipyard.cli.cmd_cache", "Inspect or clean the cache."),
 }
 

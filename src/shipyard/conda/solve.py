@@ -183,8 +183,24 @@ def solve_platforms(
         explanation, with the platform named).
     :raises NetworkError: when a channel cannot be read.
     """
-    from rattler import Gateway, solve
+    from rattler import Gateway, MatchSpec, solve
     from rattler.exceptions import SolverError
+
+    parsed: dict[str, list[MatchSpec]] = {}
+    for subdir in platforms:
+        parsed[subdir] = []
+        for text in specs[subdir]:
+            try:
+                # conda's own reading (name=version=build as in environment.yml), not
+                # the strict one solve() applies to strings
+                parsed[subdir].append(MatchSpec(text, strict=False))
+            except Exception as exc:
+                raise ResolutionError(
+                    f"The conda dependency {text!r} is not a valid MatchSpec: "
+                    f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}.",
+                    context="[tool.shipyard.conda] dependencies",
+                    hint='Write it as conda does, e.g. "numpy >=1.26", "python 3.12.*".',
+                ) from exc
 
     client = make_client(config)
     gateway = Gateway(cache_dir=cache_dir, client=client)
@@ -197,7 +213,7 @@ def solve_platforms(
             try:
                 records = await solve(
                     channels,
-                    list(specs[subdir]),
+                    parsed[subdir],
                     gateway=gateway,
                     platforms=[cast("SubdirLiteral", subdir), "noarch"],
                     locked_packages=previous or None,
@@ -210,8 +226,9 @@ def solve_platforms(
                     f"The conda dependencies cannot be satisfied on {subdir}:\n{_tree(exc)}",
                     context="[tool.shipyard.conda]",
                     hint="Loosen the conda dependencies, add a channel that has the missing "
-                    "packages, or set the platform's virtual packages "
-                    f"([tool.shipyard.conda.virtual-packages.{subdir}]).",
+                    "packages, set the platform's virtual packages "
+                    f"([tool.shipyard.conda.virtual-packages.{subdir}]), or leave {subdir} out "
+                    "of [tool.shipyard.conda] platforms.",
                 ) from exc
             except ShipyardError:
                 raise

@@ -402,6 +402,30 @@ class ManifestEditor:
             del array[index]
         return bool(indexes)
 
+    def set_tool_value(self, key: str, value: Any, *, conda: bool = False) -> None:
+        """Set ``[tool.shipyard] key`` (or ``[tool.shipyard.conda] key``) to ``value``."""
+        import tomlkit
+
+        table: Any = self.document
+        for index, name in enumerate(["tool", "shipyard"] + (["conda"] if conda else [])):
+            if name not in table:
+                table[name] = tomlkit.table(is_super_table=index == 0)
+            table = table[name]
+        if isinstance(value, list):
+            array = tomlkit.array()
+            array.extend(value)
+            if len(value) > 2:
+                array.multiline(True)
+            value = array
+        table[key] = value
+
+    def set_requires_python(self, text: str) -> None:
+        """Set ``[project] requires-python``."""
+        project = self.document.get("project")
+        if project is None:
+            raise ManifestError("pyproject.toml has no [project] table.", context=str(self.path))
+        project["requires-python"] = text
+
     def text(self) -> str:
         """The edited document."""
         import tomlkit

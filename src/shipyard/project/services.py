@@ -6,8 +6,10 @@ none. This is deliberately small: the use cases take what they need from it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from shipyard.cache import Cache, default_cache_dir
 from shipyard.index.http import HttpClient
@@ -25,9 +27,15 @@ class Services:
     """
 
     def __init__(
-        self, settings: Settings, reporter: Reporter | None = None, *, cli_python: str | None = None
+        self,
+        settings: Settings,
+        reporter: Reporter | None = None,
+        *,
+        cli_python: str | None = None,
+        cli_values: Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = settings
+        self.cli_values: Mapping[str, Any] = dict(cli_values or {})
         self.reporter: Reporter = reporter if reporter is not None else NullReporter()
         self.cli_python = cli_python
         self._cache: Cache | None = None
@@ -62,6 +70,16 @@ class Services:
                 max_workers=max(2, self.settings.concurrency), thread_name_prefix="shipyard"
             )
         return self._executor
+
+    def reload_settings(self, project_table: Mapping[str, Any]) -> None:
+        """Re-read the settings after the command itself edited ``[tool.shipyard]``
+        (``import`` writing an index URL): the command line and ``SHIPYARD_*`` still win.
+
+        :raises ManifestError, UsageError: as :func:`~shipyard.settings.load_settings`.
+        """
+        from shipyard.settings import load_settings
+
+        self.settings = load_settings(project_table=project_table, cli=self.cli_values)
 
     def close(self) -> None:
         """Stop the worker threads (pending background fetches are cancelled)."""

@@ -1,0 +1,1 @@
+"""Import and export of the formats users already have (requirements files, environment.yml …)."""

@@ -1,0 +1,237 @@
+"""pip requirements-file lines (``requirements.txt``, the ``pip:`` list of an
+``environment.yml``), parsed into what a shipyard manifest can hold.
+
+Understood: PEP 508 requirements and direct URLs (``name @ url``), comments and
+blank lines, ``\\`` line continuations, ``${VAR}`` expansion from the
+environment, ``-r``/``--requirement`` and ``-c``/``--constraint`` files
+(nested, relative to the including file), ``-e``/``--editable`` paths,
+``-i``/``--index-url``, ``--extra-index-url``, ``-f``/``--find-links``,
+``--no-index``, ``--pre``, and per-requirement ``--hash`` options (kept as
+expected hashes). Anything else is reported as ``file:line: what and why``,
+never dropped silently.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+__all__ = ["RequirementLine", "RequirementsFile", "parse_requirement_lines", "read_requirements"]
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+_OPTIONS_WITH_VALUE = {
+    "-i": "index-url", "--index-url": "index-url", "--extra-index-url": "extra-index-url",
+    "-f": "find-links", "--find-links": "find-links", "-r": "requirement",
+    "--requirement": "requirement", "-c": "constraint", "--constraint": "constraint",
+    "-e": "editable", "--editable": "editable",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RequirementLine:
+    """One requirement and where it was written.
+
+    :param requirement: the parsed PEP 508 requirement.
+    :param hashes: ``algorithm:hex`` strings from ``--hash`` options.
+    :param origin: ``file:line``.
+    """
+
+    requirement: Requirement
+    hashes: tuple[str, ...] = ()
+    origin: str = ""
+
+
+@dataclass(slots=True)
+class RequirementsFile:
+    """The parsed content of one or more requirements files.
+
+    :param requirements: requirements in file order (``-r`` files inlined).
+    :param constraints: requirements from ``-c`` files.
+    :param editables: ``-e`` paths or URLs, as written (``.`` is the project itself).
+    :param index_url: the ``--index-url`` (the last one wins, as in pip).
+    :param extra_index_urls: ``--extra-index-url`` values, in order, without duplicates.
+    :param find_links: ``--find-links`` values, in order.
+    :param no_index: ``--no-index`` was given. :param pre: ``--pre`` was given.
+    :param problems: ``file:line: what and why`` for lines that were not carried over.
+    """
+
+    requirements: list[RequirementLine] = field(default_factory=list)
+    constraints: list[RequirementLine] = field(default_factory=list)
+    editables: list[str] = field(default_factory=list)
+    index_url: str | None = None
+    extra_index_urls: list[str] = field(default_factory=list)
+    find_links: list[str] = field(default_factory=list)
+    no_index: bool = False
+    pre: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    def merge(self, other: RequirementsFile) -> None:
+        """Append ``other``'s content (its index URL wins when it has one)."""
+        self.requirements.extend(other.requirements)
+        self.constraints.extend(other.constraints)
+        self.editables.extend(other.editables)
+        self.index_url = other.index_url or self.index_url
+        for url in other.extra_index_urls:
+            if url not in self.extra_index_urls:
+                self.extra_index_urls.append(url)
+        self.find_links.extend(f for f in other.find_links if f not in self.find_links)
+        self.no_index = self.no_index or other.no_index
+        self.pre = self.pre or other.pre
+        self.problems.extend(other.problems)
+
+
+def _logical_lines(lines: Sequence[str], first_line: int) -> list[tuple[int, str]]:
+    """Join ``\\`` continuations and drop comments; yields (line number, text)."""
+    joined: list[tuple[int, str]] = []
+    buffer, start = "", first_line
+    for offset, raw in enumerate(lines):
+        number = first_line + offset
+        if not buffer:
+            start = number
+        line = raw.rstrip("\r\n")
+        if line.endswith("\\"):
+            buffer += line[:-1] + " "
+            continue
+        buffer += line
+        text = re.sub(r"(^|\s)#.*$", "", buffer).strip()
+        buffer = ""
+        if text:
+            joined.append((start, text))
+    if buffer.strip():
+        joined.append((start, buffer.strip()))
+    return joined
+
+
+def _expand(text: str) -> str:
+    return _VARIABLE.sub(lambda m: os.environ.get(m.group(1), m.group(0)), text)
+
+
+def parse_requirement_lines(
+    lines: Sequence[str],
+    *,
+    source: Path,
+    first_line: int = 1,
+    base: Path | None = None,
+    _seen: frozenset[Path] = frozenset(),
+) -> RequirementsFile:
+    """Parse requirements-file lines.
+
+    :param source: the file they come from (for ``file:line`` in problems).
+    :param first_line: the line number of ``lines[0]`` in ``source``.
+    :param base: the directory ``-r``/``-c``/``-e`` paths are relative to (default:
+        ``source``'s directory).
+    :returns: the parsed content; unreadable or unknown lines are in ``problems``.
+    """
+    base = base or source.parent
+    result = RequirementsFile()
+    for number, text in _logical_lines(lines, first_line):
+        origin = f"{source}:{number}"
+        text = _expand(text)
+        try:
+            tokens = shlex.split(text)
+        except ValueError as exc:
+            result.problems.append(f"{origin}: cannot split {text!r} ({exc}); left out.")
+            continue
+        if not tokens:
+            continue
+        head = tokens[0]
+        if head.startswith("-"):
+            _option(tokens, origin, base, result, _seen | {source.resolve()})
+            continue
+        hashes: list[str] = []
+        requirement_tokens: list[str] = []
+        index = 0
+        while index < len(tokens):
+            token = tokens[index]
+            if token.startswith("--hash"):
+                value = token.split("=", 1)[1] if "=" in token else (
+                    tokens[index + 1] if index + 1 < len(tokens) else ""
+                )
+                if "=" not in token:
+                    index += 1
+                hashes.append(value)
+            elif token.startswith("-"):
+                result.problems.append(
+                    f"{origin}: the per-requirement option {token} is not supported; "
+                    "the requirement was kept without it."
+                )
+            else:
+                requirement_tokens.append(token)
+            index += 1
+        requirement_text = " ".join(requirement_tokens)
+        try:
+            requirement = Requirement(requirement_text)
+        except InvalidRequirement as exc:
+            result.problems.append(
+                f"{origin}: {requirement_text!r} is not a PEP 508 requirement "
+                f"({str(exc).splitlines()[0]}); left out."
+            )
+            continue
+        result.requirements.append(RequirementLine(requirement, tuple(hashes), origin))
+    return result
+
+
+def _option(
+    tokens: list[str], origin: str, base: Path, result: RequirementsFile, seen: frozenset[Path]
+) -> None:
+    head, _, inline = tokens[0].partition("=")
+    if head in ("--no-index",):
+        result.no_index = True
+        return
+    if head == "--pre":
+        result.pre = True
+        return
+    kind = _OPTIONS_WITH_VALUE.get(head)
+    if kind is None:
+        result.problems.append(
+            f"{origin}: the option {head} is not supported by shipyard; left out."
+        )
+        return
+    value = inline or (tokens[1] if len(tokens) > 1 else "")
+    if not value:
+        result.problems.append(f"{origin}: {head} needs a value; left out.")
+        return
+    if kind == "index-url":
+        result.index_url = value
+    elif kind == "extra-index-url":
+        if value not in result.extra_index_urls:
+            result.extra_index_urls.append(value)
+    elif kind == "find-links":
+        result.find_links.append(value)
+    elif kind == "editable":
+        result.editables.append(value)
+    else:
+        path = (base / value).resolve()
+        if path in seen:
+            result.problems.append(f"{origin}: {value} includes itself; left out.")
+            return
+        nested = read_requirements(path, _seen=seen, origin=origin)
+        if kind == "constraint":
+            nested.constraints.extend(nested.requirements)
+            nested.requirements = []
+        result.merge(nested)
+
+
+def read_requirements(
+    path: Path, *, _seen: frozenset[Path] = frozenset(), origin: str | None = None
+) -> RequirementsFile:
+    """Parse a requirements file (and the files it includes).
+
+    :param origin: the ``file:line`` that included it, for the problem when it is missing.
+    :returns: the parsed content; a missing file is a problem, not an exception.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        result = RequirementsFile()
+        result.problems.append(
+            f"{origin or path}: cannot read {path} ({exc.strerror or exc}); left out."
+        )
+        return result
+    return parse_requirement_lines(lines, source=path, base=path.parent, _seen=_seen)
