@@ -136,6 +136,13 @@ REGISTRY: tuple[Setting, ...] = (
         "threads placing files into the environment",
     ),
     Setting("color", "SHIPYARD_COLOR", None, _choice("auto", "always", "never"), "colored output"),
+    Setting(
+        "conda_pypi_mapping_url",
+        "SHIPYARD_CONDA_PYPI_MAPPING_URL",
+        "conda-pypi-mapping-url",
+        str,
+        "conda-forge→PyPI name mapping (JSON; empty: don't fetch)",
+    ),
 )
 
 
@@ -162,6 +169,9 @@ class Settings:
     #: GIL back and forth (uv's UV_CONCURRENT_INSTALLS defaults to the cores too)
     concurrent_installs: int = field(default_factory=lambda: os.cpu_count() or 2)
     color: str = "auto"
+    conda_pypi_mapping_url: str = (
+        "https://raw.githubusercontent.com/prefix-dev/parselmouth/main/files/compressed_mapping.json"
+    )
 
     def index_urls(self) -> list[str]:
         """Indexes in the order they are asked: extra indexes first, then the main one."""

@@ -365,3 +365,139 @@ def test_environment_yml_round_trips_through_import_and_export(
     run = shipyard(second, "run", "python", "-c", "import foo_bindings, tinynum; "
                    "print(foo_bindings.answer(), tinynum.__version__)")
     assert run.stdout.split() == ["42", "1.5"]
+
+
+def test_conda_forge_names_mapped_to_pypi(
+    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+) -> None:
+    """conda-forge's pytorchish carries PyPI's torchish: the published mapping says so
+    before the package is at hand, the package's own .dist-info once it is."""
+    import json
+    import shutil
+
+    from support.conda_channel import ChannelServer, index_channel, package_archive
+
+    forge = tmp_path / "conda-forge"
+    (forge / "linux-64").mkdir(parents=True)
+    (forge / "noarch").mkdir()
+    for python in (conda_channel / "linux-64").glob("python-*.conda"):
+        shutil.copy(python, forge / "linux-64" / python.name)
+    torch = CondaPackage(
+        "pytorchish", "2.0", "pyh0_0", noarch="python", depends=["python >=3.8"], fmt="conda",
+        files={
+            "site-packages/torchish/__init__.py": b"SOURCE = 'conda'\n",
+            "site-packages/torchish-2.0.dist-info/METADATA":
+                b"Metadata-Version: 2.1\nName: torchish\nVersion: 2.0\n",
+            "site-packages/torchish-2.0.dist-info/INSTALLER": b"conda\n",
+        },
+    )
+    (forge / "noarch" / torch.file_name).write_bytes(package_archive(torch))
+    index_channel(forge)
+    index = make_index([pkg("torchish", "2.0", files={"torchish/__init__.py": "SOURCE = 'pypi'\n"})])
+    project = tmp_path / "torchy"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "torchy"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+        f'dependencies = ["torchish>=2"]\n\n[tool.shipyard]\nindex-url = "{index.index_url}"\n\n'
+        f'[tool.shipyard.conda]\nchannels = ["{forge.as_uri()}"]\n'
+        'dependencies = ["python 3.12.*", "pytorchish"]\nplatforms = ["linux-64"]\n'
+    )
+    served = tmp_path / "mapping"
+    served.mkdir()
+    (served / "compressed_mapping.json").write_text(json.dumps({"pytorchish": "torchish"}))
+    with ChannelServer(served) as server:
+        url = f"{server.url}/compressed_mapping.json"
+        shipyard(project, "lock", SHIPYARD_CONDA_PYPI_MAPPING_URL=url)
+        assert server.requests == ["/compressed_mapping.json"]
+    lock = tomllib.loads((project / "pylock.toml").read_text())
+    assert "torchish" not in {p["name"] for p in lock["packages"]}
+    shipyard(project, "sync")
+    run = shipyard(project, "run", "python", "-c", "import torchish; print(torchish.SOURCE)")
+    assert run.stdout.strip() == "conda"
+
+    # Now the package is at hand: its .dist-info answers, no mapping is needed.
+    nowhere = "http://127.0.0.1:9/compressed_mapping.json"
+    relock = shipyard(project, "lock", "--upgrade", SHIPYARD_CONDA_PYPI_MAPPING_URL=nowhere)
+    assert "mapping" not in relock.stderr
+    lock = tomllib.loads((project / "pylock.toml").read_text())
+    assert "torchish" not in {p["name"] for p in lock["packages"]}
+
+
+def test_unreachable_mapping_falls_back_to_the_naming_rule(
+    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+) -> None:
+    import shutil
+
+    from support.conda_channel import index_channel, package_archive
+
+    forge = tmp_path / "conda-forge"
+    (forge / "linux-64").mkdir(parents=True)
+    for python in (conda_channel / "linux-64").glob("python-*.conda"):
+        shutil.copy(python, forge / "linux-64" / python.name)
+    (forge / "noarch").mkdir()
+    numpyish = CondaPackage("numpyish", "1.0", "pyh0_0", noarch="python", depends=["python"],
+                            files={"site-packages/numpyish.py": b""})
+    (forge / "noarch" / numpyish.file_name).write_bytes(package_archive(numpyish))
+    index_channel(forge)
+    index = make_index([pkg("numpyish", "1.0"), pkg("numpyish", "2.0")])
+    project = tmp_path / "np"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "np"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+        f'dependencies = ["numpyish"]\n\n[tool.shipyard]\nindex-url = "{index.index_url}"\n\n'
+        f'[tool.shipyard.conda]\nchannels = ["{forge.as_uri()}"]\n'
+        'dependencies = ["python 3.12.*", "numpyish"]\nplatforms = ["linux-64"]\n'
+    )
+    result = shipyard(
+        project, "lock", SHIPYARD_CONDA_PYPI_MAPPING_URL="http://127.0.0.1:9/mapping.json",
+        SHIPYARD_HTTP_RETRIES="0",
+    )
+    assert "Could not fetch the conda-forge→PyPI name mapping" in result.stderr
+    lock = tomllib.loads((project / "pylock.toml").read_text())
+    assert "numpyish" not in {p["name"] for p in lock["packages"]}
+
+
+def test_frozen_sync_works_from_the_package_cache_alone(
+    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+) -> None:
+    import shutil
+
+    channel = tmp_path / "channel-copy"
+    shutil.copytree(conda_channel, channel)
+    index = make_index(PYPI)
+    project = _project(tmp_path, index, channel, '"libfoo", "python 3.12.*"')
+    shipyard(project, "sync")
+    cold_cache = tmp_path / "other-cache"
+    offline = shipyard(project, "sync", "--offline", SHIPYARD_CACHE_DIR=str(cold_cache),
+                       check=False)
+    assert offline.returncode == 0  # already in sync: nothing to fetch
+    shutil.rmtree(project / ".venv")
+    offline = shipyard(project, "sync", "--offline", "--frozen",
+                       SHIPYARD_CACHE_DIR=str(cold_cache), check=False)
+    assert offline.returncode == 1
+    assert "Offline, and the package cache lacks these conda packages" in offline.stderr
+    assert "libfoo-1.0-h0_0" in offline.stderr and "Traceback" not in offline.stderr
+
+    shutil.rmtree(channel)  # the channel is gone; the cache still has every package
+    shipyard(project, "sync", "--frozen", "--offline")
+    run = shipyard(project, "run", "--frozen", "python", "-c", "import foo_bindings; "
+                   "print(foo_bindings.answer())")
+    assert run.stdout.strip() == "42"
+
+
+def test_tampered_local_package_is_refused(
+    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+) -> None:
+    import shutil
+
+    channel = tmp_path / "channel-copy"
+    shutil.copytree(conda_channel, channel)
+    index = make_index(PYPI)
+    project = _project(tmp_path, index, channel, '"libfoo", "python 3.12.*"')
+    shipyard(project, "lock")
+    archive = channel / "linux-64" / "libfoo-1.0-h0_0.tar.bz2"
+    archive.write_bytes(archive.read_bytes() + b"tampered")
+    result = shipyard(project, "sync", "--frozen", check=False)
+    assert result.returncode == 1
+    assert "does not match the lock's sha256" in result.stderr
+    assert not (project / ".venv" / "lib" / "libfoo.so").exists()

@@ -14,6 +14,7 @@ reads an old format)::
     <root>/conda-repodata-v1/                       py-rattler's repodata cache (its layout)
     <root>/conda-pkgs-v1/                           py-rattler's package cache: extracted
                                                     conda packages, linked into prefixes
+    <root>/conda-mapping-v1/<url hash>.json         the published conda→PyPI name mapping
     <root>/tmp/                                     scratch space on the same filesystem
 
 Entries are written to a temporary name and renamed into place, so concurrent
@@ -44,6 +45,7 @@ BUCKETS: dict[str, int] = {
     "locks": 1,
     "conda-repodata": 1,
     "conda-pkgs": 1,
+    "conda-mapping": 1,
 }
 
 _CACHEDIR_TAG = (

@@ -42,11 +42,13 @@ def installed_dists(prefix: Path) -> set[str]:
         return set()
 
 
-def _check_local_file(record: CondaRecord) -> None:
+def _check_local_file(record: CondaRecord, cache_dir: Path) -> None:
     parts = urlsplit(record.url)
     if parts.scheme != "file":
         return
     path = Path(unquote(parts.path))
+    if not path.exists() and (cache_dir / record.dist).is_dir():
+        return  # checked when it was first extracted; the cache has it
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as handle:
@@ -75,6 +77,7 @@ def install_records(
     config: CondaConfig | None,
     cache_dir: Path,
     requested: Sequence[str] = (),
+    offline: bool = False,
 ) -> bool:
     """Make the conda packages of ``prefix`` exactly ``records``.
 
@@ -86,16 +89,27 @@ def install_records(
     :param config: the manifest's conda table, for mirrors; ``None`` for none.
     :param cache_dir: py-rattler's package cache (a shipyard cache bucket).
     :param requested: the MatchSpecs the user asked for, recorded in ``conda-meta``.
+    :param offline: use the package cache only (an error names what it lacks).
     :returns: whether anything changed.
     :raises HashMismatchError: when a local package file differs from the lock.
-    :raises NetworkError: when a package cannot be downloaded.
+    :raises NetworkError: when a package cannot be downloaded, or is not in the cache
+        while ``offline``.
     :raises InstallError: when py-rattler cannot install.
     """
     wanted = {r.dist for r in records}
     if is_conda_prefix(prefix) and installed_dists(prefix) == wanted:
         return False
+    if offline:
+        missing = [r.dist for r in records if not (cache_dir / r.dist).is_dir()]
+        if missing:
+            raise NetworkError(
+                f"Offline, and the package cache lacks these conda packages: "
+                f"{', '.join(sorted(missing))}.",
+                url=", ".join(sorted({r.channel for r in records})),
+                hint="Sync once with the network to fill the cache, then --offline works.",
+            )
     for record in records:
-        _check_local_file(record)
+        _check_local_file(record, cache_dir)
     from rattler import MatchSpec, install
 
     from shipyard.conda.solve import make_client, run_async

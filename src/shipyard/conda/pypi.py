@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
@@ -31,6 +31,7 @@ from shipyard.conda.records import CondaRecord
 
 __all__ = [
     "conda_owned_distributions",
+    "is_python_package",
     "provided_distributions",
     "python_record",
     "python_spec",
@@ -65,34 +66,61 @@ def python_record(records: Iterable[CondaRecord]) -> CondaRecord | None:
     return next((r for r in records if r.name == "python"), None)
 
 
+def is_python_package(record: CondaRecord) -> bool:
+    """Whether a conda record looks like a Python distribution (``noarch: python`` or
+    a dependency on ``python``), the conda-forge naming rule's premise."""
+    if record.name in _NOT_DISTRIBUTIONS or record.name.startswith("_"):
+        return False
+    return record.noarch == "python" or any(spec_name(d) == "python" for d in record.depends)
+
+
 def provided_distributions(
     records: Iterable[CondaRecord],
     overrides: Mapping[str, str],
-    published: Mapping[str, str] | None = None,
+    published: Mapping[str, str | None] | None = None,
+    at_hand: Mapping[str, Sequence[tuple[str, str | None]]] | None = None,
 ) -> dict[str, Version]:
     """The PyPI distributions a platform's conda records provide.
 
-    :param overrides: conda name → PyPI name from the manifest.
-    :param published: conda name → PyPI name from a published mapping, when available.
-    :returns: canonical PyPI name → the conda package's version (records whose version
-        is not a valid PEP 440 version are left out: PyPI specifiers cannot judge them).
+    :param overrides: conda name → PyPI name from the manifest (wins over everything).
+    :param published: conda name → PyPI name (``None``: not a Python distribution) from
+        a published mapping; consulted for conda-forge packages not at hand.
+    :param at_hand: conda name → ``(PyPI name, version)`` of the ``.dist-info``
+        directories its extracted package holds (the package's own word).
+    :returns: canonical PyPI name → version (the ``.dist-info``'s, else the conda
+        version; entries whose version is not PEP 440 are left out: PyPI specifiers
+        cannot judge them).
     """
     provided: dict[str, Version] = {}
+
+    def add(name: str, version: str | None) -> None:
+        try:
+            provided[canonicalize_name(name)] = Version(version or "")
+        except InvalidVersion:
+            pass
+
     for record in records:
         if record.name in _NOT_DISTRIBUTIONS or record.name.startswith("_"):
             continue
-        pypi = overrides.get(record.name) or (published or {}).get(record.name)
-        if pypi is None:
-            is_python = record.noarch == "python" or any(
-                spec_name(d) == "python" for d in record.depends
-            )
-            if not is_python:
-                continue
-            pypi = record.name
-        try:
-            provided[canonicalize_name(pypi)] = Version(record.version)
-        except InvalidVersion:
+        if record.name in overrides:
+            add(overrides[record.name], record.version)
             continue
+        if at_hand is not None and record.name in at_hand:
+            for name, version in at_hand[record.name]:
+                add(name, version or record.version)
+            continue
+        if not is_python_package(record):
+            continue
+        if (
+            published is not None
+            and record.channel.endswith("/conda-forge")
+            and record.name in published
+        ):
+            mapped = published[record.name]
+            if mapped:
+                add(mapped, record.version)
+            continue
+        add(record.name, record.version)
     return provided
 
 

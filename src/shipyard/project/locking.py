@@ -352,6 +352,15 @@ def _lock_conda(
     solved = solve_platforms(
         conda, platforms, specs, cache_dir=services.cache.bucket("conda-repodata"), locked=locked
     )
+    from shipyard.conda.mapping import at_hand
+
+    extracted = at_hand(
+        {r.url: r for records in solved.values() for r in records}.values(),
+        services.cache.bucket("conda-pkgs"),
+    )
+    published = _published_mapping(
+        services, conda, [r for records in solved.values() for r in records], extracted
+    )
     conda_targets: list[TargetEnvironment] = []
     per_platform: list[dict[str, Version]] = []
     for platform in platforms:
@@ -376,7 +385,11 @@ def _lock_conda(
         conda_targets.append(
             target_for((version.major, version.minor), family, machine, str(version))
         )
-        per_platform.append(provided_distributions(solved[platform], conda.pypi_mapping))
+        per_platform.append(
+            provided_distributions(
+                solved[platform], conda.pypi_mapping, published=published, at_hand=extracted
+            )
+        )
     provided = dict(per_platform[0])
     for other in per_platform[1:]:
         for name in list(provided):
@@ -394,3 +407,31 @@ def _lock_conda(
         "packages": records_to_lock(solved),
     }
     return tuple(conda_targets), provided, table
+
+
+
+def _published_mapping(
+    services: Services, conda: CondaConfig, records: Sequence[Any], extracted: Any
+) -> Any:
+    """The published conda→PyPI mapping, fetched only when a conda-forge Python package
+    is neither named in the manifest nor at hand (``None`` otherwise or when it cannot
+    be had; the reporter says so then)."""
+    from shipyard.conda.mapping import published_mapping
+    from shipyard.conda.pypi import is_python_package
+
+    url = services.settings.conda_pypi_mapping_url
+    needed = [
+        r for r in records
+        if r.channel.endswith("/conda-forge") and is_python_package(r)
+        and r.name not in conda.pypi_mapping and r.name not in extracted
+    ]
+    if not url or not needed:
+        return None
+    mapping = published_mapping(services.client, services.cache, url)
+    if mapping is None:
+        services.reporter.warning(
+            f"Could not fetch the conda-forge→PyPI name mapping ({url}); conda packages "
+            "are taken to provide the PyPI project of the same name. Set "
+            "[tool.shipyard.conda] pypi-mapping for the ones that differ."
+        )
+    return mapping
