@@ -144,6 +144,8 @@ def test_lock_sync_run_with_conda_and_pypi(
     assert infos == ["foo_bindings-1.0.dist-info", "tinynum-1.5.dist-info", "uses_tinynum-1.0.dist-info"]
     assert (site / "tinynum-1.5.dist-info" / "INSTALLER").read_text() == "conda\n"
     assert (prefix / "etc" / "libfoo.conf").read_text() == f"prefix={prefix}\n"
+    for meta in (prefix / "conda-meta").glob("*.json"):  # readable, as conda writes them
+        assert meta.stat().st_mode & 0o044 == 0o044
     assert "Created conda environment at" in result.stderr
     assert "Installed 3 conda packages" in result.stderr
     assert "+ tinynum" not in result.stderr  # conda's copy is the one
@@ -485,19 +487,28 @@ def test_frozen_sync_works_from_the_package_cache_alone(
     assert run.stdout.strip() == "42"
 
 
-def test_tampered_local_package_is_refused(
-    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("served", [False, True], ids=["file", "http"])
+def test_tampered_package_is_refused(
+    tmp_path: Path, make_index, conda_channel: Path, served: bool  # type: ignore[no-untyped-def]
 ) -> None:
+    import contextlib
     import shutil
+
+    from support.conda_channel import ChannelServer
 
     channel = tmp_path / "channel-copy"
     shutil.copytree(conda_channel, channel)
     index = make_index(PYPI)
-    project = _project(tmp_path, index, channel, '"libfoo", "python 3.12.*"')
-    shipyard(project, "lock")
-    archive = channel / "linux-64" / "libfoo-1.0-h0_0.tar.bz2"
-    archive.write_bytes(archive.read_bytes() + b"tampered")
-    result = shipyard(project, "sync", "--frozen", check=False)
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(ChannelServer(channel)).url if served else channel.as_uri()
+        project = _project(tmp_path, index, channel, '"libfoo", "python 3.12.*"')
+        text = (project / "pyproject.toml").read_text()
+        (project / "pyproject.toml").write_text(text.replace(channel.as_uri(), url))
+        shipyard(project, "lock")
+        archive = channel / "linux-64" / "libfoo-1.0-h0_0.tar.bz2"
+        archive.write_bytes(archive.read_bytes() + b"tampered")
+        result = shipyard(project, "sync", "--frozen", check=False)
     assert result.returncode == 1
     assert "does not match the lock's sha256" in result.stderr
+    assert "Traceback" not in result.stderr
     assert not (project / ".venv" / "lib" / "libfoo.so").exists()

@@ -245,6 +245,13 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # clients (py-rattler) closing connections early are not test failures
+
+
 class ChannelServer:
     """Serves a channel directory over HTTP on 127.0.0.1 (a context manager).
 
@@ -254,7 +261,7 @@ class ChannelServer:
     def __init__(self, root: Path) -> None:
         self.requests: list[str] = []
         handler = type("Handler", (_Handler,), {"requests": self.requests})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
+        self._server = _QuietServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -137,23 +137,47 @@ def install_records(
     except ShipyardError:
         raise
     except Exception as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "hash mismatch" in text.lower():
-            raise HashMismatchError(
-                f"A downloaded conda package does not match the lock's sha256: {text}.",
-                context=str(prefix),
-                hint="The channel changed a published file; run `shipyard lock --upgrade`.",
-            ) from exc
-        if any(word in text.lower() for word in ("connect", "dns", "timed out", "http")):
-            raise NetworkError(
-                f"Could not download conda packages: {text}.",
-                url=", ".join(sorted({r.channel for r in records})),
-                hint="Check your network or the channel mirrors, or sync with --offline "
-                "once the package cache has them.",
-            ) from exc
-        raise InstallError(
-            f"Could not install the conda packages into {prefix}: {text}.",
-            context=str(prefix),
-            hint="Remove .venv and sync again; if it persists, run with -v and report it.",
-        ) from exc
+        raise _install_error(exc, records, prefix) from exc
+    _readable_conda_meta(prefix)
     return True
+
+
+def _readable_conda_meta(prefix: Path) -> None:
+    """py-rattler writes ``conda-meta/*.json`` with mode 0600; conda writes them
+    readable (0644 under the usual umask), and other users of the prefix (a container's
+    app user, conda itself run by someone else) need to read them."""
+    for entry in (prefix / "conda-meta").glob("*.json"):
+        try:
+            mode = entry.stat().st_mode & 0o777
+            if mode & 0o044 != 0o044:
+                entry.chmod(mode | 0o044)
+        except OSError:
+            continue
+
+
+def _install_error(
+    exc: BaseException, records: Sequence[CondaRecord], prefix: Path
+) -> ShipyardError:
+    """A py-rattler install failure as a shipyard error."""
+    full = str(exc).strip()
+    text = full.splitlines()[0] if full else type(exc).__name__
+    mismatch = next((line for line in full.splitlines() if "hash mismatch" in line.lower()), None)
+    if mismatch is not None:
+        return HashMismatchError(
+            "A downloaded conda package does not match the lock's sha256 "
+            f"({text.rstrip('.')}: {mismatch.strip().rstrip('.')}); nothing of it was installed.",
+            context=str(prefix),
+            hint="The channel changed a published file; run `shipyard lock --upgrade`.",
+        )
+    if any(word in text.lower() for word in ("connect", "dns", "timed out", "http")):
+        return NetworkError(
+            f"Could not download conda packages: {text}.",
+            url=", ".join(sorted({r.channel for r in records})),
+            hint="Check your network or the channel mirrors, or sync with --offline "
+            "once the package cache has them.",
+        )
+    return InstallError(
+        f"Could not install the conda packages into {prefix}: {text}.",
+        context=str(prefix),
+        hint="Remove .venv and sync again; if it persists, run with -v and report it.",
+    )
