@@ -253,6 +253,10 @@ def test_add_and_remove_conda_dependencies(
     assert failed.returncode == 1 and "cannot be satisfied" in failed.stderr
     assert (project / "pyproject.toml").read_bytes() == before
     assert (project / "pylock.toml").read_bytes() == lock_before
+    conflict = shipyard(project, "add", "tinynum>=2", check=False)
+    assert conflict.returncode == 1
+    assert "tinynum 1.5 is provided by the conda packages" in conflict.stderr
+    assert (project / "pyproject.toml").read_bytes() == before
     bad = shipyard(project, "add", "--conda", "libfoo >=>1", check=False)
     assert bad.returncode == 1 and "Invalid conda MatchSpec" in bad.stderr
 

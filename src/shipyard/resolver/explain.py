@@ -145,6 +145,15 @@ def explain_conflict(
         if roots:
             hint += f" (relax or pin: {', '.join(roots)})"
         return ResolutionError(summary, hint=hint + ".")
+    provided = provider.options.provided.get(name)
+    if provided is not None:
+        return ResolutionError(
+            f"Because {'; and '.join(lines)}, but {name} {provided} is provided by the "
+            "conda packages, the requirements cannot be met.",
+            hint=f"Relax the requirement on {name} ({', '.join(roots) or 'see above'}), or "
+            "ask conda for a version that satisfies it in [tool.shipyard.conda] "
+            "dependencies.",
+        )
     if len(reqs) == 1 or len({str(r.specifier) for r in reqs}) == 1:
         req = reqs[0]
         too_new = _python_excluded(req, provider, project_name, requires_python, lines[0])
