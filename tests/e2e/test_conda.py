@@ -136,6 +136,12 @@ def test_lock_sync_run_with_conda_and_pypi(
     shipyard(project, "lock")
     assert (project / "pylock.toml").read_text() == text  # deterministic, nothing to do
 
+    dry = shipyard(project, "sync", "--dry-run")
+    assert "Would create conda environment" in dry.stderr
+    assert "Would install 3 conda packages" in dry.stderr
+    assert "+ foo-bindings==1.0" in dry.stderr and "+ tinynum" not in dry.stderr
+    assert not (project / ".venv").exists()
+
     result = shipyard(project, "sync")
     prefix = project / ".venv"
     assert (prefix / "conda-meta").is_dir() and not (prefix / "pyvenv.cfg").exists()

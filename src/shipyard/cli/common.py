@@ -86,7 +86,8 @@ def print_sync(output: Output, outcome: Any) -> None:
         kind = "conda environment" if outcome.conda else "virtual environment"
         output.line(f"{verb} {kind} at {outcome.env_root}")
     if outcome.conda_installed:
-        output.line(f"Installed {outcome.conda_installed} conda packages")
+        verb = "Would install" if outcome.dry_run else "Installed"
+        output.line(f"{verb} {outcome.conda_installed} conda packages")
     if plan.empty:
         output.line(f"Audited {len(plan.unchanged)} packages")
         return

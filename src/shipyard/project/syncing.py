@@ -355,6 +355,7 @@ def _conda_environment(
     env = ensure_conda_environment(project, services, records, dry_run=dry_run)
     if env is None:
         outcome.env_root, outcome.env_created = project.root / VENV_DIRNAME, True
+        outcome.conda_installed = len(records)
         return _stand_in_interpreter(records), None, {}
     outcome.env_root, outcome.env_created = env.root, env.created
     outcome.conda_installed = env.conda_installed
