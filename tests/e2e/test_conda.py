@@ -165,6 +165,14 @@ def test_lock_sync_run_with_conda_and_pypi(
 
     again = shipyard(project, "sync")
     assert "Installed" not in again.stdout + again.stderr
+    # The no-op is the stamp's fast path for a prefix too: nothing heavy is imported.
+    import sys
+
+    timed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "shipyard", "sync"],
+        cwd=project, capture_output=True, text=True, check=True,
+    )
+    assert "shipyard.project.syncing" not in timed.stderr and "rattler" not in timed.stderr
 
     # A PyPI-only sync never touches conda's files, and removing a PyPI dependency
     # removes only it.
@@ -522,3 +530,15 @@ def test_tampered_package_is_refused(
     assert "does not match the lock's sha256" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (project / ".venv" / "lib" / "libfoo.so").exists()
+
+
+def test_exporter_formats_match_the_command_line() -> None:
+    import argparse
+
+    from shipyard.cli.cmd_export import configure
+    from shipyard.project.exporting import EXPORT_FORMATS
+
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    action = next(a for a in parser._actions if a.dest == "format")
+    assert tuple(action.choices or ()) == EXPORT_FORMATS

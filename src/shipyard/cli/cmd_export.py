@@ -10,9 +10,9 @@ __all__ = ["configure", "run"]
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``export``'s arguments."""
-    from shipyard.project.exporting import EXPORT_FORMATS
-
-    parser.add_argument("--format", required=True, choices=EXPORT_FORMATS, dest="format")
+    # the names only: importing the exporter here would slow every command's start-up
+    formats = ("environment-yml", "conda-explicit")
+    parser.add_argument("--format", required=True, choices=formats, dest="format")
     parser.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     parser.add_argument(
         "--platform", metavar="SUBDIR", help="conda platform, e.g. linux-64 (default: this one)"

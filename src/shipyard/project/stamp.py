@@ -2,7 +2,8 @@
 
 After a successful sync, ``.venv/.shipyard-sync.json`` records the sha256 of
 pyproject.toml and pylock.toml as they were, the selection asked for (groups,
-extras, exactness), ``pyvenv.cfg``'s digest, and the ``site-packages``
+extras, exactness), ``pyvenv.cfg``'s digest (for a conda prefix: the mtime of
+``conda-meta``), and the ``site-packages``
 directory's modification time. If all of them still match, the environment is
 exactly what a sync would produce, and nothing else needs reading: adding or
 removing a distribution changes ``site-packages``' mtime, editing the manifest
@@ -43,11 +44,23 @@ def _site_packages_mtime(env_root: Path) -> int | None:
         return None
 
 
+def _environment_identity(env_root: Path) -> str | None:
+    """``pyvenv.cfg``'s digest for a virtual environment; for a conda prefix the
+    modification time of ``conda-meta`` (a conda package added or removed changes it)."""
+    digest = _digest(env_root / "pyvenv.cfg")
+    if digest is not None:
+        return digest
+    try:
+        return f"conda-meta:{os.stat(env_root / 'conda-meta').st_mtime_ns}"
+    except OSError:
+        return None
+
+
 def _current(project_root: Path, env_root: Path, selection: dict[str, Any]) -> dict[str, Any]:
     return {
         "pyproject": _digest(project_root / "pyproject.toml"),
         "lock": _digest(project_root / "pylock.toml"),
-        "pyvenv": _digest(env_root / "pyvenv.cfg"),
+        "pyvenv": _environment_identity(env_root),
         "site-packages": _site_packages_mtime(env_root),
         "selection": selection,
     }
