@@ -62,8 +62,10 @@ def conda_channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
     install = _pyenv_python("3.12")
     version = install.name
+    older = _pyenv_python("3.11")
     packages = [
         conda_python_package(install, version),
+        conda_python_package(older, older.name),
         CondaPackage(
             "python", version, "h0_0_cpython", subdir="osx-arm64", depends=["__osx >=11.0"],
             files={"bin/python3.12": b"#!/bin/sh\n"}, fmt="conda",
@@ -542,3 +544,24 @@ def test_exporter_formats_match_the_command_line() -> None:
     configure(parser)
     action = next(a for a in parser._actions if a.dest == "format")
     assert tuple(action.choices or ()) == EXPORT_FORMATS
+
+
+def test_python_minor_change_moves_the_pypi_packages(
+    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+) -> None:
+    index = make_index(PYPI)
+    project = _project(tmp_path, index, conda_channel, '"python 3.11.*"')
+    text = (project / "pyproject.toml").read_text()
+    (project / "pyproject.toml").write_text(text.replace('"linux-64", "osx-arm64"', '"linux-64"'))
+    shipyard(project, "sync")
+    lib = project / ".venv" / "lib"
+    assert (lib / "python3.11" / "site-packages" / "uses_tinynum").is_dir()
+
+    text = (project / "pyproject.toml").read_text()
+    (project / "pyproject.toml").write_text(text.replace("python 3.11.*", "python 3.12.*"))
+    shipyard(project, "sync")
+    assert not (lib / "python3.11").exists()  # the old minor's leftovers are gone
+    assert (lib / "python3.12" / "site-packages" / "uses_tinynum").is_dir()
+    run = shipyard(project, "run", "python", "-c", "import sys, uses_tinynum; "
+                   "print(sys.version_info[:2] == (3, 12))")
+    assert run.stdout.strip() == "True"

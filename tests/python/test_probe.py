@@ -211,3 +211,29 @@ def test_a_program_that_is_not_python_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "interpreters-v1").exists() or not any(
         (tmp_path / "interpreters-v1").iterdir()
     )
+
+
+@pytest.mark.parametrize("version", ["3.8", "3.10", "3.12", "3.13"])
+def test_derived_venv_facts_equal_a_real_probe(version: str, tmp_path: Path) -> None:
+    """A fresh .venv's interpreter is not started: its facts are derived from the base's.
+    They must be what probing it would have said."""
+    from shipyard.python.probe import venv_interpreter
+    from shipyard.venv import create_venv
+
+    base = probe_interpreter(pyenv_python(version), cache_dir=None)
+    env = create_venv(tmp_path / "venv", base)
+    derived = venv_interpreter(base, env.root, env.python)
+    probed = probe_interpreter(env.python, cache_dir=None)
+    assert derived.executable == probed.executable
+    assert derived.prefix == probed.prefix and derived.base_prefix == probed.base_prefix
+    assert derived.is_virtualenv and probed.is_virtualenv
+    assert os.path.realpath(derived.base_executable) == os.path.realpath(probed.base_executable)
+    assert (derived.version, derived.implementation, derived.platform) == (
+        probed.version, probed.implementation, probed.platform
+    )
+    assert derived.markers == probed.markers
+    assert derived.tags == probed.tags
+    assert derived.scheme == probed.scheme
+    assert (derived.gil_disabled, derived.pointer_size) == (
+        probed.gil_disabled, probed.pointer_size
+    )

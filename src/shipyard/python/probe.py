@@ -42,6 +42,7 @@ __all__ = [
     "TagInputs",
     "probe_interpreter",
     "supported_tags",
+    "venv_interpreter",
 ]
 
 #: The oldest Python shipyard creates environments for.
@@ -650,6 +651,29 @@ def _build(path: Path, facts: _Facts, tags: tuple[str, ...]) -> Interpreter:
         scheme=dict(facts.scheme),
         gil_disabled=facts.gil_disabled,
         pointer_size=facts.pointer_size,
+    )
+
+
+def venv_interpreter(base: Interpreter, root: Path, python: Path) -> Interpreter:
+    """The facts of a virtual environment's interpreter, derived from its base's without
+    running it.
+
+    A PEP 405 environment runs its base interpreter's binary: version, markers, wheel
+    tags, platform and install scheme are the base's; only ``sys.prefix`` (the
+    environment's root) and the executable differ. Use it for an environment shipyard
+    just made from ``base`` (a fresh ``.venv`` then costs no interpreter start-up).
+
+    :param base: the interpreter the environment was created from.
+    :param root: the environment's root; :param python: its ``bin/python``.
+    """
+    import dataclasses
+
+    return dataclasses.replace(
+        base,
+        executable=python,
+        prefix=Path(os.path.abspath(root)),
+        base_prefix=base.base_prefix,
+        base_executable=base.base_executable,
     )
 
 
