@@ -96,18 +96,6 @@ class CondaConfig:
         leading name, ``python`` in ``"python 3.12.*"`` or ``"python>=3.11"``)."""
         return any(spec_name(spec) == name for spec in self.specs_for(subdir))
 
-    def as_input(self) -> dict[str, Any]:
-        """The parts that decide a lock's content, for the project's input hash."""
-        return {
-            "channels": list(self.channels),
-            "dependencies": list(self.dependencies),
-            "target": {k: list(v) for k, v in sorted(self.target_dependencies.items())},
-            "platforms": list(self.platforms),
-            "pypi-mapping": dict(sorted(self.pypi_mapping.items())),
-            "virtual-packages": {
-                k: dict(sorted(v.items())) for k, v in sorted(self.virtual_packages.items())
-            },
-        }
 
 
 def spec_name(spec: str) -> str:

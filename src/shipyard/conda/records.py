@@ -34,7 +34,7 @@ from shipyard.errors import LockError
 if TYPE_CHECKING:
     from rattler import RepoDataRecord
 
-__all__ = ["CondaRecord", "records_from_lock", "records_to_lock"]
+__all__ = ["CondaRecord", "platform_records", "records_from_lock", "records_to_lock"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -255,3 +255,21 @@ def records_from_lock(
         if platform in record.platforms:
             found.append(record)
     return found
+
+
+def platform_records(table: Any, platform: str | None, where: str) -> list[CondaRecord]:
+    """The records the lock's ``[tool.shipyard.conda]`` table holds for ``platform``.
+
+    :param table: that table (``channels``, ``platforms``, ``packages``).
+    :param platform: a conda subdir, or ``None`` for a machine conda has no subdir for.
+    :raises LockError: when the lock does not cover ``platform``, or an entry is malformed.
+    """
+    platforms = table.get("platforms", []) if isinstance(table, dict) else []
+    if platform is None or platform not in platforms:
+        raise LockError(
+            f"The lock has conda packages for {', '.join(platforms) or 'no platform'}, "
+            f"not for {platform or 'this kind of machine'}.",
+            context=where,
+            hint="Add the platform to [tool.shipyard.conda] platforms and run `shipyard lock`.",
+        )
+    return records_from_lock(table.get("packages", []), platform, where)

@@ -20,7 +20,6 @@ py-rattler was used).
 from __future__ import annotations
 
 import asyncio
-import os
 import platform as host
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -264,7 +263,3 @@ def _channel_error(exc: BaseException, channels: Sequence[str]) -> ShipyardError
         "[tool.shipyard.conda] mirrors.",
     )
 
-
-def environ_overrides() -> dict[str, str]:
-    """The ``CONDA_OVERRIDE_*`` variables set in this process (they change a solve)."""
-    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("CONDA_OVERRIDE_")}

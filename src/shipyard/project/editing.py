@@ -22,7 +22,7 @@ from shipyard.project.manifest import ManifestEditor, Project, load_project, par
 from shipyard.project.services import Services
 from shipyard.project.syncing import Selection, SyncOutcome, sync_project
 
-__all__ = ["EditOutcome", "add_requirements", "remove_requirements"]
+__all__ = ["EditOutcome", "add_requirements", "commit_edit", "remove_requirements"]
 
 
 @dataclass(slots=True)
@@ -162,12 +162,32 @@ def remove_requirements(
             context=str(project.pyproject),
             hint="Check the name, or pass --group/--optional for the list it is in.",
         )
+    return commit_edit(editor, project, services, no_sync=no_sync)
+
+
+def commit_edit(
+    editor: ManifestEditor,
+    project: Project,
+    services: Services,
+    *,
+    no_sync: bool,
+    selection: Selection | None = None,
+    reload_settings: bool = False,
+) -> EditOutcome:
+    """Write the edited manifest, lock, and (unless ``no_sync``) sync; on any failure put
+    pyproject.toml and pylock.toml back byte for byte and re-raise.
+
+    :param reload_settings: the edit changed ``[tool.shipyard]`` settings (an index URL):
+        re-read them before locking.
+    """
     transaction = _Transaction(project.root)
     try:
         editor.write()
         current = load_project(project.root)
+        if reload_settings:
+            services.reload_settings(current.tool)
         outcome = lock_project(current, services)
-        sync = None if no_sync else sync_project(current, services, Selection())
+        sync = None if no_sync else sync_project(current, services, selection or Selection())
         return EditOutcome(current, outcome, sync)
     except BaseException:
         transaction.rollback(editor)
@@ -204,15 +224,6 @@ def _add_conda(
             ) from exc
         cleaned.append(spec.strip())
     editor = ManifestEditor(project.pyproject)
-    transaction = _Transaction(project.root)
-    try:
-        for spec in cleaned:
-            editor.add_conda(spec, platform=platform)
-        editor.write()
-        current = load_project(project.root)
-        outcome = lock_project(current, services)
-        sync = None if no_sync else sync_project(current, services, Selection())
-        return EditOutcome(current, outcome, sync)
-    except BaseException:
-        transaction.rollback(editor)
-        raise
+    for spec in cleaned:
+        editor.add_conda(spec, platform=platform)
+    return commit_edit(editor, project, services, no_sync=no_sync)

@@ -24,7 +24,7 @@ from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
 from shipyard.conda.config import CONDA_PLATFORMS, conda_config
-from shipyard.conda.records import CondaRecord, records_from_lock
+from shipyard.conda.records import CondaRecord, platform_records
 from shipyard.errors import LockError, UsageError
 from shipyard.lock.pylock import LOCK_FILENAME, read_lock
 from shipyard.project.freshness import lock_is_fresh
@@ -95,14 +95,7 @@ def export_lock(
     conda_table = document.get("tool", {}).get("shipyard", {}).get("conda") or {}
     records: list[CondaRecord] = []
     if conda_table:
-        if platform not in conda_table.get("platforms", []):
-            raise LockError(
-                f"The lock has no conda packages for {platform} (it covers "
-                f"{', '.join(conda_table.get('platforms', []))}).",
-                context=str(path),
-                hint="Add the platform to [tool.shipyard.conda] platforms and run `shipyard lock`.",
-            )
-        records = records_from_lock(conda_table.get("packages", []), platform, str(path))
+        records = platform_records(conda_table, platform, str(path))
     if fmt == "conda-explicit":
         if not records:
             raise UsageError(

@@ -22,11 +22,10 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from shipyard.errors import ManifestError, UsageError
-from shipyard.project.editing import EditOutcome, _Transaction
-from shipyard.project.locking import lock_project
-from shipyard.project.manifest import ManifestEditor, Project, load_project
+from shipyard.project.editing import EditOutcome, commit_edit
+from shipyard.project.manifest import ManifestEditor, Project
 from shipyard.project.services import Services
-from shipyard.project.syncing import Selection, sync_project
+from shipyard.project.syncing import Selection
 
 __all__ = ["ImportOutcome", "import_files"]
 
@@ -141,16 +140,12 @@ def import_files(
         editor.set_tool_value("index-url", index_url)
     if extra_index_urls:
         editor.set_tool_value("extra-index-urls", extra_index_urls)
-    transaction = _Transaction(project.root)
-    try:
-        editor.write()
-        current = load_project(project.root)
-        services.reload_settings(current.tool)
-        outcome = lock_project(current, services)
-        sync = None
-        if not no_sync:
-            sync = sync_project(current, services, Selection(groups=tuple(sorted(groups_used))))
-        return ImportOutcome(EditOutcome(current, outcome, sync), problems, added)
-    except BaseException:
-        transaction.rollback(editor)
-        raise
+    edit = commit_edit(
+        editor,
+        project,
+        services,
+        no_sync=no_sync,
+        selection=Selection(groups=tuple(sorted(groups_used))),
+        reload_settings=True,
+    )
+    return ImportOutcome(edit, problems, added)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -311,30 +311,12 @@ class ManifestEditor:
     ) -> None:
         """Add ``requirement``, replacing an existing entry for the same project in that list."""
         array = self._list(group, optional, create=True)
-        name = canonicalize_name(requirement.name)
-        text = str(requirement)
-        for index, item in enumerate(list(array)):
-            if isinstance(item, str) and _entry_name(item) == name:
-                array[index] = text
-                return
-        array.append(text)
-        if hasattr(array, "multiline"):
-            array.multiline(True)
+        _put(array, str(requirement), canonicalize_name(requirement.name), _entry_name)
 
     def remove(self, name: str, *, group: str | None = None, optional: str | None = None) -> bool:
         """Remove every entry for ``name`` from that list; returns False when none was there."""
         array = self._list(group, optional, create=False)
-        if array is None:
-            return False
-        wanted = canonicalize_name(name)
-        indexes = [
-            i
-            for i, item in enumerate(list(array))
-            if isinstance(item, str) and _entry_name(item) == wanted
-        ]
-        for index in reversed(indexes):
-            del array[index]
-        return bool(indexes)
+        return array is not None and _drop(array, canonicalize_name(name), _entry_name)
 
     def set_requirement_text(
         self, name: str, text: str, *, group: str | None = None, optional: str | None = None
@@ -376,31 +358,14 @@ class ManifestEditor:
         """Add a conda MatchSpec, replacing the existing spec for the same package."""
         from shipyard.conda.config import spec_name
 
-        array = self._conda_specs(platform, create=True)
-        name = spec_name(spec)
-        for index, item in enumerate(list(array)):
-            if isinstance(item, str) and spec_name(item) == name:
-                array[index] = spec
-                return
-        array.append(spec)
-        if hasattr(array, "multiline"):
-            array.multiline(True)
+        _put(self._conda_specs(platform, create=True), spec, spec_name(spec), spec_name)
 
     def remove_conda(self, name: str, *, platform: str | None = None) -> bool:
         """Remove the conda specs for package ``name``; returns False when there was none."""
         from shipyard.conda.config import spec_name
 
         array = self._conda_specs(platform, create=False)
-        if array is None:
-            return False
-        wanted = spec_name(name)
-        indexes = [
-            i for i, item in enumerate(list(array))
-            if isinstance(item, str) and spec_name(item) == wanted
-        ]
-        for index in reversed(indexes):
-            del array[index]
-        return bool(indexes)
+        return array is not None and _drop(array, spec_name(name), spec_name)
 
     def set_tool_value(self, key: str, value: Any, *, conda: bool = False) -> None:
         """Set ``[tool.shipyard] key`` (or ``[tool.shipyard.conda] key``) to ``value``."""
@@ -439,6 +404,27 @@ class ManifestEditor:
     def restore(self) -> None:
         """Put the original bytes back (atomically)."""
         atomic_write_bytes(self.path, self.original)
+
+
+def _put(array: Any, text: str, key: str, key_of: Callable[[str], str | None]) -> None:
+    """Replace the entry of ``array`` whose ``key_of`` is ``key`` with ``text``, or append."""
+    for index, item in enumerate(list(array)):
+        if isinstance(item, str) and key_of(item) == key:
+            array[index] = text
+            return
+    array.append(text)
+    if hasattr(array, "multiline"):
+        array.multiline(True)
+
+
+def _drop(array: Any, key: str, key_of: Callable[[str], str | None]) -> bool:
+    """Remove every entry whose ``key_of`` is ``key``; returns whether any was there."""
+    indexes = [
+        i for i, item in enumerate(list(array)) if isinstance(item, str) and key_of(item) == key
+    ]
+    for index in reversed(indexes):
+        del array[index]
+    return bool(indexes)
 
 
 def _named_array(table: Any, name: str, create: bool, *, normalize: bool = True) -> Any:

@@ -337,20 +337,11 @@ def _conda_environment(
     :raises LockError: when the lock has no conda records for this platform.
     """
     from shipyard.conda.pypi import conda_owned_distributions
-    from shipyard.conda.records import records_from_lock
+    from shipyard.conda.records import platform_records
     from shipyard.conda.solve import host_platform
     from shipyard.project.environment import conda_environment_layout, ensure_conda_environment
 
-    platform = host_platform()
-    platforms = table.get("platforms", []) if isinstance(table, dict) else []
-    if platform is None or platform not in platforms:
-        raise LockError(
-            f"The lock has conda packages for {', '.join(platforms) or 'no platform'}, "
-            f"not for this machine ({platform or 'an unsupported platform'}).",
-            context=str(path),
-            hint="Add this platform to [tool.shipyard.conda] platforms and run `shipyard lock`.",
-        )
-    records = records_from_lock(table.get("packages", []), platform, str(path))
+    records = platform_records(table, host_platform(), str(path))
     outcome.conda = True
     env = ensure_conda_environment(project, services, records, dry_run=dry_run)
     if env is None:
