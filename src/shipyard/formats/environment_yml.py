@@ -110,9 +110,15 @@ def read_environment_yml(path: Path) -> EnvironmentYml:
                     f"'pip:' ({', '.join(map(str, entry))}) is not understood; left out."
                 )
                 continue
-            first = min((lines.get(str(p).strip(), 0) for p in pip), default=0)
+            # An unquoted "--no-binary :all:" reads as a one-key mapping: undo that.
+            entries = [
+                f"{next(iter(p))}:" if isinstance(p, dict) and len(p) == 1
+                and next(iter(p.values())) is None else str(p)
+                for p in pip
+            ]
+            first = min((lines.get(e.strip(), 0) for e in entries), default=0)
             parsed = parse_requirement_lines(
-                [str(p) for p in pip], source=path, first_line=max(first, 1), base=path.parent
+                entries, source=path, first_line=max(first, 1), base=path.parent
             )
             result.pip.merge(parsed)
             continue

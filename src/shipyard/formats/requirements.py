@@ -133,19 +133,19 @@ def parse_requirement_lines(
     for number, text in _logical_lines(lines, first_line):
         origin = f"{source}:{number}"
         text = _expand(text)
+        # A requirement keeps its own quoting (markers); options after it are
+        # split like a shell would, as pip does.
+        first_option = re.search(r"(^|\s)--?[A-Za-z]", text)
+        requirement_text = text[: first_option.start()].strip() if first_option else text
         try:
-            tokens = shlex.split(text)
+            tokens = shlex.split(text[len(requirement_text) :])
         except ValueError as exc:
             result.problems.append(f"{origin}: cannot split {text!r} ({exc}); left out.")
             continue
-        if not tokens:
-            continue
-        head = tokens[0]
-        if head.startswith("-"):
+        if not requirement_text:
             _option(tokens, origin, base, result, _seen | {source.resolve()})
             continue
         hashes: list[str] = []
-        requirement_tokens: list[str] = []
         index = 0
         while index < len(tokens):
             token = tokens[index]
@@ -156,15 +156,12 @@ def parse_requirement_lines(
                 if "=" not in token:
                     index += 1
                 hashes.append(value)
-            elif token.startswith("-"):
+            else:
                 result.problems.append(
                     f"{origin}: the per-requirement option {token} is not supported; "
                     "the requirement was kept without it."
                 )
-            else:
-                requirement_tokens.append(token)
             index += 1
-        requirement_text = " ".join(requirement_tokens)
         try:
             requirement = Requirement(requirement_text)
         except InvalidRequirement as exc:

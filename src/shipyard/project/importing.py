@@ -29,7 +29,8 @@ from shipyard.project.syncing import Selection
 
 __all__ = ["ImportOutcome", "import_files"]
 
-_PYTHON_SPEC = re.compile(r"^python\s*(?:=|==|\s)\s*(\d+)\.(\d+)(?:[.*\d]*)$")
+#: ``python=3.12``, ``python 3.12.*``, ``python==3.12.1``, ``python=3.12.1=h0_cpython``
+_PYTHON_SPEC = re.compile(r"^python\s*(?:=|==|\s)\s*(\d+)\.(\d+)[.*\d]*(?:[=\s]\S+)?$")
 
 
 @dataclass(slots=True)
