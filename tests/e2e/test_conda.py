@@ -389,21 +389,43 @@ def test_environment_yml_round_trips_through_import_and_export(
     assert run.stdout.split() == ["42", "1.5"]
 
 
-def test_conda_forge_names_mapped_to_pypi(
-    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
-) -> None:
-    """conda-forge's pytorchish carries PyPI's torchish: the published mapping says so
-    before the package is at hand, the package's own .dist-info once it is."""
-    import json
+def _forge_project(
+    tmp_path: Path, conda_channel: Path, package: CondaPackage, index_url: str, pypi_dep: str
+) -> Path:
+    """A channel named conda-forge (the published mapping applies to it) holding the
+    session's linux-64 python and ``package``, and a project asking conda for both and
+    PyPI for ``pypi_dep``."""
     import shutil
 
-    from support.conda_channel import ChannelServer, index_channel, package_archive
+    from support.conda_channel import index_channel, package_archive
 
     forge = tmp_path / "conda-forge"
     (forge / "linux-64").mkdir(parents=True)
     (forge / "noarch").mkdir()
     for python in (conda_channel / "linux-64").glob("python-*.conda"):
         shutil.copy(python, forge / "linux-64" / python.name)
+    (forge / "noarch" / package.file_name).write_bytes(package_archive(package))
+    index_channel(forge)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "project"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+        f'dependencies = ["{pypi_dep}"]\n\n[tool.shipyard]\nindex-url = "{index_url}"\n\n'
+        f'[tool.shipyard.conda]\nchannels = ["{forge.as_uri()}"]\n'
+        f'dependencies = ["python 3.12.*", "{package.name}"]\nplatforms = ["linux-64"]\n'
+    )
+    return project
+
+
+def test_conda_forge_names_mapped_to_pypi(
+    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+) -> None:
+    """conda-forge's pytorchish carries PyPI's torchish: the published mapping says so
+    before the package is at hand, the package's own .dist-info once it is."""
+    import json
+
+    from support.conda_channel import ChannelServer
+
     torch = CondaPackage(
         "pytorchish", "2.0", "pyh0_0", noarch="python", depends=["python >=3.8"], fmt="conda",
         files={
@@ -413,17 +435,8 @@ def test_conda_forge_names_mapped_to_pypi(
             "site-packages/torchish-2.0.dist-info/INSTALLER": b"conda\n",
         },
     )
-    (forge / "noarch" / torch.file_name).write_bytes(package_archive(torch))
-    index_channel(forge)
     index = make_index([pkg("torchish", "2.0", files={"torchish/__init__.py": "SOURCE = 'pypi'\n"})])
-    project = tmp_path / "torchy"
-    project.mkdir()
-    (project / "pyproject.toml").write_text(
-        '[project]\nname = "torchy"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
-        f'dependencies = ["torchish>=2"]\n\n[tool.shipyard]\nindex-url = "{index.index_url}"\n\n'
-        f'[tool.shipyard.conda]\nchannels = ["{forge.as_uri()}"]\n'
-        'dependencies = ["python 3.12.*", "pytorchish"]\nplatforms = ["linux-64"]\n'
-    )
+    project = _forge_project(tmp_path, conda_channel, torch, index.index_url, "torchish>=2")
     served = tmp_path / "mapping"
     served.mkdir()
     (served / "compressed_mapping.json").write_text(json.dumps({"pytorchish": "torchish"}))
@@ -448,28 +461,10 @@ def test_conda_forge_names_mapped_to_pypi(
 def test_unreachable_mapping_falls_back_to_the_naming_rule(
     tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
 ) -> None:
-    import shutil
-
-    from support.conda_channel import index_channel, package_archive
-
-    forge = tmp_path / "conda-forge"
-    (forge / "linux-64").mkdir(parents=True)
-    for python in (conda_channel / "linux-64").glob("python-*.conda"):
-        shutil.copy(python, forge / "linux-64" / python.name)
-    (forge / "noarch").mkdir()
     numpyish = CondaPackage("numpyish", "1.0", "pyh0_0", noarch="python", depends=["python"],
                             files={"site-packages/numpyish.py": b""})
-    (forge / "noarch" / numpyish.file_name).write_bytes(package_archive(numpyish))
-    index_channel(forge)
     index = make_index([pkg("numpyish", "1.0"), pkg("numpyish", "2.0")])
-    project = tmp_path / "np"
-    project.mkdir()
-    (project / "pyproject.toml").write_text(
-        '[project]\nname = "np"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
-        f'dependencies = ["numpyish"]\n\n[tool.shipyard]\nindex-url = "{index.index_url}"\n\n'
-        f'[tool.shipyard.conda]\nchannels = ["{forge.as_uri()}"]\n'
-        'dependencies = ["python 3.12.*", "numpyish"]\nplatforms = ["linux-64"]\n'
-    )
+    project = _forge_project(tmp_path, conda_channel, numpyish, index.index_url, "numpyish")
     result = shipyard(
         project, "lock", SHIPYARD_CONDA_PYPI_MAPPING_URL="http://127.0.0.1:9/mapping.json",
         SHIPYARD_HTTP_RETRIES="0",

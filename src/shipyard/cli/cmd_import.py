@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     """Import, lock, sync; prints what was added and what was not carried over."""
     from pathlib import Path
 
-    from shipyard.cli.common import command_services, locate_project, print_lock, print_sync
+    from shipyard.cli.common import command_services, locate_project, print_edit
     from shipyard.project.importing import import_files
 
     project = locate_project(args)
@@ -37,10 +37,5 @@ def run(args: argparse.Namespace) -> int:
             output.line(f"Added {item}")
         for problem in outcome.problems:
             services.reporter.warning(problem)
-        edit = outcome.edit
-        if edit.sync is not None:
-            edit.sync.lock = edit.lock
-            print_sync(output, edit.sync)
-        else:
-            print_lock(output, edit.lock)
+        print_edit(output, outcome.edit)
     return 0

@@ -128,9 +128,15 @@ def run_edit(args: argparse.Namespace, use_case: Any, items: list[str]) -> int:
             conda=getattr(args, "conda", False),
             conda_platform=getattr(args, "conda_platform", None),
         )
-        if outcome.sync is not None:
-            outcome.sync.lock = outcome.lock
-            print_sync(output, outcome.sync)
-        else:
-            print_lock(output, outcome.lock)
+        print_edit(output, outcome)
     return 0
+
+
+def print_edit(output: Output, edit: Any) -> None:
+    """Summarize an :class:`~shipyard.project.editing.EditOutcome`: the sync when there
+    was one (with the lock's changes), else the lock."""
+    if edit.sync is not None:
+        edit.sync.lock = edit.lock
+        print_sync(output, edit.sync)
+    else:
+        print_lock(output, edit.lock)
