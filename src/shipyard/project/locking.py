@@ -8,9 +8,9 @@ know it is stale without resolving.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -33,6 +33,9 @@ from shipyard.resolver.provider import PrereleasePolicy, ResolutionStrategy, Res
 from shipyard.resolver.universal import Resolution, RootRequirement, resolve
 from shipyard.settings import parse_datetime
 from shipyard.specs.targets import default_targets, target_for
+
+if TYPE_CHECKING:
+    from shipyard.conda.records import CondaRecord
 
 __all__ = [
     "LockOutcome",
@@ -340,7 +343,7 @@ def _lock_conda(
         p: conda.specs_for(p) + (() if conda.mentions("python", p) else (python,))
         for p in platforms
     }
-    locked: dict[str, list[Any]] = {}
+    locked: dict[str, list[CondaRecord]] = {}
     previous = ((document or {}).get("tool", {}).get("shipyard", {}).get("conda") or {})
     tables = previous.get("packages", []) if isinstance(previous, dict) else []
     for platform in platforms:
@@ -411,8 +414,11 @@ def _lock_conda(
 
 
 def _published_mapping(
-    services: Services, conda: CondaConfig, records: Sequence[Any], extracted: Any
-) -> Any:
+    services: Services,
+    conda: CondaConfig,
+    records: Sequence[CondaRecord],
+    extracted: Mapping[str, list[tuple[str, str | None]]],
+) -> Mapping[str, str | None] | None:
     """The published conda→PyPI mapping, fetched only when a conda-forge Python package
     is neither named in the manifest nor at hand (``None`` otherwise or when it cannot
     be had; the reporter says so then)."""
