@@ -30,7 +30,7 @@ from shipyard.errors import HashMismatchError, NetworkError
 if TYPE_CHECKING:
     import urllib3
 
-__all__ = ["HttpClient", "Response", "redact_url"]
+__all__ = ["HttpClient", "Response", "public_url", "redact_url"]
 
 USER_AGENT = f"shipyard/{__version__}"
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -45,6 +45,18 @@ def redact_url(url: str) -> str:
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
     netloc = f"{parts.username}:****@{netloc}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def public_url(url: str) -> str:
+    """``url`` without its user name and password, for files other people read (exports):
+    pip and uv find the credentials again in ``~/.netrc`` or a keyring."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 

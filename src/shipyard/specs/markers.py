@@ -72,6 +72,7 @@ __all__ = [
     "render",
     "render_for_lock",
     "simplify",
+    "substitute",
     "substitute_extra",
     "to_dnf",
 ]
@@ -531,19 +532,29 @@ def substitute_extra(expression: MarkerExpression, extra: str) -> MarkerExpressi
     Used to turn a dependency's metadata marker (``extra == "socks"``) into a
     lock marker once the extra being resolved is known (PEP 685 normalization).
     """
-    environment: dict[str, str | AbstractSet[str]] = {
-        "extra": canonicalize_name(extra) if extra else ""
-    }
+    return substitute(expression, {"extra": canonicalize_name(extra) if extra else ""})
 
-    def substitute(node: MarkerExpression) -> MarkerExpression:
+
+def substitute(expression: MarkerExpression, environment: Environment) -> MarkerExpression:
+    """``expression`` with every atom on a variable of ``environment`` replaced by its
+    truth value there; atoms on the other variables are kept.
+
+    :param environment: a partial marker environment, e.g. ``{"extras": {"plots"},
+        "dependency_groups": {"dev"}}`` to turn a PEP 751 lock marker into one pip
+        understands, or ``{"sys_platform": "linux"}`` to specialise it for Linux.
+    :raises RequirementError: when a known variable's atom cannot be evaluated (a
+        set-valued variable compared as a string).
+    """
+
+    def walk(node: MarkerExpression) -> MarkerExpression:
         if isinstance(node, MarkerAtom):
-            if node.variable != "extra":
+            if node.variable not in environment:
                 return node
             return TRUE if _atom_holds(node, environment) else FALSE
-        children = [substitute(child) for child in node.children]
+        children = [walk(child) for child in node.children]
         return marker_and(*children) if isinstance(node, MarkerAnd) else marker_or(*children)
 
-    return substitute(expression)
+    return walk(expression)
 
 
 # --------------------------------------------------------------------------- DNF
