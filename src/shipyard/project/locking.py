@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -131,6 +132,15 @@ def _preferences(
     return preferences
 
 
+def _constraints(project: Project) -> dict[str, tuple[tuple[SpecifierSet, str | None], ...]]:
+    found: dict[str, tuple[tuple[SpecifierSet, str | None], ...]] = {}
+    for requirement in project.constraint_dependencies:
+        name = canonicalize_name(requirement.name)
+        marker = str(requirement.marker) if requirement.marker else None
+        found[name] = (*found.get(name, ()), (requirement.specifier, marker))
+    return found
+
+
 def _options(
     services: Services, document: dict[str, Any] | None, overrides: dict[str, Any]
 ) -> ResolveOptions:
@@ -164,8 +174,12 @@ def lock_project(
     resolution: str | None = None,
     prerelease: str | None = None,
     exclude_newer: str | None = None,
+    preferences: Mapping[str, Version] | None = None,
 ) -> LockOutcome:
     """Bring ``pylock.toml`` up to date with the manifest.
+
+    :param preferences: canonical name → version to keep when it fits, over the lock's
+        own pins (the pins of a lock file being imported); resolving is forced then.
 
     :param check: do not write; raise :class:`LockError` when the lock is stale.
     :raises ResolutionError, PackageNotFoundError, NoMatchingVersionError: when the
@@ -183,7 +197,12 @@ def lock_project(
         else:
             document = None
     overrides = {"resolution": resolution, "prerelease": prerelease, "exclude_newer": exclude_newer}
-    forced = upgrade or bool(upgrade_packages) or any(v is not None for v in overrides.values())
+    forced = (
+        upgrade
+        or bool(upgrade_packages)
+        or bool(preferences)
+        or any(v is not None for v in overrides.values())
+    )
     if not forced and lock_is_fresh(project, services, document):
         return LockOutcome(fresh=True)
     if check:
@@ -205,7 +224,16 @@ def lock_project(
             )
     options = _options(services, document, overrides)
     options = replace(
-        options, preferences=_preferences(document, True if upgrade else upgrade_names)
+        options,
+        preferences={
+            **_preferences(document, True if upgrade else upgrade_names),
+            **{
+                k: v
+                for k, v in (preferences or {}).items()
+                if k not in upgrade_names and not upgrade
+            },
+        },
+        constraints=_constraints(project),
     )
     environments = [str(e) for e in project.tool.get("environments", []) or []]
     targets = default_targets(project.requires_python, environments)
@@ -334,7 +362,7 @@ def _lock_conda(
             "No conda platform is left to lock: [tool.shipyard] environments excludes "
             "every platform conda packages exist for.",
             context=str(project.pyproject),
-            hint="Set [tool.shipyard.conda] platforms, e.g. [\"linux-64\", \"osx-arm64\"].",
+            hint='Set [tool.shipyard.conda] platforms, e.g. ["linux-64", "osx-arm64"].',
         )
     text, _source = python_request_text(project, services)
     request = parse_python_request(text)
@@ -344,7 +372,7 @@ def _lock_conda(
         for p in platforms
     }
     locked: dict[str, list[CondaRecord]] = {}
-    previous = ((document or {}).get("tool", {}).get("shipyard", {}).get("conda") or {})
+    previous = (document or {}).get("tool", {}).get("shipyard", {}).get("conda") or {}
     tables = previous.get("packages", []) if isinstance(previous, dict) else []
     for platform in platforms:
         try:
@@ -372,7 +400,7 @@ def _lock_conda(
             raise ManifestError(
                 f"The conda solve for {platform} has no python package.",
                 context="[tool.shipyard.conda]",
-                hint="Add python to the conda dependencies, e.g. \"python 3.12.*\".",
+                hint='Add python to the conda dependencies, e.g. "python 3.12.*".',
             )
         version = Version(record.version)
         if project.requires_python is not None and not project.requires_python.contains(
@@ -412,7 +440,6 @@ def _lock_conda(
     return tuple(conda_targets), provided, table
 
 
-
 def _published_mapping(
     services: Services,
     conda: CondaConfig,
@@ -427,9 +454,12 @@ def _published_mapping(
 
     url = services.settings.conda_pypi_mapping_url
     needed = [
-        r for r in records
-        if r.channel.endswith("/conda-forge") and is_python_package(r)
-        and r.name not in conda.pypi_mapping and r.name not in extracted
+        r
+        for r in records
+        if r.channel.endswith("/conda-forge")
+        and is_python_package(r)
+        and r.name not in conda.pypi_mapping
+        and r.name not in extracted
     ]
     if not url or not needed:
         return None

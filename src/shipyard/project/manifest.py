@@ -65,6 +65,8 @@ class Project:
     :param tool: the ``[tool.shipyard]`` table (empty when absent).
     :param has_build_system: True when ``[build-system]`` exists: the project is then
         installed into its environment, editable.
+    :param constraint_dependencies: ``[tool.shipyard] constraint-dependencies``: version
+        limits applied whenever those projects are installed, never requiring them.
     """
 
     root: Path
@@ -76,6 +78,7 @@ class Project:
     dependency_groups: Mapping[str, tuple[Requirement, ...]]
     tool: Mapping[str, Any] = field(default_factory=dict)
     has_build_system: bool = False
+    constraint_dependencies: tuple[Requirement, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -118,6 +121,7 @@ class Project:
             "build-system": self.has_build_system,
             "default-groups": list(self.default_groups),
             "environments": list(self.tool.get("environments", []) or []),
+            "constraint-dependencies": sorted(str(r) for r in self.constraint_dependencies),
             "settings": dict(sorted(settings_inputs.items())),
         }
         if self.tool.get("conda") is not None:
@@ -248,6 +252,17 @@ def load_project(root: Path) -> Project:
     tool = data.get("tool", {}).get("shipyard", {})
     if not isinstance(tool, dict):
         raise ManifestError("[tool.shipyard] must be a table.", context=str(path))
+    constraints = _requirements(
+        tool.get("constraint-dependencies", []), "[tool.shipyard] constraint-dependencies"
+    )
+    for requirement in constraints:
+        if requirement.url or requirement.extras:
+            raise ManifestError(
+                f"The constraint {str(requirement)!r} has "
+                f"{'a URL' if requirement.url else 'extras'}; constraints only limit versions.",
+                context=str(path),
+                hint="Write it as 'name<specifier>' with an optional '; marker'.",
+            )
     return Project(
         root=root,
         name=name,
@@ -261,6 +276,7 @@ def load_project(root: Path) -> Project:
         dependency_groups=_groups(data.get("dependency-groups")),
         tool=tool,
         has_build_system=isinstance(data.get("build-system"), dict),
+        constraint_dependencies=constraints,
         raw=data,
     )
 
@@ -383,6 +399,65 @@ class ManifestEditor:
                 array.multiline(True)
             value = array
         table[key] = value
+
+    def has_project_table(self) -> bool:
+        """Whether the document has a ``[project]`` table."""
+        return "project" in self.document
+
+    def ensure_project(
+        self, name: str, *, version: str | None = None, description: str | None = None
+    ) -> bool:
+        """Create ``[project]`` (name, version, description, empty dependencies) at the top
+        when it is missing; returns True when it was created."""
+        import tomlkit
+
+        if "project" in self.document:
+            return False
+        table = tomlkit.table()
+        table["name"] = name
+        table["version"] = version or "0.1.0"
+        if description:
+            table["description"] = description
+        table["dependencies"] = tomlkit.array()
+        # [project] first, as PEP 621 projects are written
+        body = list(self.document.body)
+        leading = 0  # comments at the top stay there
+        while leading < len(body) and body[leading][0] is None:
+            leading += 1
+        new = tomlkit.document()
+        for _, item in body[:leading]:
+            new.add(item)
+        new["project"] = table
+        new.add(tomlkit.nl())
+        for key, item in body[leading:]:
+            if key is None:
+                new.add(item)
+            else:
+                new.append(key, item)
+        self.document = new
+        return True
+
+    def set_project_value(self, key: str, value: Any) -> None:
+        """Set ``[project] key`` (``scripts`` takes a table of name → entry point)."""
+        import tomlkit
+
+        project = self.document.get("project")
+        if project is None:
+            raise ManifestError("pyproject.toml has no [project] table.", context=str(self.path))
+        if isinstance(value, dict):
+            table = project.get(key)
+            if table is None:
+                table = tomlkit.table()
+                project[key] = table
+            for name, item in value.items():
+                table[name] = item
+            return
+        project[key] = value
+
+    def remove_build_system(self) -> None:
+        """Drop ``[build-system]`` (a Poetry project in non-package mode has nothing to build)."""
+        if "build-system" in self.document:
+            del self.document["build-system"]
 
     def set_requires_python(self, text: str) -> None:
         """Set ``[project] requires-python``."""

@@ -161,10 +161,20 @@ def explain_conflict(
             return too_new
         available = [str(pv.version) for pv in provider.repository.versions(name)[:5]]
         listing = ", ".join(available) if available else "none"
+        constrained = [str(s) for s in provider.constraints_on(name, provider.fork_mask)]
+        limits = (
+            f" and the constraint-dependencies ({', '.join(constrained)})" if constrained else ""
+        )
         summary = (
-            f"Because {lines[0]}, and no version of {name} matches {_describe(req)} "
+            f"Because {lines[0]}, and no version of {name} matches {_describe(req)}{limits} "
             f"(newest available: {listing}), the requirements cannot be met."
         )
+        if constrained:
+            return ResolutionError(
+                summary,
+                hint=f"Relax the constraint on {name} in [tool.shipyard] constraint-dependencies "
+                f"or the requirement '{req.text}'.",
+            )
         if req.parent is None:
             return NoMatchingVersionError(
                 summary,

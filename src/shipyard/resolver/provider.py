@@ -92,6 +92,9 @@ class ResolveOptions:
         outside PyPI (conda packages that are Python distributions). Such a name has
         that one candidate, with no files and no dependencies of its own (its provider
         satisfies them); it is left out of the resolution's packages.
+    :param constraints: canonical name → (specifier, marker or ``None``) pairs that
+        narrow a project's versions wherever the marker holds, without ever requiring
+        the project (pip's ``-c``, uv's ``constraint-dependencies``).
     """
 
     strategy: ResolutionStrategy = "highest"
@@ -101,6 +104,9 @@ class ResolveOptions:
     only_binary: frozenset[str] = frozenset()
     preferences: Mapping[str, Version] = field(default_factory=dict)
     provided: Mapping[str, Version] = field(default_factory=dict)
+    constraints: Mapping[str, tuple[tuple[SpecifierSet, str | None], ...]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -434,6 +440,14 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
         self._mask_cache[key] = mask
         return mask
 
+    def constraints_on(self, name: str, mask: int) -> list[SpecifierSet]:
+        """The constraint specifiers on ``name`` whose marker holds on a target of ``mask``."""
+        return [
+            specifier
+            for specifier, marker in self.options.constraints.get(name, ())
+            if self.marker_mask(marker) & mask
+        ]
+
     def python_ok(self, requires_python: str | None, mask: int) -> bool:
         """Whether ``requires_python`` admits the Python of every target in ``mask``."""
         if not requires_python:
@@ -528,10 +542,16 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
             reqs = reqs + [r for r in requirements.get(name, ()) if r.extra is None]
         bad = {c.version for c in incompatibilities[identifier]}
         urls = {r.url for r in reqs if r.url}
+        constraints = self.constraints_on(name, mask)
         provided = self.options.provided.get(name)
         if provided is not None:
-            if urls or provided in bad or not all(
-                r.specifier.contains(provided, prereleases=True) for r in reqs
+            if (
+                urls
+                or provided in bad
+                or not all(
+                    s.contains(provided, prereleases=True)
+                    for s in [r.specifier for r in reqs] + constraints
+                )
             ):
                 return []
             return [Candidate(name, extra, provided, None, mask)]
@@ -547,12 +567,19 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
                 count = admitted.bit_count()
                 if count < requirers.get(req.parent.name, len(table.versions) + 1):
                     requirers[req.parent.name] = count
+        for specifier in constraints:
+            bits &= table.matching(specifier)
         for version in bad:
             position = table.position.get(version)
             if position is not None:
                 bits &= ~(1 << position)
         # Yanked versions only when a requirement pins exactly that version (PEP 592).
-        pinned = {s.version for r in reqs for s in r.specifier if s.operator in ("==", "===")}
+        pinned = {
+            s.version
+            for specifier in [r.specifier for r in reqs] + constraints
+            for s in specifier
+            if s.operator in ("==", "===")
+        }
         allowed_yanked = 0
         for text in pinned:
             for position in table.positions_of(text):

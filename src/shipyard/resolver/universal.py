@@ -416,8 +416,11 @@ def _assemble(
             entry.deps.update(deps)
             entry.mask |= candidate.mask
     packages: list[ResolvedPackage] = []
-    provided = {name for (name, _version), entry in merged.items()
-                if entry.candidate.project_version is None}
+    provided = {
+        name
+        for (name, _version), entry in merged.items()
+        if entry.candidate.project_version is None
+    }
     for (name, version), entry in sorted(merged.items()):
         candidate = entry.candidate
         if candidate.project_version is None:
