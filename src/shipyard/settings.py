@@ -169,9 +169,7 @@ class Settings:
     #: GIL back and forth (uv's UV_CONCURRENT_INSTALLS defaults to the cores too)
     concurrent_installs: int = field(default_factory=lambda: os.cpu_count() or 2)
     color: str = "auto"
-    conda_pypi_mapping_url: str = (
-        "https://raw.githubusercontent.com/prefix-dev/parselmouth/main/files/compressed_mapping.json"
-    )
+    conda_pypi_mapping_url: str = "https://raw.githubusercontent.com/prefix-dev/parselmouth/main/files/compressed_mapping.json"
 
     def index_urls(self) -> list[str]:
         """Indexes in the order they are asked: extra indexes first, then the main one."""

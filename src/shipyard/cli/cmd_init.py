@@ -18,6 +18,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--app", action="store_true", help="an application, no build system (default)"
     )
     kind.add_argument("--lib", action="store_true", help="a library, installed editable")
+    parser.add_argument(
+        "--from",
+        dest="from_files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="import requirements from FILE (as `shipyard import` does); repeatable",
+    )
+    parser.add_argument(
+        "--prefer-pypi",
+        action="store_true",
+        help="with --from: move conda packages that are PyPI projects to PyPI",
+    )
+    parser.add_argument("--no-sync", action="store_true", help="with --from: lock, do not sync")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,12 +63,54 @@ def run(args: argparse.Namespace) -> int:
             requires = f">={major}.{minor}"
         except Exception:  # no interpreter probe: fall back to the running Python
             pass
+    if args.from_files:
+        return _init_from(args, output, requires, pin)
     path = init_project(
         Path(args.path), name=args.name, requires_python=requires, python_pin=pin, lib=args.lib
     )
     kind = "library" if args.lib else "application"
     output.line(f"Initialized {kind} project at {path.parent}")
     return 0
+
+
+def _init_from(args: argparse.Namespace, output: object, requires: str, pin: str | None) -> int:
+    """``init --from``: create the manifest (or complete a Poetry one), then import; a
+    failure removes what init created."""
+    import tomllib
+
+    from shipyard.cli.cmd_import import run_import
+    from shipyard.errors import ManifestError
+    from shipyard.project.init import init_project
+
+    root = Path(args.path).resolve()
+    pyproject = root / "pyproject.toml"
+    created: list[Path] = []
+    if pyproject.exists():
+        try:
+            has_project = "project" in tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ManifestError(
+                f"pyproject.toml cannot be read: {exc}.", context=str(pyproject)
+            ) from exc
+        if has_project:
+            raise ManifestError(
+                "A project already exists here; shipyard will not overwrite it.",
+                context=str(pyproject),
+                hint="Use `shipyard import FILE` to bring requirements into it.",
+            )
+    else:
+        before = {pyproject, root / ".gitignore", root / ".python-version"}
+        existed = {p for p in before if p.exists()}
+        init_project(root, name=args.name, requires_python=requires, python_pin=pin, bare=True)
+        created = sorted(before - existed)
+    args.files = args.from_files
+    args.group = None
+    try:
+        return run_import(args, root)
+    except BaseException:
+        for path in created:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def _requires_from_text(text: str) -> str:

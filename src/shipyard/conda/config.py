@@ -97,7 +97,6 @@ class CondaConfig:
         return any(spec_name(spec) == name for spec in self.specs_for(subdir))
 
 
-
 def spec_name(spec: str) -> str:
     """The package name a MatchSpec string starts with (``"numpy >=2"`` → ``"numpy"``,
     ``"conda-forge::numpy"`` → ``"numpy"``), lower-cased as conda compares names."""
@@ -158,8 +157,14 @@ def conda_config(tool: Mapping[str, Any], root: Path) -> CondaConfig | None:
     if not isinstance(table, dict):
         raise ManifestError(f"{_WHERE} must be a table.", context="pyproject.toml")
     known = {
-        "channels", "dependencies", "platforms", "channel-alias", "mirrors", "pypi-mapping",
-        "target", "virtual-packages",
+        "channels",
+        "dependencies",
+        "platforms",
+        "channel-alias",
+        "mirrors",
+        "pypi-mapping",
+        "target",
+        "virtual-packages",
     }
     unknown = sorted(set(table) - known)
     if unknown:
@@ -171,13 +176,15 @@ def conda_config(tool: Mapping[str, Any], root: Path) -> CondaConfig | None:
     alias = table.get("channel-alias", DEFAULT_CHANNEL_ALIAS)
     if not isinstance(alias, str) or "://" not in alias:
         raise ManifestError(
-            f"{_WHERE} channel-alias must be a URL.", context="pyproject.toml",
+            f"{_WHERE} channel-alias must be a URL.",
+            context="pyproject.toml",
             hint='For example: channel-alias = "https://conda.example.com".',
         )
     channels = _strings(table.get("channels", ["conda-forge"]), f"{_WHERE} channels")
     if not channels:
         raise ManifestError(
-            f"{_WHERE} channels is empty.", context="pyproject.toml",
+            f"{_WHERE} channels is empty.",
+            context="pyproject.toml",
             hint='Name at least one channel, e.g. channels = ["conda-forge"].',
         )
     dependencies = _strings(table.get("dependencies", []), f"{_WHERE} dependencies")
@@ -189,9 +196,7 @@ def conda_config(tool: Mapping[str, Any], root: Path) -> CondaConfig | None:
         where = f"[tool.shipyard.conda.target.{subdir}]"
         _check_platform(subdir, where)
         if not isinstance(entry, dict) or set(entry) - {"dependencies"}:
-            raise ManifestError(
-                f"{where} may only hold dependencies.", context="pyproject.toml"
-            )
+            raise ManifestError(f"{where} may only hold dependencies.", context="pyproject.toml")
         targets[subdir] = _strings(entry.get("dependencies", []), f"{where} dependencies")
     platforms = _strings(table.get("platforms", []), f"{_WHERE} platforms")
     for subdir in platforms:
@@ -219,9 +224,7 @@ def conda_config(tool: Mapping[str, Any], root: Path) -> CondaConfig | None:
     virtual: dict[str, dict[str, str]] = {}
     raw_virtual = table.get("virtual-packages", {})
     if not isinstance(raw_virtual, dict):
-        raise ManifestError(
-            f"{_WHERE} virtual-packages must be a table.", context="pyproject.toml"
-        )
+        raise ManifestError(f"{_WHERE} virtual-packages must be a table.", context="pyproject.toml")
     for subdir, entry in raw_virtual.items():
         where = f"[tool.shipyard.conda.virtual-packages.{subdir}]"
         _check_platform(subdir, where)

@@ -49,11 +49,15 @@ T = TypeVar("T")
 #: is not this machine's, when the manifest says nothing.
 DEFAULT_VIRTUAL_PACKAGES: Mapping[str, Mapping[str, tuple[str, str]]] = {
     "linux-64": {
-        "__unix": ("0", "0"), "__linux": ("5.10", "0"), "__glibc": ("2.17", "0"),
+        "__unix": ("0", "0"),
+        "__linux": ("5.10", "0"),
+        "__glibc": ("2.17", "0"),
         "__archspec": ("1", "x86_64"),
     },
     "linux-aarch64": {
-        "__unix": ("0", "0"), "__linux": ("5.10", "0"), "__glibc": ("2.17", "0"),
+        "__unix": ("0", "0"),
+        "__linux": ("5.10", "0"),
+        "__glibc": ("2.17", "0"),
         "__archspec": ("1", "aarch64"),
     },
     "osx-64": {"__unix": ("0", "0"), "__osx": ("10.13", "0"), "__archspec": ("1", "x86_64")},
@@ -142,7 +146,7 @@ def virtual_packages(
             raise ResolutionError(
                 f"The virtual package {name} has an invalid version {version!r}.",
                 context=f"[tool.shipyard.conda.virtual-packages.{subdir}]",
-                hint="Write a conda version such as \"2.28\" or \"12.4\".",
+                hint='Write a conda version such as "2.28" or "12.4".',
             ) from exc
     return result
 
@@ -155,9 +159,7 @@ def make_client(config: CondaConfig) -> Client:
 
     middlewares: list[Any] = [RetryMiddleware(), AuthenticationMiddleware()]
     if config.mirrors:
-        middlewares.insert(
-            0, MirrorMiddleware({k: list(v) for k, v in config.mirrors.items()})
-        )
+        middlewares.insert(0, MirrorMiddleware({k: list(v) for k, v in config.mirrors.items()}))
     return Client(middlewares, user_agent="shipyard")
 
 
@@ -216,9 +218,7 @@ def solve_platforms(
                     gateway=gateway,
                     platforms=[cast("SubdirLiteral", subdir), "noarch"],
                     locked_packages=previous or None,
-                    virtual_packages=virtual_packages(
-                        subdir, config.virtual_packages.get(subdir)
-                    ),
+                    virtual_packages=virtual_packages(subdir, config.virtual_packages.get(subdir)),
                 )
             except SolverError as exc:
                 raise ResolutionError(
@@ -259,7 +259,5 @@ def _channel_error(exc: BaseException, channels: Sequence[str]) -> ShipyardError
     return NetworkError(
         f"Could not read the conda channels ({name}: {text}).",
         url=", ".join(channels),
-        hint="Check the channel URLs and your network, or configure "
-        "[tool.shipyard.conda] mirrors.",
+        hint="Check the channel URLs and your network, or configure [tool.shipyard.conda] mirrors.",
     )
-

@@ -112,8 +112,9 @@ def read_environment_yml(path: Path) -> EnvironmentYml:
                 continue
             # An unquoted "--no-binary :all:" reads as a one-key mapping: undo that.
             entries = [
-                f"{next(iter(p))}:" if isinstance(p, dict) and len(p) == 1
-                and next(iter(p.values())) is None else str(p)
+                f"{next(iter(p))}:"
+                if isinstance(p, dict) and len(p) == 1 and next(iter(p.values())) is None
+                else str(p)
                 for p in pip
             ]
             first = min((lines.get(e.strip(), 0) for e in entries), default=0)

@@ -6,9 +6,9 @@ blank lines, ``\\`` line continuations, ``${VAR}`` expansion from the
 environment, ``-r``/``--requirement`` and ``-c``/``--constraint`` files
 (nested, relative to the including file), ``-e``/``--editable`` paths,
 ``-i``/``--index-url``, ``--extra-index-url``, ``-f``/``--find-links``,
-``--no-index``, ``--pre``, and per-requirement ``--hash`` options (kept as
-expected hashes). Anything else is reported as ``file:line: what and why``,
-never dropped silently.
+``--no-index``, ``--pre``, ``--only-binary``/``--no-binary``, and
+per-requirement ``--hash`` options (kept as expected hashes). Anything else is
+reported as ``file:line: what and why``, never dropped silently.
 """
 
 from __future__ import annotations
@@ -26,11 +26,23 @@ __all__ = ["RequirementLine", "RequirementsFile", "parse_requirement_lines", "re
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 _OPTIONS_WITH_VALUE = {
-    "-i": "index-url", "--index-url": "index-url", "--extra-index-url": "extra-index-url",
-    "-f": "find-links", "--find-links": "find-links", "-r": "requirement",
-    "--requirement": "requirement", "-c": "constraint", "--constraint": "constraint",
-    "-e": "editable", "--editable": "editable",
+    "-i": "index-url",
+    "--index-url": "index-url",
+    "--extra-index-url": "extra-index-url",
+    "-f": "find-links",
+    "--find-links": "find-links",
+    "-r": "requirement",
+    "--requirement": "requirement",
+    "-c": "constraint",
+    "--constraint": "constraint",
+    "-e": "editable",
+    "--editable": "editable",
+    "--only-binary": "only-binary",
+    "--no-binary": "no-binary",
+    "--trusted-host": "trusted-host",
 }
+#: Options that change how pip works, not what it installs: accepted and ignored.
+_IGNORED_OPTIONS = frozenset({"--prefer-binary", "--require-hashes", "--use-feature"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +70,8 @@ class RequirementsFile:
     :param extra_index_urls: ``--extra-index-url`` values, in order, without duplicates.
     :param find_links: ``--find-links`` values, in order.
     :param no_index: ``--no-index`` was given. :param pre: ``--pre`` was given.
+    :param only_binary: ``--only-binary`` names (``:all:``/``:none:`` as written).
+    :param no_binary: ``--no-binary`` names.
     :param problems: ``file:line: what and why`` for lines that were not carried over.
     """
 
@@ -69,6 +83,8 @@ class RequirementsFile:
     find_links: list[str] = field(default_factory=list)
     no_index: bool = False
     pre: bool = False
+    only_binary: list[str] = field(default_factory=list)
+    no_binary: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def merge(self, other: RequirementsFile) -> None:
@@ -83,6 +99,8 @@ class RequirementsFile:
         self.find_links.extend(f for f in other.find_links if f not in self.find_links)
         self.no_index = self.no_index or other.no_index
         self.pre = self.pre or other.pre
+        self.only_binary.extend(n for n in other.only_binary if n not in self.only_binary)
+        self.no_binary.extend(n for n in other.no_binary if n not in self.no_binary)
         self.problems.extend(other.problems)
 
 
@@ -150,8 +168,10 @@ def parse_requirement_lines(
         while index < len(tokens):
             token = tokens[index]
             if token.startswith("--hash"):
-                value = token.split("=", 1)[1] if "=" in token else (
-                    tokens[index + 1] if index + 1 < len(tokens) else ""
+                value = (
+                    token.split("=", 1)[1]
+                    if "=" in token
+                    else (tokens[index + 1] if index + 1 < len(tokens) else "")
                 )
                 if "=" not in token:
                     index += 1
@@ -184,6 +204,8 @@ def _option(
     if head == "--pre":
         result.pre = True
         return
+    if head in _IGNORED_OPTIONS:
+        return
     kind = _OPTIONS_WITH_VALUE.get(head)
     if kind is None:
         result.problems.append(
@@ -203,6 +225,14 @@ def _option(
         result.find_links.append(value)
     elif kind == "editable":
         result.editables.append(value)
+    elif kind in ("only-binary", "no-binary"):
+        names = result.only_binary if kind == "only-binary" else result.no_binary
+        names.extend(n.strip() for n in value.split(",") if n.strip() and n not in names)
+    elif kind == "trusted-host":
+        result.problems.append(
+            f"{origin}: --trusted-host {value} is not carried over; shipyard always verifies "
+            "TLS (use an http:// index URL for a host without it)."
+        )
     else:
         path = (base / value).resolve()
         if path in seen:

@@ -6,7 +6,7 @@ The manifest and the lock are put back byte for byte when any later step fails
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,31 +162,38 @@ def remove_requirements(
             context=str(project.pyproject),
             hint="Check the name, or pass --group/--optional for the list it is in.",
         )
-    return commit_edit(editor, project, services, no_sync=no_sync)
+    return commit_edit(editor, project.root, services, no_sync=no_sync)
 
 
 def commit_edit(
     editor: ManifestEditor,
-    project: Project,
+    root: Path,
     services: Services,
     *,
     no_sync: bool,
     selection: Selection | None = None,
     reload_settings: bool = False,
+    preferences: Mapping[str, Version] | None = None,
+    check: Callable[[Project, LockOutcome], None] | None = None,
 ) -> EditOutcome:
     """Write the edited manifest, lock, and (unless ``no_sync``) sync; on any failure put
     pyproject.toml and pylock.toml back byte for byte and re-raise.
 
+    :param root: the project directory.
     :param reload_settings: the edit changed ``[tool.shipyard]`` settings (an index URL):
         re-read them before locking.
+    :param preferences: versions to keep when they fit (pins of an imported lock file).
+    :param check: called with the new lock before syncing; raising undoes everything.
     """
-    transaction = _Transaction(project.root)
+    transaction = _Transaction(root)
     try:
         editor.write()
-        current = load_project(project.root)
+        current = load_project(root)
         if reload_settings:
             services.reload_settings(current.tool)
-        outcome = lock_project(current, services)
+        outcome = lock_project(current, services, preferences=preferences)
+        if check is not None:
+            check(current, outcome)
         sync = None if no_sync else sync_project(current, services, selection or Selection())
         return EditOutcome(current, outcome, sync)
     except BaseException:
@@ -226,4 +233,4 @@ def _add_conda(
     editor = ManifestEditor(project.pyproject)
     for spec in cleaned:
         editor.add_conda(spec, platform=platform)
-    return commit_edit(editor, project, services, no_sync=no_sync)
+    return commit_edit(editor, project.root, services, no_sync=no_sync)

@@ -22,6 +22,7 @@ def init_project(
     requires_python: str,
     python_pin: str | None = None,
     lib: bool = False,
+    bare: bool = False,
 ) -> Path:
     """Create a project at ``path`` (created if missing).
 
@@ -30,6 +31,8 @@ def init_project(
     :param lib: add a ``[build-system]`` (hatchling) and a ``src/<package>`` layout, so
         the project is installed editable into its environment; otherwise an
         application with no build system.
+    :param bare: write pyproject.toml (and ``.gitignore``) only, no sample code or README
+        (``init --from``: the project's code already exists).
     :returns: the path of the new pyproject.toml.
     :raises ManifestError: when a pyproject.toml already exists there.
     :raises UsageError: when the name is not a valid project name (PEP 508).
@@ -56,12 +59,12 @@ def init_project(
         f'name = "{project_name}"',
         'version = "0.1.0"',
         'description = ""',
-        'readme = "README.md"',
+        *([] if bare else ['readme = "README.md"']),
         f'requires-python = "{requires_python}"',
         "dependencies = []",
         "",
     ]
-    if lib:
+    if lib and not bare:
         lines += [
             "[build-system]",
             'requires = ["hatchling"]',
@@ -72,7 +75,7 @@ def init_project(
         if not init.exists():
             init.parent.mkdir(parents=True, exist_ok=True)
             init.write_text(f'"""The {project_name} package."""\n\n__version__ = "0.1.0"\n')
-    else:
+    elif not bare:
         main = path / "main.py"
         if not main.exists():
             main.write_text(
@@ -81,7 +84,7 @@ def init_project(
                 'if __name__ == "__main__":\n    main()\n'
             )
     readme = path / "README.md"
-    if not readme.exists():
+    if not readme.exists() and not bare:
         readme.write_text(f"# {project_name}\n")
     gitignore = path / ".gitignore"
     if not gitignore.exists():

@@ -350,8 +350,10 @@ def _conda_environment(
         return _stand_in_interpreter(records), None, {}
     outcome.env_root, outcome.env_created = env.root, env.created
     outcome.conda_installed = env.conda_installed
-    return env.interpreter, conda_environment_layout(env.interpreter), (
-        conda_owned_distributions(env.root)
+    return (
+        env.interpreter,
+        conda_environment_layout(env.interpreter),
+        (conda_owned_distributions(env.root)),
     )
 
 

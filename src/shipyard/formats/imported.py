@@ -1,0 +1,92 @@
+"""What an imported file says, in the manifest's terms.
+
+Every reader of :mod:`shipyard.formats` (requirements files, ``environment.yml``,
+``Pipfile``, Poetry and PDM tables, ``setup.cfg``) fills an :class:`Imported`;
+:mod:`shipyard.project.importing` writes it into pyproject.toml. Lock files
+(``poetry.lock``, ``pdm.lock``, ``Pipfile.lock``, a pinned requirements file,
+another ``pylock.toml``) fill only :attr:`Imported.pins`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+__all__ = ["Imported", "ImportedRequirement"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedRequirement:
+    """A requirement and where it was written.
+
+    :param requirement: PEP 508.
+    :param origin: ``file:line`` (or ``file`` when the format has no lines).
+    :param hashes: ``algorithm:hex`` expected hashes from the file (``--hash``).
+    """
+
+    requirement: Requirement
+    origin: str
+    hashes: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Imported:
+    """A project description gathered from one or more files.
+
+    :param name: the project name, when the file has one.
+    :param version: the project version, when the file has one.
+    :param description: the one-line summary, when the file has one.
+    :param requires_python: a PEP 440 specifier for ``requires-python``.
+    :param python: the interpreter request (``3.11``) for ``[tool.shipyard] python``.
+    :param dependencies: ``[project].dependencies``.
+    :param optional: extra name → requirements (``[project.optional-dependencies]``).
+    :param groups: dependency group → requirements (PEP 735).
+    :param default_groups: groups installed by default, when the format says.
+    :param optional_groups: groups the format installs only on request (not synced).
+    :param constraints: ``[tool.shipyard] constraint-dependencies``.
+    :param scripts: console script name → ``module:function``.
+    :param index_url: the main index; :param extra_index_urls: the others, in order.
+    :param find_links: directories or pages of archives.
+    :param channels: conda channels; :param conda: conda MatchSpecs.
+    :param pins: canonical name → (version, ``file:line``) from a lock file, kept as
+        preferences for the first lock.
+    :param problems: ``file:line: what and why`` for what was not carried over.
+    """
+
+    name: str | None = None
+    version: str | None = None
+    description: str | None = None
+    requires_python: str | None = None
+    python: str | None = None
+    dependencies: list[ImportedRequirement] = field(default_factory=list)
+    optional: dict[str, list[ImportedRequirement]] = field(default_factory=dict)
+    groups: dict[str, list[ImportedRequirement]] = field(default_factory=dict)
+    default_groups: list[str] | None = None
+    optional_groups: set[str] = field(default_factory=set)
+    constraints: list[ImportedRequirement] = field(default_factory=list)
+    scripts: dict[str, str] = field(default_factory=dict)
+    index_url: str | None = None
+    extra_index_urls: list[str] = field(default_factory=list)
+    find_links: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+    conda: list[str] = field(default_factory=list)
+    pins: dict[str, tuple[Version, str]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def pin(self, name: str, version: str, origin: str) -> None:
+        """Record a locked version (the highest one when a lock has several)."""
+        from packaging.utils import canonicalize_name
+        from packaging.version import InvalidVersion
+
+        try:
+            parsed = Version(version)
+        except InvalidVersion:
+            self.problems.append(
+                f"{origin}: {name} {version!r} is not a PEP 440 version; its pin is not kept."
+            )
+            return
+        key = canonicalize_name(name)
+        if key not in self.pins or parsed > self.pins[key][0]:
+            self.pins[key] = (parsed, origin)

@@ -1,0 +1,87 @@
+"""PDM projects: ``[tool.pdm]`` (dev-dependencies, sources) and ``pdm.lock``.
+
+PDM 2 keeps the project in PEP 621 ``[project]``; what it adds is
+``[tool.pdm.dev-dependencies]`` (groups of requirement strings, which may be
+``-e`` paths), ``[[tool.pdm.source]]`` (``type = "index"`` or ``"find_links"``; a
+source named ``pypi`` replaces PyPI) and ``[tool.pdm.resolution]``.
+"""
+
+from __future__ import annotations
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from shipyard.formats.imported import Imported, ImportedRequirement
+from shipyard.formats.tomlfiles import TomlFile
+
+__all__ = ["read_pdm", "read_pdm_lock"]
+
+
+def read_pdm(toml: TomlFile) -> Imported:
+    """Read a pyproject.toml's ``[tool.pdm]`` table; problems as ``file:line: what and why``."""
+    pdm = toml.data.get("tool", {}).get("pdm", {}) or {}
+    imported = Imported()
+    groups = pdm.get("dev-dependencies", {}) or {}
+    for group, texts in groups.items():
+        where_group = "tool.pdm.dev-dependencies"
+        items = imported.groups.setdefault(canonicalize_name(group), [])
+        for text in texts:
+            where = toml.where(where_group, group)
+            if text.startswith("-e") or "file:///" in text or text.startswith(("git+", "hg+")):
+                imported.problems.append(
+                    f"{where}: {text!r} is an editable or local requirement, which shipyard "
+                    "does not lock yet; add it by hand."
+                )
+                continue
+            try:
+                items.append(ImportedRequirement(Requirement(text), where))
+            except InvalidRequirement as exc:
+                imported.problems.append(
+                    f"{where}: {text!r} is not a PEP 508 requirement ({exc}); left out."
+                )
+    if groups:
+        # PDM installs every dev group unless told otherwise
+        names = sorted(str(canonicalize_name(g)) for g in groups)
+        if names != ["dev"]:
+            imported.default_groups = names
+    for source in pdm.get("source", []) or []:
+        url, name = source.get("url"), str(source.get("name", ""))
+        where = toml.where("tool.pdm.source", "url")
+        if not url:
+            continue
+        if source.get("type") == "find_links":
+            imported.find_links.append(url)
+        elif name.lower() == "pypi":
+            imported.index_url = url
+        else:
+            imported.extra_index_urls.append(url)
+        if source.get("verify_ssl") is False:
+            imported.problems.append(f"{where}: verify_ssl = false is not carried over.")
+    resolution = pdm.get("resolution", {}) or {}
+    for key in ("overrides", "excludes"):
+        if resolution.get(key):
+            imported.problems.append(
+                f"{toml.where('tool.pdm.resolution', key)}: [tool.pdm.resolution] {key} are "
+                "not carried over; shipyard has constraint-dependencies, not overrides."
+            )
+    if pdm.get("scripts"):
+        imported.problems.append(
+            f"{toml.where('tool.pdm.scripts')}: PDM scripts are commands, not entry points; "
+            "run them with `shipyard run`."
+        )
+    return imported
+
+
+def read_pdm_lock(toml: TomlFile) -> Imported:
+    """The pins of a ``pdm.lock`` (every ``[[package]]``'s version)."""
+    imported = Imported()
+    for package in toml.data.get("package", []) or []:
+        name, version = package.get("name"), package.get("version")
+        where = f"{toml.path}: [[package]] {name}"
+        if not name:
+            continue
+        if not version or package.get("git") or package.get("path") or package.get("url"):
+            imported.problems.append(f"{where} is not from an index; its pin is not kept.")
+            continue
+        imported.pin(name, str(version), where)
+    return imported
