@@ -560,3 +560,39 @@ def test_python_minor_change_moves_the_pypi_packages(
     run = shipyard(project, "run", "python", "-c", "import sys, uses_tinynum; "
                    "print(sys.version_info[:2] == (3, 12))")
     assert run.stdout.strip() == "True"
+
+
+def test_prefer_pypi_moves_mapped_conda_packages_with_a_table(
+    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+) -> None:
+    """A Stable-Diffusion-style environment.yml: python and a C library from conda, a
+    Python package that is also on PyPI, and a pip: section. With --prefer-pypi the
+    Python package moves to PyPI (per the published mapping) and the move is listed;
+    without it, nothing moves."""
+    import json
+
+    index = make_index(PYPI)
+    mapping = tmp_path / "compressed_mapping.json"
+    mapping.write_text(json.dumps({"tinynum": "tinynum", "libfoo": None}))
+    source = tmp_path / "environment.yaml"
+    source.write_text(
+        "name: ldm\n"
+        f"channels:\n  - {conda_channel.as_uri()}\n"
+        "dependencies:\n  - python=3.12\n  - libfoo>=1\n  - tinynum=1.5\n  - pip\n"
+        f"  - pip:\n    - --index-url {index.index_url}\n    - foo-bindings==1.0\n"
+    )
+    shipyard(tmp_path, "init", "ldm", "--python", "3.12")
+    project = tmp_path / "ldm"
+    result = shipyard(
+        project, "import", str(source), "--prefer-pypi",
+        SHIPYARD_CONDA_PYPI_MAPPING_URL=mapping.as_uri(),
+    )
+    out = result.stdout + result.stderr
+    assert "Moved from conda to PyPI (--prefer-pypi):" in out
+    assert "tinynum=1.5  ->  tinynum==1.5.*" in out
+    manifest = tomllib.loads((project / "pyproject.toml").read_text())
+    assert manifest["tool"]["shipyard"]["conda"]["dependencies"] == ["python=3.12", "libfoo>=1"]
+    assert manifest["project"]["dependencies"] == ["foo-bindings==1.0", "tinynum==1.5.*"]
+    run = shipyard(project, "run", "python", "-c",
+                   "import foo_bindings, tinynum; print(foo_bindings.answer(), tinynum.__version__)")
+    assert run.stdout.split() == ["42", "1.5", "from", "PyPI"]
