@@ -75,6 +75,20 @@ class Imported:
     pins: dict[str, tuple[Version, str]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
+    def requirement(self, text: str, origin: str) -> ImportedRequirement | None:
+        """Parse ``text`` as PEP 508; ``None`` (and a problem naming ``origin``) when it
+        is not a requirement."""
+        from packaging.requirements import InvalidRequirement
+
+        try:
+            return ImportedRequirement(Requirement(text), origin)
+        except InvalidRequirement as exc:
+            detail = str(exc).splitlines()[0]
+            self.problems.append(
+                f"{origin}: {text!r} is not a PEP 508 requirement ({detail}); left out."
+            )
+            return None
+
     def pin(self, name: str, version: str, origin: str) -> None:
         """Record a locked version (the highest one when a lock has several)."""
         from packaging.utils import canonicalize_name

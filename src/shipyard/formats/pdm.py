@@ -8,10 +8,9 @@ source named ``pypi`` replaces PyPI) and ``[tool.pdm.resolution]``.
 
 from __future__ import annotations
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from shipyard.formats.imported import Imported, ImportedRequirement
+from shipyard.formats.imported import Imported
 from shipyard.formats.tomlfiles import TomlFile
 
 __all__ = ["read_pdm", "read_pdm_lock"]
@@ -33,12 +32,9 @@ def read_pdm(toml: TomlFile) -> Imported:
                     "does not lock yet; add it by hand."
                 )
                 continue
-            try:
-                items.append(ImportedRequirement(Requirement(text), where))
-            except InvalidRequirement as exc:
-                imported.problems.append(
-                    f"{where}: {text!r} is not a PEP 508 requirement ({exc}); left out."
-                )
+            item = imported.requirement(text, where)
+            if item is not None:
+                items.append(item)
     if groups:
         # PDM installs every dev group unless told otherwise
         names = sorted(str(canonicalize_name(g)) for g in groups)

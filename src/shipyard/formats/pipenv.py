@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from shipyard.errors import ManifestError
@@ -70,13 +69,7 @@ def _requirement(
             )
     if markers:
         text += " ; " + " and ".join(markers)
-    try:
-        return ImportedRequirement(Requirement(text), where)
-    except InvalidRequirement as exc:
-        imported.problems.append(
-            f"{where}: {text!r} is not a PEP 508 requirement ({exc}); left out."
-        )
-        return None
+    return imported.requirement(text, where)
 
 
 def read_pipfile(toml: TomlFile) -> Imported:

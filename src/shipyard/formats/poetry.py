@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, Specifier
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -241,14 +240,8 @@ def _requirement(
             f"{where}: {name} allows pre-releases; shipyard allows them per project only "
             "when a specifier names one (or with --prerelease allow)."
         )
-    try:
-        requirement = Requirement(text)
-    except InvalidRequirement as exc:
-        imported.problems.append(
-            f"{where}: {text!r} is not a PEP 508 requirement ({exc}); left out."
-        )
-        return []
-    return [(ImportedRequirement(requirement, where), bool(table.get("optional")))]
+    item = imported.requirement(text, where)
+    return [] if item is None else [(item, bool(table.get("optional")))]
 
 
 def _dependencies(

@@ -7,8 +7,6 @@ from __future__ import annotations
 import configparser
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from shipyard.errors import ManifestError
 from shipyard.formats.imported import Imported, ImportedRequirement
 
@@ -33,12 +31,9 @@ def _requirements(path: Path, text: str, raw: str, imported: Imported) -> list[I
         if entry.startswith(("file:", "attr:")):
             imported.problems.append(f"{where}: {entry!r} is computed by setuptools; left out.")
             continue
-        try:
-            found.append(ImportedRequirement(Requirement(entry), where))
-        except InvalidRequirement as exc:
-            imported.problems.append(
-                f"{where}: {entry!r} is not a PEP 508 requirement ({exc}); left out."
-            )
+        item = imported.requirement(entry, where)
+        if item is not None:
+            found.append(item)
     return found
 
 
