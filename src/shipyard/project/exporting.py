@@ -32,7 +32,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
 from shipyard.conda.config import CONDA_PLATFORMS, conda_config
@@ -318,20 +317,11 @@ def _via(selection: _Selection, chosen: Sequence[Mapping[str, Any]]) -> dict[str
             if name in names and package["name"] not in via.setdefault(name, []):
                 via[name].append(str(package["name"]))
     # the project's own requirements first, then the packages, each by name
+    own = {label for labels in selection.roots().values() for label in labels}
     return {
-        name: sorted(set(labels), key=lambda label: (label not in roots_of(selection), label))
+        name: sorted(set(labels), key=lambda label: (label not in own, label))
         for name, labels in via.items()
     }
-
-
-def roots_of(selection: _Selection) -> set[str]:
-    """The ``# via`` labels that stand for pyproject.toml."""
-    project = selection.project.name
-    return (
-        {project}
-        | {f"{project} (extra: {e})" for e in selection.extras}
-        | {f"{project} (group: {g})" for g in selection.groups}
-    )
 
 
 def _hashes(package: Mapping[str, Any]) -> list[str]:
@@ -504,19 +494,6 @@ def _lowest_python(requires_python: str | None) -> str:
     return "3"
 
 
-def _selected_pypi(
-    document: Mapping[str, Any], environment: dict[str, Any], groups: set[str], extras: set[str]
-) -> list[Mapping[str, Any]]:
-    env: dict[str, Any] = {**environment, "extras": extras, "dependency_groups": groups}
-    chosen = []
-    for package in document.get("packages", []):
-        marker = package.get("marker")
-        if marker and not Marker(marker).evaluate(env, context="lock_file"):
-            continue
-        chosen.append(package)
-    return chosen
-
-
 def _environment_yml(
     project: Project,
     services: Services,
@@ -538,7 +515,10 @@ def _environment_yml(
     else:
         channels = channels or ["conda-forge"]
         conda = [f"python={environment['python_version']}"]
-    chosen = _selected_pypi(document, environment, groups, extras)
+    selection = _Selection(
+        project=project, document=document, groups=groups, extras=extras, fixed=environment
+    )
+    chosen = [package for package, _ in selection.packages()]
     pip: list[str] = []
     for package in sorted(chosen, key=lambda p: p["name"]):
         if "directory" in package:

@@ -299,9 +299,7 @@ def gather(root: Path, paths: Sequence[Path], *, group: str | None = None) -> Im
     :raises UsageError: for a file of an unknown kind or nothing to import.
     :raises ManifestError: for a missing or unreadable file.
     """
-    from shipyard.formats.pdm import read_pdm_lock
-    from shipyard.formats.pipenv import read_pipfile, read_pipfile_lock
-    from shipyard.formats.poetry import read_poetry_lock
+    from shipyard.formats.pipenv import read_pipfile
     from shipyard.formats.setup_cfg import read_setup_cfg
     from shipyard.formats.tomlfiles import read_toml
 
@@ -333,17 +331,9 @@ def gather(root: Path, paths: Sequence[Path], *, group: str | None = None) -> Im
             imported, locks = _from_pyproject(path, own)
         elif kind == "setup-cfg":
             imported = read_setup_cfg(path)
-        elif kind == "pipfile-lock":
-            imported = read_pipfile_lock(path)
+        else:  # a lock file: its pins only
+            imported = _read_lock(path)
             seen_locks.add(path.resolve())
-        elif kind == "poetry-lock":
-            imported = read_poetry_lock(read_toml(path))
-            seen_locks.add(path.resolve())
-        elif kind == "pdm-lock":
-            imported = read_pdm_lock(read_toml(path))
-            seen_locks.add(path.resolve())
-        else:
-            imported = _from_pylock(path)
         if target_group:
             imported.groups.setdefault(target_group, []).extend(imported.dependencies)
             imported.dependencies = []
@@ -352,13 +342,25 @@ def gather(root: Path, paths: Sequence[Path], *, group: str | None = None) -> Im
             if lock.resolve() in seen_locks:
                 continue
             seen_locks.add(lock.resolve())
-            readers = {
-                "Pipfile.lock": lambda p: read_pipfile_lock(p),
-                "poetry.lock": lambda p: read_poetry_lock(read_toml(p)),
-                "pdm.lock": lambda p: read_pdm_lock(read_toml(p)),
-            }
-            _merge(result, readers[lock.name](lock))
+            _merge(result, _read_lock(lock))
     return result
+
+
+def _read_lock(path: Path) -> Imported:
+    """The pins of a lock file, chosen by its name (:func:`classify`)."""
+    from shipyard.formats.pdm import read_pdm_lock
+    from shipyard.formats.pipenv import read_pipfile_lock
+    from shipyard.formats.poetry import read_poetry_lock
+    from shipyard.formats.tomlfiles import read_toml
+
+    kind = classify(path)
+    if kind == "pipfile-lock":
+        return read_pipfile_lock(path)
+    if kind == "poetry-lock":
+        return read_poetry_lock(read_toml(path))
+    if kind == "pdm-lock":
+        return read_pdm_lock(read_toml(path))
+    return _from_pylock(path)
 
 
 def import_files(
