@@ -18,12 +18,26 @@ from support.conda_channel import ChannelServer
 CF = "https://conda.anaconda.org/conda-forge"
 
 
-def record(name: str, version: str, *, depends: tuple[str, ...] = (), noarch: str | None = None,
-           channel: str = CF, build: str = "0") -> CondaRecord:
+def record(
+    name: str,
+    version: str,
+    *,
+    depends: tuple[str, ...] = (),
+    noarch: str | None = None,
+    channel: str = CF,
+    build: str = "0",
+) -> CondaRecord:
     return CondaRecord(
-        name=name, version=version, build=build, build_number=0, subdir="noarch",
-        channel=channel, url=f"{channel}/noarch/{name}-{version}-{build}.conda", sha256="0" * 64,
-        depends=depends, noarch=noarch,
+        name=name,
+        version=version,
+        build=build,
+        build_number=0,
+        subdir="noarch",
+        channel=channel,
+        url=f"{channel}/noarch/{name}-{version}-{build}.conda",
+        sha256="0" * 64,
+        depends=depends,
+        noarch=noarch,
     )
 
 

@@ -18,15 +18,27 @@ def _channel(root: Path, *, shards: bool = False) -> Path:
         CondaPackage("leaf", "1.0", files={"share/leaf/VERSION": b"1.0\n"}),
         CondaPackage("leaf", "2.0", files={"share/leaf/VERSION": b"2.0\n"}, fmt="conda"),
         CondaPackage(
-            "libfoo", "1.2", "h0_0", subdir="linux-64", depends=["leaf >=1", "__glibc >=2.17"],
+            "libfoo",
+            "1.2",
+            "h0_0",
+            subdir="linux-64",
+            depends=["leaf >=1", "__glibc >=2.17"],
             files={"lib/libfoo.so": b"\x7fELF linux"},
         ),
         CondaPackage(
-            "libfoo", "1.2", "h1_0", subdir="osx-arm64", depends=["leaf >=1", "__osx >=11.0"],
-            files={"lib/libfoo.dylib": b"macho"}, fmt="conda",
+            "libfoo",
+            "1.2",
+            "h1_0",
+            subdir="osx-arm64",
+            depends=["leaf >=1", "__osx >=11.0"],
+            files={"lib/libfoo.dylib": b"macho"},
+            fmt="conda",
         ),
         CondaPackage(
-            "needs-new-glibc", "1.0", subdir="linux-64", depends=["__glibc >=99"],
+            "needs-new-glibc",
+            "1.0",
+            subdir="linux-64",
+            depends=["__glibc >=99"],
             files={"share/x": b"x"},
         ),
         CondaPackage("cuda-thing", "1.0", subdir="linux-64", depends=["__cuda >=12"]),
@@ -35,7 +47,9 @@ def _channel(root: Path, *, shards: bool = False) -> Path:
 
 
 def _config(channel: str, deps: list[str], tmp_path: Path, **extra: object):  # type: ignore[no-untyped-def]
-    config = conda_config({"conda": {"channels": [channel], "dependencies": deps, **extra}}, tmp_path)
+    config = conda_config(
+        {"conda": {"channels": [channel], "dependencies": deps, **extra}}, tmp_path
+    )
     assert config is not None
     return config
 
@@ -104,7 +118,9 @@ def test_virtual_package_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ResolutionError):
         solve_platforms(config, ["linux-64"], specs, cache_dir=tmp_path / "c")
     config = _config(
-        channel.as_uri(), ["cuda-thing"], tmp_path,
+        channel.as_uri(),
+        ["cuda-thing"],
+        tmp_path,
         **{"virtual-packages": {"linux-64": {"__cuda": "12.4"}}},
     )
     solved = solve_platforms(config, ["linux-64"], specs, cache_dir=tmp_path / "c")
@@ -134,7 +150,9 @@ def test_mirrors_replace_the_channel_url(tmp_path: Path) -> None:
     channel = _channel(tmp_path)
     with ChannelServer(channel) as server:
         config = _config(
-            "https://conda.invalid/private", ["libfoo"], tmp_path,
+            "https://conda.invalid/private",
+            ["libfoo"],
+            tmp_path,
             mirrors={"https://conda.invalid/private": [server.url]},
         )
         solved = solve_platforms(

@@ -67,21 +67,40 @@ def conda_channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         conda_python_package(install, version),
         conda_python_package(older, older.name),
         CondaPackage(
-            "python", version, "h0_0_cpython", subdir="osx-arm64", depends=["__osx >=11.0"],
-            files={"bin/python3.12": b"#!/bin/sh\n"}, fmt="conda",
+            "python",
+            version,
+            "h0_0_cpython",
+            subdir="osx-arm64",
+            depends=["__osx >=11.0"],
+            files={"bin/python3.12": b"#!/bin/sh\n"},
+            fmt="conda",
         ),
         CondaPackage(
-            "libfoo", "1.0", "h0_0", subdir="linux-64", depends=["__glibc >=2.17"],
+            "libfoo",
+            "1.0",
+            "h0_0",
+            subdir="linux-64",
+            depends=["__glibc >=2.17"],
             files={"lib/libfoo.so": library.read_bytes()},
             prefix_files={"etc/libfoo.conf": f"prefix={PLACEHOLDER}\n".encode()},
         ),
         CondaPackage(
-            "libfoo", "1.0", "h1_0", subdir="osx-arm64", depends=["__osx >=11.0"],
-            files={"lib/libfoo.dylib": b"not really"}, fmt="conda",
+            "libfoo",
+            "1.0",
+            "h1_0",
+            subdir="osx-arm64",
+            depends=["__osx >=11.0"],
+            files={"lib/libfoo.dylib": b"not really"},
+            fmt="conda",
         ),
         CondaPackage(
-            "tinynum", "1.5", "pyh0_0", noarch="python", depends=["python >=3.8"],
-            files=TINYNUM_DIST_INFO, fmt="conda",
+            "tinynum",
+            "1.5",
+            "pyh0_0",
+            noarch="python",
+            depends=["python >=3.8"],
+            files=TINYNUM_DIST_INFO,
+            fmt="conda",
         ),
     ]
     return build_channel(work / "channel", packages)
@@ -91,8 +110,12 @@ PYPI = [
     pkg("foo-bindings", "1.0", files={"foo_bindings/__init__.py": BINDINGS}),
     pkg("tinynum", "1.5", files={"tinynum/__init__.py": "__version__ = '1.5 from PyPI'\n"}),
     pkg("tinynum", "2.0", files={"tinynum/__init__.py": "__version__ = '2.0 from PyPI'\n"}),
-    pkg("uses-tinynum", "1.0", ["tinynum>=1"],
-        files={"uses_tinynum/__init__.py": "import tinynum\n"}),
+    pkg(
+        "uses-tinynum",
+        "1.0",
+        ["tinynum>=1"],
+        files={"uses_tinynum/__init__.py": "import tinynum\n"},
+    ),
 ]
 
 
@@ -111,7 +134,9 @@ def _project(tmp_path: Path, index: IndexServer, channel: Path, conda_deps: str)
 
 
 def test_lock_sync_run_with_conda_and_pypi(
-    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    make_index,
+    conda_channel: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     index = make_index(PYPI)
     project = _project(tmp_path, index, conda_channel, '"libfoo", "python 3.12.*", "tinynum"')
@@ -149,7 +174,11 @@ def test_lock_sync_run_with_conda_and_pypi(
     assert (prefix / "conda-meta").is_dir() and not (prefix / "pyvenv.cfg").exists()
     site = prefix / "lib" / "python3.12" / "site-packages"
     infos = sorted(p.name for p in site.glob("*.dist-info"))
-    assert infos == ["foo_bindings-1.0.dist-info", "tinynum-1.5.dist-info", "uses_tinynum-1.0.dist-info"]
+    assert infos == [
+        "foo_bindings-1.0.dist-info",
+        "tinynum-1.5.dist-info",
+        "uses_tinynum-1.0.dist-info",
+    ]
     assert (site / "tinynum-1.5.dist-info" / "INSTALLER").read_text() == "conda\n"
     assert (prefix / "etc" / "libfoo.conf").read_text() == f"prefix={prefix}\n"
     for meta in (prefix / "conda-meta").glob("*.json"):  # readable, as conda writes them
@@ -159,7 +188,10 @@ def test_lock_sync_run_with_conda_and_pypi(
     assert "+ tinynum" not in result.stderr  # conda's copy is the one
 
     run = shipyard(
-        project, "run", "python", "-c",
+        project,
+        "run",
+        "python",
+        "-c",
         "import sys, foo_bindings, tinynum, uses_tinynum; "
         "print(foo_bindings.answer(), tinynum.__version__, sys.prefix, sys.version_info[:2])",
     )
@@ -172,7 +204,10 @@ def test_lock_sync_run_with_conda_and_pypi(
 
     timed = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "shipyard", "sync"],
-        cwd=project, capture_output=True, text=True, check=True,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "shipyard.project.syncing" not in timed.stderr and "rattler" not in timed.stderr
 
@@ -186,7 +221,9 @@ def test_lock_sync_run_with_conda_and_pypi(
 
 
 def test_existing_venv_becomes_a_conda_prefix(
-    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    make_index,
+    conda_channel: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     index = make_index(PYPI)
     project = _project(tmp_path, index, conda_channel, '"libfoo", "python 3.12.*"')
@@ -207,7 +244,9 @@ def test_existing_venv_becomes_a_conda_prefix(
 
 
 def test_unsatisfiable_conda_dependency_is_a_clear_error(
-    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    make_index,
+    conda_channel: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     index = make_index(PYPI)
     project = _project(tmp_path, index, conda_channel, '"libfoo >=2", "python 3.12.*"')
@@ -222,7 +261,9 @@ def test_unsatisfiable_conda_dependency_is_a_clear_error(
 
 
 def test_fifty_cli_runs_using_py_rattler_exit_cleanly(
-    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    make_index,
+    conda_channel: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     """py-rattler's runtime can crash an exiting interpreter (pyo3-async-runtimes#40);
     the CLI must exit 0 every time, not segfault now and then."""
@@ -242,7 +283,9 @@ def test_fifty_cli_runs_using_py_rattler_exit_cleanly(
 
 
 def test_add_and_remove_conda_dependencies(
-    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    make_index,
+    conda_channel: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     index = make_index(PYPI)
     project = _project(tmp_path, index, conda_channel, '"python 3.12.*"')
@@ -254,7 +297,9 @@ def test_add_and_remove_conda_dependencies(
     shipyard(project, "add", "--conda", "libfoo >=1", "tinynum")
     manifest = tomllib.loads((project / "pyproject.toml").read_text())
     assert manifest["tool"]["shipyard"]["conda"]["dependencies"] == [
-        "python 3.12.*", "libfoo >=1", "tinynum"
+        "python 3.12.*",
+        "libfoo >=1",
+        "tinynum",
     ]
     assert (project / ".venv" / "lib" / "libfoo.so").is_file()
     infos = sorted(p.name for p in site.glob("tinynum*.dist-info"))
@@ -284,7 +329,9 @@ def test_add_and_remove_conda_dependencies(
 
 
 def test_export_environment_yml_and_conda_explicit(
-    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    make_index,
+    conda_channel: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     import yaml
     from rattler.explicit_environment import ExplicitEnvironmentSpec
@@ -300,8 +347,10 @@ def test_export_environment_yml_and_conda_explicit(
     assert data["channels"] == [conda_channel.as_uri(), "nodefaults"]
     conda = [d for d in data["dependencies"] if isinstance(d, str)]
     assert conda == [
-        "libfoo=1.0=h0_0", f"python={_pyenv_python('3.12').name}=h0_0_cpython",
-        "tinynum=1.5=pyh0_0", "pip",
+        "libfoo=1.0=h0_0",
+        f"python={_pyenv_python('3.12').name}=h0_0_cpython",
+        "tinynum=1.5=pyh0_0",
+        "pip",
     ]
     pip = next(d["pip"] for d in data["dependencies"] if isinstance(d, dict))
     assert pip == [f"--index-url {index.index_url}", "foo-bindings==1.0", "uses-tinynum==1.0"]
@@ -329,12 +378,17 @@ def test_export_environment_yml_and_conda_explicit(
     assert str(spec.platform) == "linux-64"
     lock = tomllib.loads((project / "pylock.toml").read_text())
     md5 = {r["url"]: r["md5"] for r in lock["tool"]["shipyard"]["conda"]["packages"]}
-    assert all(line.split("#")[1] == md5[line.split("#")[0]]
-               for line in out.read_text().splitlines() if line.startswith("file://"))
+    assert all(
+        line.split("#")[1] == md5[line.split("#")[0]]
+        for line in out.read_text().splitlines()
+        if line.startswith("file://")
+    )
 
 
 def test_environment_yml_round_trips_through_import_and_export(
-    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    make_index,
+    conda_channel: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     index = make_index(PYPI)
     source = tmp_path / "environment.yml"
@@ -362,8 +416,10 @@ def test_environment_yml_round_trips_through_import_and_export(
         text = (project / "pyproject.toml").read_text()
         manifest = tomllib.loads(text)
         assert manifest["project"]["requires-python"] == ">=3.12"
-        assert set(manifest["project"]["dependencies"]) >= {"foo-bindings==1.0", "uses-tinynum"} \
+        assert (
+            set(manifest["project"]["dependencies"]) >= {"foo-bindings==1.0", "uses-tinynum"}
             or name != "first"
+        )
         conda = manifest["tool"]["shipyard"]["conda"]
         assert conda["channels"] == [conda_channel.as_uri()]
         assert conda["platforms"] == ["linux-64"]
@@ -374,7 +430,9 @@ def test_environment_yml_round_trips_through_import_and_export(
     first, exported = roundtrip("first", source)
     first_manifest = tomllib.loads((first / "pyproject.toml").read_text())
     assert first_manifest["tool"]["shipyard"]["conda"]["dependencies"] == [
-        "python=3.12", "libfoo >=1", "tinynum"
+        "python=3.12",
+        "libfoo >=1",
+        "tinynum",
     ]
     assert first_manifest["tool"]["shipyard"]["index-url"] == index.index_url
     copy = tmp_path / "exported.yml"
@@ -384,8 +442,13 @@ def test_environment_yml_round_trips_through_import_and_export(
     # again gives the same file (the project name aside).
     assert exported_again.replace("name: second", "name: first") == exported
     shipyard(second, "sync")
-    run = shipyard(second, "run", "python", "-c", "import foo_bindings, tinynum; "
-                   "print(foo_bindings.answer(), tinynum.__version__)")
+    run = shipyard(
+        second,
+        "run",
+        "python",
+        "-c",
+        "import foo_bindings, tinynum; print(foo_bindings.answer(), tinynum.__version__)",
+    )
     assert run.stdout.split() == ["42", "1.5"]
 
 
@@ -418,7 +481,9 @@ def _forge_project(
 
 
 def test_conda_forge_names_mapped_to_pypi(
-    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    make_index,
+    conda_channel: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     """conda-forge's pytorchish carries PyPI's torchish: the published mapping says so
     before the package is at hand, the package's own .dist-info once it is."""
@@ -427,15 +492,21 @@ def test_conda_forge_names_mapped_to_pypi(
     from support.conda_channel import ChannelServer
 
     torch = CondaPackage(
-        "pytorchish", "2.0", "pyh0_0", noarch="python", depends=["python >=3.8"], fmt="conda",
+        "pytorchish",
+        "2.0",
+        "pyh0_0",
+        noarch="python",
+        depends=["python >=3.8"],
+        fmt="conda",
         files={
             "site-packages/torchish/__init__.py": b"SOURCE = 'conda'\n",
-            "site-packages/torchish-2.0.dist-info/METADATA":
-                b"Metadata-Version: 2.1\nName: torchish\nVersion: 2.0\n",
+            "site-packages/torchish-2.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: torchish\nVersion: 2.0\n",
             "site-packages/torchish-2.0.dist-info/INSTALLER": b"conda\n",
         },
     )
-    index = make_index([pkg("torchish", "2.0", files={"torchish/__init__.py": "SOURCE = 'pypi'\n"})])
+    index = make_index(
+        [pkg("torchish", "2.0", files={"torchish/__init__.py": "SOURCE = 'pypi'\n"})]
+    )
     project = _forge_project(tmp_path, conda_channel, torch, index.index_url, "torchish>=2")
     served = tmp_path / "mapping"
     served.mkdir()
@@ -459,14 +530,24 @@ def test_conda_forge_names_mapped_to_pypi(
 
 
 def test_unreachable_mapping_falls_back_to_the_naming_rule(
-    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    make_index,
+    conda_channel: Path,  # type: ignore[no-untyped-def]
 ) -> None:
-    numpyish = CondaPackage("numpyish", "1.0", "pyh0_0", noarch="python", depends=["python"],
-                            files={"site-packages/numpyish.py": b""})
+    numpyish = CondaPackage(
+        "numpyish",
+        "1.0",
+        "pyh0_0",
+        noarch="python",
+        depends=["python"],
+        files={"site-packages/numpyish.py": b""},
+    )
     index = make_index([pkg("numpyish", "1.0"), pkg("numpyish", "2.0")])
     project = _forge_project(tmp_path, conda_channel, numpyish, index.index_url, "numpyish")
     result = shipyard(
-        project, "lock", SHIPYARD_CONDA_PYPI_MAPPING_URL="http://127.0.0.1:9/mapping.json",
+        project,
+        "lock",
+        SHIPYARD_CONDA_PYPI_MAPPING_URL="http://127.0.0.1:9/mapping.json",
         SHIPYARD_HTTP_RETRIES="0",
     )
     assert "Could not fetch the conda-forge→PyPI name mapping" in result.stderr
@@ -475,7 +556,9 @@ def test_unreachable_mapping_falls_back_to_the_naming_rule(
 
 
 def test_frozen_sync_works_from_the_package_cache_alone(
-    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    make_index,
+    conda_channel: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     import shutil
 
@@ -485,26 +568,37 @@ def test_frozen_sync_works_from_the_package_cache_alone(
     project = _project(tmp_path, index, channel, '"libfoo", "python 3.12.*"')
     shipyard(project, "sync")
     cold_cache = tmp_path / "other-cache"
-    offline = shipyard(project, "sync", "--offline", SHIPYARD_CACHE_DIR=str(cold_cache),
-                       check=False)
+    offline = shipyard(
+        project, "sync", "--offline", SHIPYARD_CACHE_DIR=str(cold_cache), check=False
+    )
     assert offline.returncode == 0  # already in sync: nothing to fetch
     shutil.rmtree(project / ".venv")
-    offline = shipyard(project, "sync", "--offline", "--frozen",
-                       SHIPYARD_CACHE_DIR=str(cold_cache), check=False)
+    offline = shipyard(
+        project, "sync", "--offline", "--frozen", SHIPYARD_CACHE_DIR=str(cold_cache), check=False
+    )
     assert offline.returncode == 1
     assert "Offline, and the package cache lacks these conda packages" in offline.stderr
     assert "libfoo-1.0-h0_0" in offline.stderr and "Traceback" not in offline.stderr
 
     shutil.rmtree(channel)  # the channel is gone; the cache still has every package
     shipyard(project, "sync", "--frozen", "--offline")
-    run = shipyard(project, "run", "--frozen", "python", "-c", "import foo_bindings; "
-                   "print(foo_bindings.answer())")
+    run = shipyard(
+        project,
+        "run",
+        "--frozen",
+        "python",
+        "-c",
+        "import foo_bindings; print(foo_bindings.answer())",
+    )
     assert run.stdout.strip() == "42"
 
 
 @pytest.mark.parametrize("served", [False, True], ids=["file", "http"])
 def test_tampered_package_is_refused(
-    tmp_path: Path, make_index, conda_channel: Path, served: bool  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    make_index,
+    conda_channel: Path,
+    served: bool,  # type: ignore[no-untyped-def]
 ) -> None:
     import contextlib
     import shutil
@@ -542,7 +636,9 @@ def test_exporter_formats_match_the_command_line() -> None:
 
 
 def test_python_minor_change_moves_the_pypi_packages(
-    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    make_index,
+    conda_channel: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     index = make_index(PYPI)
     project = _project(tmp_path, index, conda_channel, '"python 3.11.*"')
@@ -557,13 +653,20 @@ def test_python_minor_change_moves_the_pypi_packages(
     shipyard(project, "sync")
     assert not (lib / "python3.11").exists()  # the old minor's leftovers are gone
     assert (lib / "python3.12" / "site-packages" / "uses_tinynum").is_dir()
-    run = shipyard(project, "run", "python", "-c", "import sys, uses_tinynum; "
-                   "print(sys.version_info[:2] == (3, 12))")
+    run = shipyard(
+        project,
+        "run",
+        "python",
+        "-c",
+        "import sys, uses_tinynum; print(sys.version_info[:2] == (3, 12))",
+    )
     assert run.stdout.strip() == "True"
 
 
 def test_prefer_pypi_moves_mapped_conda_packages_with_a_table(
-    tmp_path: Path, make_index, conda_channel: Path  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    make_index,
+    conda_channel: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     """A Stable-Diffusion-style environment.yml: python and a C library from conda, a
     Python package that is also on PyPI, and a pip: section. With --prefer-pypi the
@@ -584,7 +687,10 @@ def test_prefer_pypi_moves_mapped_conda_packages_with_a_table(
     shipyard(tmp_path, "init", "ldm", "--python", "3.12")
     project = tmp_path / "ldm"
     result = shipyard(
-        project, "import", str(source), "--prefer-pypi",
+        project,
+        "import",
+        str(source),
+        "--prefer-pypi",
         SHIPYARD_CONDA_PYPI_MAPPING_URL=mapping.as_uri(),
     )
     out = result.stdout + result.stderr
@@ -593,6 +699,11 @@ def test_prefer_pypi_moves_mapped_conda_packages_with_a_table(
     manifest = tomllib.loads((project / "pyproject.toml").read_text())
     assert manifest["tool"]["shipyard"]["conda"]["dependencies"] == ["python=3.12", "libfoo>=1"]
     assert manifest["project"]["dependencies"] == ["foo-bindings==1.0", "tinynum==1.5.*"]
-    run = shipyard(project, "run", "python", "-c",
-                   "import foo_bindings, tinynum; print(foo_bindings.answer(), tinynum.__version__)")
+    run = shipyard(
+        project,
+        "run",
+        "python",
+        "-c",
+        "import foo_bindings, tinynum; print(foo_bindings.answer(), tinynum.__version__)",
+    )
     assert run.stdout.split() == ["42", "1.5", "from", "PyPI"]

@@ -229,11 +229,14 @@ def test_derived_venv_facts_equal_a_real_probe(version: str, tmp_path: Path) -> 
     assert derived.is_virtualenv and probed.is_virtualenv
     assert os.path.realpath(derived.base_executable) == os.path.realpath(probed.base_executable)
     assert (derived.version, derived.implementation, derived.platform) == (
-        probed.version, probed.implementation, probed.platform
+        probed.version,
+        probed.implementation,
+        probed.platform,
     )
     assert derived.markers == probed.markers
     assert derived.tags == probed.tags
     assert derived.scheme == probed.scheme
     assert (derived.gil_disabled, derived.pointer_size) == (
-        probed.gil_disabled, probed.pointer_size
+        probed.gil_disabled,
+        probed.pointer_size,
     )

@@ -122,11 +122,13 @@ def _tree_entries(
     for directory, dirnames, filenames in os.walk(root):
         rel_dir = os.path.relpath(directory, root)
         dirnames[:] = [
-            d for d in dirnames
+            d
+            for d in dirnames
             if not any(
                 os.path.normpath(os.path.join(rel_dir, d)).startswith(x)
                 for x in package.tree_exclude
-            ) and d != "__pycache__"
+            )
+            and d != "__pycache__"
         ]
         for filename in filenames:
             path = os.path.join(directory, filename)
@@ -284,10 +286,24 @@ def conda_python_package(
     major_minor = ".".join(version.split(".")[:2])
     lib = f"lib/python{major_minor}"
     exclude = [
-        "include", "share", "lib/pkgconfig", f"{lib}/test", f"{lib}/site-packages",
-        f"{lib}/idlelib", f"{lib}/tkinter", f"{lib}/lib2to3", f"{lib}/ensurepip",
-        f"{lib}/turtledemo", f"{lib}/config-{major_minor}-x86_64-linux-gnu",
-        "lib/libpython", "bin/2to3", "bin/idle", "bin/pydoc", "bin/pip", "bin/python3-config", "bin/python-config",
+        "include",
+        "share",
+        "lib/pkgconfig",
+        f"{lib}/test",
+        f"{lib}/site-packages",
+        f"{lib}/idlelib",
+        f"{lib}/tkinter",
+        f"{lib}/lib2to3",
+        f"{lib}/ensurepip",
+        f"{lib}/turtledemo",
+        f"{lib}/config-{major_minor}-x86_64-linux-gnu",
+        "lib/libpython",
+        "bin/2to3",
+        "bin/idle",
+        "bin/pydoc",
+        "bin/pip",
+        "bin/python3-config",
+        "bin/python-config",
         f"bin/python{major_minor}-config",
     ]
     return CondaPackage(

@@ -23,10 +23,18 @@ _COMMANDS = {
     "lock": ("shipyard.cli.cmd_lock", "Resolve the project's requirements into pylock.toml."),
     "sync": ("shipyard.cli.cmd_sync", "Make .venv exactly match the lock."),
     "run": ("shipyard.cli.cmd_run", "Run a command in the project's environment."),
-    "export": ("shipyard.cli.cmd_export", "Write the lock as environment.yml or a conda list."),
+    "export": (
+        "shipyard.cli.cmd_export",
+        "Write the lock as requirements.txt, pylock, environment.yml or a conda list.",
+    ),
     "import": (
         "shipyard.cli.cmd_import",
-        "Bring requirements from environment.yml into the project.",
+        "Bring requirements files, environment.yml, Pipfile, Poetry, PDM or setup.cfg "
+        "into the project.",
+    ),
+    "pip": (
+        "shipyard.cli.cmd_pip",
+        "pip-tools' commands on shipyard: `pip compile` and `pip sync`.",
     ),
     "cache": ("shipyard.cli.cmd_cache", "Inspect or clean the cache."),
 }

@@ -22,7 +22,13 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-__all__ = ["RequirementLine", "RequirementsFile", "parse_requirement_lines", "read_requirements"]
+__all__ = [
+    "RequirementLine",
+    "RequirementsFile",
+    "parse_requirement_lines",
+    "pin_lines",
+    "read_requirements",
+]
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 _OPTIONS_WITH_VALUE = {
@@ -262,3 +268,40 @@ def read_requirements(
         )
         return result
     return parse_requirement_lines(lines, source=path, base=path.parent, _seen=_seen)
+
+
+def pin_lines(
+    head: str,
+    *,
+    hashes: Sequence[str] = (),
+    via: Sequence[str] = (),
+    annotation_style: str = "split",
+) -> list[str]:
+    """Write one pinned requirement the way pip-compile lays it out.
+
+    :param head: the requirement itself (``"idna==3.7"``, with ``" ; marker"`` if any).
+    :param hashes: ``algorithm:hex`` digests, one ``--hash`` continuation line each.
+    :param via: what needs it (``"-r requirements.in"``, parent names), in output order.
+    :param annotation_style: ``"split"`` (one ``#   name`` line per source when there
+        are several) or ``"line"`` (``# via a, b`` on one line).
+    :returns: the lines, without line ends.
+    """
+    lines = [head + (" \\" if hashes else "")]
+    lines.extend(
+        f"    --hash={digest}" + (" \\" if index < len(hashes) - 1 else "")
+        for index, digest in enumerate(hashes)
+    )
+    if not via:
+        return lines
+    if annotation_style == "line":
+        annotation = f"# via {', '.join(via)}"
+        if hashes:
+            lines.append(f"    {annotation}")
+        else:
+            lines[-1] = f"{lines[-1]:24}  {annotation}"
+    elif len(via) == 1:
+        lines.append(f"    # via {via[0]}")
+    else:
+        lines.append("    # via")
+        lines.extend(f"    #   {source}" for source in via)
+    return lines

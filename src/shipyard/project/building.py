@@ -130,8 +130,13 @@ class BuilderFactory:
     then, not before: most locks never build anything)."""
 
     def __init__(
-        self, project: Project, services: Services, interpreter: Interpreter | None = None
+        self,
+        project: Project | None,
+        services: Services,
+        interpreter: Interpreter | None = None,
     ):
+        """:param project: whose interpreter builds, found on first use; may be ``None``
+        when ``interpreter`` is given (``pip compile``/``pip sync`` have no project)."""
         self.project = project
         self.services = services
         self._interpreter = interpreter
@@ -145,9 +150,10 @@ class BuilderFactory:
 
         with self._lock:
             if self._builder is None:
-                interpreter = self._interpreter or find_project_interpreter(
-                    self.project, self.services
-                )
+                interpreter = self._interpreter
+                if interpreter is None:
+                    assert self.project is not None, "a BuilderFactory needs one of the two"
+                    interpreter = find_project_interpreter(self.project, self.services)
                 holder: list[Builder] = []
 
                 def installer(requirements: list[str], env: VirtualEnvironment) -> None:

@@ -37,6 +37,7 @@ from packaging.utils import canonicalize_name
 from shipyard.conda.config import CONDA_PLATFORMS, conda_config
 from shipyard.conda.records import CondaRecord, platform_records
 from shipyard.errors import LockError, UsageError
+from shipyard.formats.requirements import pin_lines
 from shipyard.lock.pylock import LOCK_FILENAME, read_lock
 from shipyard.project.freshness import lock_is_fresh
 from shipyard.project.manifest import Project
@@ -392,21 +393,11 @@ def _requirements_txt(
             head = f"{name}=={package['version']}{suffix}"
         else:
             continue
-        digests = _hashes(package) if hashes else []
-        if digests:
-            lines.append(head + " \\")
-            for index, digest in enumerate(digests):
-                end = " \\" if index < len(digests) - 1 else ""
-                lines.append(f"    --hash={digest}{end}")
-        else:
-            lines.append(head)
-        labels = via.get(name, [])
-        if labels and not constraints:
-            if len(labels) == 1:
-                lines.append(f"    # via {labels[0]}")
-            else:
-                lines.append("    # via")
-                lines.extend(f"    #   {label}" for label in labels)
+        lines += pin_lines(
+            head,
+            hashes=_hashes(package) if hashes else (),
+            via=via.get(name, []) if not constraints else (),
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -26,7 +26,7 @@ from shipyard.lock.pylock import (
     read_lock,
     write_lock,
 )
-from shipyard.models import DistFile, TargetEnvironment
+from shipyard.models import DistFile, Interpreter, TargetEnvironment
 from shipyard.project.freshness import lock_is_fresh, settings_inputs
 from shipyard.project.manifest import Project
 from shipyard.project.services import Services
@@ -44,6 +44,7 @@ __all__ = [
     "lock_project",
     "make_repository",
     "refresh_input_hash",
+    "resolve_options",
     "root_requirements",
 ]
 
@@ -95,13 +96,21 @@ def root_requirements(project: Project) -> list[RootRequirement]:
 
 
 def make_repository(
-    project: Project, services: Services, *, refresh: bool | frozenset[str] = False
+    project: Project | None,
+    services: Services,
+    *,
+    refresh: bool | frozenset[str] = False,
+    interpreter: Interpreter | None = None,
 ) -> IndexRepository:
-    """The index repository for this project; sdist metadata is built with the project's
-    interpreter, found only when an sdist is met."""
+    """The index repository of the settings' indexes; sdist metadata is built with
+    ``interpreter``, else the project's, found only when an sdist is met.
+
+    :param project: ``None`` only together with ``interpreter`` (``pip compile``).
+    :param refresh: ``True`` or the canonical names whose index pages are fetched anew.
+    """
     from shipyard.project.building import BuilderFactory
 
-    factory = BuilderFactory(project, services)
+    factory = BuilderFactory(project, services, interpreter)
     return IndexRepository(
         client=services.client,
         cache=services.cache,
@@ -141,9 +150,12 @@ def _constraints(project: Project) -> dict[str, tuple[tuple[SpecifierSet, str | 
     return found
 
 
-def _options(
-    services: Services, document: dict[str, Any] | None, overrides: dict[str, Any]
+def resolve_options(
+    services: Services, document: dict[str, Any] | None, overrides: Mapping[str, Any]
 ) -> ResolveOptions:
+    """The resolver's options from the settings, the old lock's recorded options
+    (``document``, or ``None``) and this command's ``overrides`` (``resolution``,
+    ``prerelease``, ``exclude_newer``; ``None`` values are ignored)."""
     recorded = (document or {}).get("tool", {}).get("shipyard", {}).get("options", {})
     s = services.settings
     strategy = overrides.get("resolution") or s.resolution
@@ -222,7 +234,7 @@ def lock_project(
                 f"--upgrade-package names a package that is not in the lock: {', '.join(unknown)}.",
                 hint="Check the spelling; only locked packages can be upgraded.",
             )
-    options = _options(services, document, overrides)
+    options = resolve_options(services, document, overrides)
     options = replace(
         options,
         preferences={

@@ -33,9 +33,12 @@ from shipyard.project.services import Services
 from shipyard.project.stamp import clear_stamp, write_stamp
 
 if TYPE_CHECKING:
+    from shipyard.models import Interpreter
+    from shipyard.project.building import BuilderFactory
     from shipyard.project.locking import LockOutcome
+    from shipyard.venv import VirtualEnvironment
 
-__all__ = ["Selection", "SyncOutcome", "sync_project"]
+__all__ = ["Selection", "SyncOutcome", "apply_plan", "sync_project"]
 
 LinkMode = Literal["hardlink", "copy", "symlink", "clone"]
 
@@ -209,38 +212,51 @@ def sync_project(
         return outcome
     if not plan.empty:
         clear_stamp(venv.root)
-        _apply(
+        from shipyard.project.building import BuilderFactory
+
+        apply_plan(
             plan,
-            project,
             services,
             venv,
             interpreter,
-            _requested_names(project, groups, extras),
-            link_mode or services.settings.link_mode,
-            outcome,
+            factory=BuilderFactory(project, services, interpreter),
+            base=project.root,
+            requested=_requested_names(project, groups, extras),
+            link_mode=link_mode or services.settings.link_mode,
+            outcome=outcome,
         )
     (venv.site_packages / "__pycache__").mkdir(exist_ok=True)
     write_stamp(project.root, venv.root, selection.key(), packages=len(selected))
     return outcome
 
 
-def _apply(
+def apply_plan(
     plan: Plan,
-    project: Project,
     services: Services,
-    venv: Any,
-    interpreter: Any,
+    venv: VirtualEnvironment,
+    interpreter: Interpreter,
+    *,
+    factory: BuilderFactory,
+    base: Path,
     requested: set[str],
     link_mode: str,
     outcome: SyncOutcome,
 ) -> None:
+    """Carry out ``plan`` in ``venv``: prepare every wheel (download, verify, build),
+    remove what goes, link what comes.
+
+    :param factory: builds sdists and ``directory`` packages with ``interpreter``.
+    :param base: the directory ``directory`` packages are relative to (the lock's).
+    :param requested: canonical names to mark as requested (PEP 376 ``REQUESTED``).
+    :param link_mode: ``hardlink``, ``copy``, ``symlink`` or ``clone``.
+    :param outcome: receives the prepare and install times (seconds).
+    :raises ShipyardError: from downloading, verifying, building or installing.
+    """
     from shipyard.install.prepare import WheelPreparer
     from shipyard.install.uninstall import uninstall
     from shipyard.install.wheel import UnpackedWheel, install_unpacked
-    from shipyard.project.building import BuilderFactory
 
     reporter = services.reporter
-    factory = BuilderFactory(project, services, interpreter)
     preparer = WheelPreparer(
         cache=services.cache,
         client=services.client,
@@ -268,7 +284,7 @@ def _apply(
     editable: dict[str, Path] = {}
     for dist in to_add:
         if dist.directory is not None:
-            source = (project.root / dist.directory).resolve()
+            source = (base / dist.directory).resolve()
             wheel = factory.builder().wheel(source, dist.name, editable=dist.editable)
             import hashlib
 

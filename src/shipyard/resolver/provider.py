@@ -95,6 +95,9 @@ class ResolveOptions:
     :param constraints: canonical name → (specifier, marker or ``None``) pairs that
         narrow a project's versions wherever the marker holds, without ever requiring
         the project (pip's ``-c``, uv's ``constraint-dependencies``).
+    :param no_deps: take only the root requirements, none of their dependencies
+        (``pip sync`` of a fully pinned file, pip's ``--no-deps``); Requires-Python is
+        still checked.
     """
 
     strategy: ResolutionStrategy = "highest"
@@ -107,6 +110,7 @@ class ResolveOptions:
     constraints: Mapping[str, tuple[tuple[SpecifierSet, str | None], ...]] = field(
         default_factory=dict
     )
+    no_deps: bool = False
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -740,7 +744,7 @@ class Provider(AbstractProvider["Requirement_", "Candidate", str]):
                         text=f"Python{requires_python}",
                     )
                 )
-        for text in metadata.requires_dist:
+        for text in () if self.options.no_deps else metadata.requires_dist:
             try:
                 req = Requirement(text)
             except InvalidRequirement as exc:
