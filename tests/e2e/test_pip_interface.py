@@ -141,6 +141,11 @@ def test_compile_for_other_targets(tmp_path: Path, make_index) -> None:  # type:
     assert "helper==2.0\n" in universal
     # -o - writes nothing
     assert not (tmp_path / "requirements.txt").exists()
+    # a direct requirement for another platform that a package needs here anyway:
+    # pinned without the marker, via that package only
+    (tmp_path / "requirements.in").write_text("webapp\nhelper<2 ; sys_platform == 'win32'\n")
+    here = shipyard(tmp_path, *common).stdout
+    assert "helper==2.0\n    # via webapp\n" in here
     bad = shipyard(tmp_path, *common, "--python-platform", "amiga", check=False)
     assert bad.returncode == 2 and "amiga" in bad.stderr and "Traceback" not in bad.stderr
 

@@ -146,3 +146,52 @@ def _tags_for(target):  # type: ignore[no-untyped-def]
         *cpython_tags(version, platforms=platforms),
         *compatible_tags(version, platforms=platforms),
     ]
+
+
+def test_pip_compile_of_a_real_file_is_accepted_by_pip_sync(tmp_path: Path) -> None:
+    """trio's docs-requirements.in (its source is noted in the file itself), compiled with
+    hashes, installs with pip-tools' pip-sync and gives the same set as ``shipyard pip sync``."""
+    workload = Path(__file__).resolve().parents[3] / "shared" / "workloads" / "trio-docs.in"
+    (tmp_path / "requirements.in").write_text(workload.read_text())
+    shipyard(tmp_path, "pip", "compile", "--generate-hashes", "--python", sys.executable)
+    text = (tmp_path / "requirements.txt").read_text()
+    assert "sphinx==" in text and "    # via -r requirements.in" in text
+
+    def venv(name: str) -> Path:
+        path = tmp_path / name
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+        return path
+
+    def dists(path: Path) -> dict[str, str]:
+        site = next((path / "lib").glob("python3.*/site-packages"))
+        found = {}
+        for info in site.glob("*.dist-info"):
+            name, version = info.name[: -len(".dist-info")].split("-", 1)
+            found[canonicalize_name(name)] = version
+        return {k: v for k, v in found.items() if k not in ("pip", "setuptools")}
+
+    by_pip_sync = venv("by-pip-sync")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "piptools",
+            "sync",
+            "--python-executable",
+            str(by_pip_sync / "bin" / "python"),
+            "requirements.txt",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("PIP_")},
+            "PIP_CONFIG_FILE": os.devnull,
+        },
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    by_shipyard = venv("by-shipyard")
+    shipyard(tmp_path, "pip", "sync", "--python", str(by_shipyard))
+    assert dists(by_shipyard) == dists(by_pip_sync)
+    assert len(dists(by_shipyard)) >= 20

@@ -678,11 +678,15 @@ def _render(
     root_markers: dict[str, str] = {}
     for root in inputs.roots:
         name = canonicalize_name(root.requirement.name)
-        via.setdefault(name, [])
-        if root.label not in via[name]:
+        marker = root.requirement.marker
+        # for one target, a requirement whose marker is false there brought nothing in
+        holds = marker is None or marker.evaluate({**targets[0].markers, "extra": ""})
+        if not universal and not holds:
+            continue
+        if root.label not in via.setdefault(name, []):
             via[name].append(root.label)
-        if root.requirement.marker is not None:
-            root_markers[name] = str(root.requirement.marker)
+        if marker is not None and not universal:
+            root_markers[name] = str(marker)  # pip-compile repeats it
     names = {p.name for p in resolution.packages}
     for root in constraint_roots:
         name = canonicalize_name(root.requirement.name)
