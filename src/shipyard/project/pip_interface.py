@@ -707,9 +707,9 @@ def _render(
             head = f"{package.name}=={package.version}"
         else:
             head = f"{package.name} @ {package.files[0].url}"
-        marker = package.marker if universal else root_markers.get(package.name)
-        if marker:
-            head += f" ; {marker}"
+        written = package.marker if universal else root_markers.get(package.name)
+        if written:
+            head += f" ; {written}"
         if package.name in _UNSAFE and not request.allow_unsafe:
             unsafe.append(package.name)
             continue
