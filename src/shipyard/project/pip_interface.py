@@ -198,7 +198,10 @@ def _read_requirement_files(
         for line in parsed.constraints:
             source = _display(Path(_source_of(line.origin)), cwd)
             inputs.constraints.append(_Root(line.requirement, f"-c {source}"))
-        problems.extend(parsed.problems)
+        # the parser's wording is for import, which carries on; here they stop the command
+        problems.extend(
+            p.replace(f"{cwd}{os.sep}", "").replace("; left out.", ".") for p in parsed.problems
+        )
         problems.extend(
             f"{_display(path, cwd)}: the editable requirement -e {value} is not supported by "
             f"shipyard {what} yet; name the project's dependencies instead."
