@@ -195,3 +195,58 @@ def test_pip_compile_of_a_real_file_is_accepted_by_pip_sync(tmp_path: Path) -> N
     shipyard(tmp_path, "pip", "sync", "--python", str(by_shipyard))
     assert dists(by_shipyard) == dists(by_pip_sync)
     assert len(dists(by_shipyard)) >= 20
+
+
+def test_sentry_requirements_import_sync_and_export_for_pip(tmp_path: Path) -> None:
+    """Sentry's requirements-base.txt (the shared workload; its source is noted in the
+    file): ``init --from`` imports, locks and syncs it; the exported requirements.txt
+    installs with ``pip --require-hashes --no-deps`` into a fresh venv and gives the same
+    distributions as the synced .venv."""
+    workload = Path(__file__).resolve().parents[3] / "shared" / "workloads" / "sentry-base.in"
+    project = tmp_path / "sentry"
+    project.mkdir()
+    (project / "requirements.txt").write_text(workload.read_text())
+    python310 = Path.home() / ".pyenv" / "versions"
+    interpreter = next(iter(sorted(python310.glob("3.10*/bin/python3"))), None)
+    assert interpreter is not None, "the pyenv 3.10 interpreter this machine has"
+    # pyuwsgi==2.0.20.0 builds on 3.10 only (no tool installs it on 3.11)
+    shipyard(project, "init", "--python", str(interpreter), "--from", "requirements.txt")
+    synced = _venv_dists(project / ".venv")
+    assert len(synced) > 100
+    shipyard(project, "export", "--format", "requirements-txt", "-o", "exported.txt")
+    fresh = tmp_path / "fresh"
+    subprocess.run([str(interpreter), "-m", "venv", str(fresh)], check=True)
+    pip = subprocess.run(
+        [
+            str(fresh / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--require-hashes",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-r",
+            str(project / "exported.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("PIP_")},
+            "PIP_CONFIG_FILE": os.devnull,
+        },
+        timeout=1800,
+    )
+    assert pip.returncode == 0, pip.stdout[-3000:] + pip.stderr[-3000:]
+    assert set(_venv_dists(fresh).items()) == set(synced.items())
+
+
+def _venv_dists(venv: Path) -> dict[str, str]:
+    """name → version of every distribution in ``venv`` but pip and setuptools (both
+    ``.dist-info`` and the ``.egg-info`` pip writes for some sdists)."""
+    site = next((venv / "lib").glob("python3.*/site-packages"))
+    found = {}
+    for info in [*site.glob("*.dist-info"), *site.glob("*.egg-info")]:
+        stem = info.name.rsplit(".", 1)[0]
+        name, version = stem.split("-", 2)[:2]
+        found[canonicalize_name(name)] = version
+    return {k: v for k, v in found.items() if k not in ("pip", "setuptools")}
