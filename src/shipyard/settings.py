@@ -137,6 +137,27 @@ REGISTRY: tuple[Setting, ...] = (
     ),
     Setting("color", "SHIPYARD_COLOR", None, _choice("auto", "always", "never"), "colored output"),
     Setting(
+        "python_install_dir",
+        "SHIPYARD_PYTHON_INSTALL_DIR",
+        None,
+        str,
+        "where shipyard-managed interpreters live",
+    ),
+    Setting(
+        "probe_timeout",
+        "SHIPYARD_PROBE_TIMEOUT",
+        None,
+        float,
+        "seconds an interpreter may take to answer its probe",
+    ),
+    Setting(
+        "custom_compile_command",
+        "SHIPYARD_CUSTOM_COMPILE_COMMAND",
+        None,
+        str,
+        "the command pip compile writes in its header",
+    ),
+    Setting(
         "conda_pypi_mapping_url",
         "SHIPYARD_CONDA_PYPI_MAPPING_URL",
         "conda-pypi-mapping-url",
@@ -169,6 +190,9 @@ class Settings:
     #: GIL back and forth (uv's UV_CONCURRENT_INSTALLS defaults to the cores too)
     concurrent_installs: int = field(default_factory=lambda: os.cpu_count() or 2)
     color: str = "auto"
+    python_install_dir: str | None = None
+    probe_timeout: float = 20.0
+    custom_compile_command: str | None = None
     conda_pypi_mapping_url: str = "https://raw.githubusercontent.com/prefix-dev/parselmouth/main/files/compressed_mapping.json"
 
     def index_urls(self) -> list[str]:

@@ -271,3 +271,65 @@ def test_list_interpreters_skips_unsupported_ones(machine: Path) -> None:
         ("3.12", "pyenv"),
         ("3.8", "pyenv"),
     ]
+
+
+@pytest.fixture
+def many_sources(machine: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``machine`` plus every other place interpreters live: shipyard's own directory
+    (3.10), uv's (3.9), mise's (3.7, too old), asdf's (3.6, too old), and a conda
+    environment listed in ``~/.conda/environments.txt`` (Debian's /usr/bin/python3)."""
+    home = machine / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.delenv("CONDA_PREFIX", raising=False)
+    monkeypatch.delenv("MAMBA_ROOT_PREFIX", raising=False)
+    places = {
+        "SHIPYARD_PYTHON_INSTALL_DIR": (machine / "managed", "3.10.", "cpython-{}-linux-x86_64"),
+        "UV_PYTHON_INSTALL_DIR": (machine / "uv", "3.9.", "cpython-{}-linux-x86_64-gnu"),
+        "MISE_DATA_DIR": (machine / "mise" / "installs" / "python", "3.7.", "{}"),
+        "ASDF_DATA_DIR": (machine / "asdf" / "installs" / "python", "3.6.", "{}"),
+    }
+    for variable, (root, prefix, pattern) in places.items():
+        root.mkdir(parents=True)
+        real = real_version_dir(prefix)
+        (root / pattern.format(real.name)).symlink_to(real)
+        monkeypatch.setenv(variable, str(root if "installs" not in str(root) else root.parents[1]))
+    env = machine / "conda-envs" / "analysis"
+    (env / "bin").mkdir(parents=True)
+    (env / "bin" / "python3").symlink_to("/usr/bin/python3")
+    (home / ".conda").mkdir()
+    (home / ".conda" / "environments.txt").write_text(f"{env}\n{machine / 'gone'}\n")
+    return machine
+
+
+def test_every_source_is_searched_in_order(many_sources: Path) -> None:
+    sources = [source for _path, source in iter_candidate_executables()]
+    firsts = list(dict.fromkeys(sources))
+    assert firsts == ["PATH", "shipyard", "pyenv", "uv", "mise", "asdf", "conda"]
+    found = {source: interpreter.version for interpreter, source in list_interpreters(None)}
+    assert found["shipyard"].startswith("3.10.") and found["uv"].startswith("3.9.")
+    assert found["conda"] == probe_interpreter(Path("/usr/bin/python3"), cache_dir=None).version
+    assert "mise" not in found and "asdf" not in found  # older than 3.8
+
+
+def test_a_request_finds_an_interpreter_in_any_source(many_sources: Path) -> None:
+    interpreter = find_interpreter(
+        parse_python_request("3.9"), requires_python=None, cache_dir=None
+    )
+    assert str(interpreter.executable).startswith(str(many_sources / "uv"))
+
+
+def test_an_interpreter_that_hangs_is_skipped_and_named(
+    many_sources: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hanging = many_sources / "uv" / "cpython-3.14.0-linux-x86_64-gnu" / "bin" / "python3"
+    hanging.parent.mkdir(parents=True)
+    hanging.write_text("#!/bin/sh\nexec /bin/sleep 600\n")
+    hanging.chmod(0o755)
+    monkeypatch.setenv("SHIPYARD_PROBE_TIMEOUT", "1")
+    skipped: list[str] = []
+    found = list_interpreters(None, skipped=skipped)
+    assert all(str(i.executable) != str(hanging) for i, _ in found)
+    assert any(str(hanging) in reason and "did not answer" in reason for reason in skipped)
+    assert {source for _, source in found} >= {"PATH", "pyenv", "uv", "shipyard", "conda"}

@@ -122,16 +122,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sync.add_argument("--link-mode", choices=("hardlink", "copy", "symlink", "clone"), default=None)
 
 
-def _compile_command(args: argparse.Namespace, output: str | None) -> str:
+def _compile_command(
+    args: argparse.Namespace, output: str | None, custom_setting: str | None
+) -> str:
     """The command for the header, as pip-compile writes it: one-off options such as
     ``--upgrade`` and ``--dry-run`` left out, credentials never written."""
     import shlex
 
     from shipyard.index.http import public_url
 
-    custom = os.environ.get("SHIPYARD_CUSTOM_COMPILE_COMMAND") or os.environ.get(
-        "CUSTOM_COMPILE_COMMAND"
-    )
+    custom = custom_setting or os.environ.get("CUSTOM_COMPILE_COMMAND")
     if custom:
         return custom
     parts = ["shipyard", "pip", "compile"]
@@ -217,7 +217,9 @@ def _run_compile(args: argparse.Namespace) -> int:
             annotation_style=args.annotation_style,
             emit_index_url=not args.no_emit_index_url,
             emit_find_links=not args.no_emit_find_links,
-            command=_compile_command(args, args.output_file),
+            command=_compile_command(
+                args, args.output_file, services.settings.custom_compile_command
+            ),
         )
         outcome = compile_requirements(request, services, interpreter)
         resolution = outcome.resolution

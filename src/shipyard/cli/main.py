@@ -36,6 +36,10 @@ _COMMANDS = {
         "shipyard.cli.cmd_pip",
         "pip-tools' commands on shipyard: `pip compile` and `pip sync`.",
     ),
+    "python": (
+        "shipyard.cli.cmd_python",
+        "List, find and pin Python interpreters.",
+    ),
     "cache": ("shipyard.cli.cmd_cache", "Inspect or clean the cache."),
 }
 
@@ -230,11 +234,19 @@ def _fast_path(args: list[str]) -> int | None:
         from shipyard.cli.cmd_sync import try_noop
 
         return try_noop(quiet=quiet or bool(args[1:]))
+    if args[:2] == ["python", "list"] and set(args[2:]) <= {"--json", "--only-installed"}:
+        from shipyard.cli.cmd_python import run_list
+
+        return run_list(_simple_namespace(json="--json" in args))
     if args[0] == "run" and len(args) > 1 and not args[1].startswith("-"):
         from shipyard.cli.cmd_run import try_fast_run
 
         return try_fast_run(args[1:])
     return None
+
+
+def _simple_namespace(**values: object) -> argparse.Namespace:
+    return argparse.Namespace(quiet=False, verbose=0, cache_dir=None, **values)
 
 
 if __name__ == "__main__":  # pragma: no cover

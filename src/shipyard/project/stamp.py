@@ -1,7 +1,8 @@
 """The environment stamp: how a no-op ``sync`` finishes without importing anything heavy.
 
 After a successful sync, ``.venv/.shipyard-sync.json`` records the sha256 of
-pyproject.toml and pylock.toml as they were, the selection asked for (groups,
+pyproject.toml and pylock.toml as they were, the interpreter request
+(``.python-version``, ``SHIPYARD_PYTHON``), the selection asked for (groups,
 extras, exactness), ``pyvenv.cfg``'s digest (for a conda prefix: the mtime of
 ``conda-meta``), and the ``site-packages``
 directory's modification time. If all of them still match, the environment is
@@ -56,8 +57,22 @@ def _environment_identity(env_root: Path) -> str | None:
         return None
 
 
+def _python_request(project_root: Path) -> str:
+    """What picks the interpreter besides pyproject.toml: the nearest ``.python-version``
+    and ``SHIPYARD_PYTHON`` (a changed pin must rebuild ``.venv``, never be audited)."""
+    pin = ""
+    for directory in (project_root, *project_root.parents):
+        try:
+            pin = (directory / ".python-version").read_text(encoding="utf-8", errors="replace")
+            break
+        except OSError:
+            continue
+    return f"{pin.strip()}|{os.environ.get('SHIPYARD_PYTHON', '')}"
+
+
 def _current(project_root: Path, env_root: Path, selection: dict[str, Any]) -> dict[str, Any]:
     return {
+        "python-request": _python_request(project_root),
         "pyproject": _digest(project_root / "pyproject.toml"),
         "lock": _digest(project_root / "pylock.toml"),
         "pyvenv": _environment_identity(env_root),

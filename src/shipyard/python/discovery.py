@@ -9,11 +9,15 @@ an interpreter or of an environment directory.
 
 Candidates come from ``PATH`` (``python3.X``, ``python3``, ``python``, and the
 PyPy equivalents; pyenv's ``shims`` directory is skipped because its shims are
-slow shell scripts) and then from pyenv's installed versions
-(``$PYENV_ROOT/versions/*/bin/python3``; the directories are read, pyenv is
-never run). The version written in a file or directory name rules a candidate
-out before it is probed, so a search usually runs at most one interpreter, and
-usually none at all thanks to the probe cache.
+slow shell scripts), then from the directories that hold one installation per
+version: shipyard's own (:func:`managed_python_dir`), pyenv's
+(``$PYENV_ROOT/versions``), uv's (``UV_PYTHON_INSTALL_DIR`` or
+``~/.local/share/uv/python``), mise's and asdf's (``installs/python``), and
+finally conda environments (``~/.conda/environments.txt``, ``CONDA_PREFIX`` and
+the usual install roots). Directories are read; no version manager is ever run.
+The version written in a file or directory name rules a candidate out before
+it is probed, so a search usually runs at most one interpreter, and usually none
+at all thanks to the probe cache.
 """
 
 from __future__ import annotations
@@ -38,9 +42,14 @@ __all__ = [
     "parse_python_request",
 ]
 
-#: Where a candidate was found: on ``PATH`` or among pyenv's versions.
+#: Where a candidate was found.
 SOURCE_PATH = "PATH"
+SOURCE_MANAGED = "shipyard"
 SOURCE_PYENV = "pyenv"
+SOURCE_UV = "uv"
+SOURCE_MISE = "mise"
+SOURCE_ASDF = "asdf"
+SOURCE_CONDA = "conda"
 
 _IMPLEMENTATIONS = {
     "python": None,
@@ -220,13 +229,13 @@ def iter_candidate_executables() -> Iterator[tuple[Path, str]]:
 
     First every ``PATH`` directory in order (within one: ``python3.X`` newest first,
     ``python3``, ``python``, then ``pypy3.X``, ``pypy3``, ``pypy``), skipping pyenv's
-    ``shims`` directory; then pyenv's installed versions, newest first
-    (``$PYENV_ROOT/versions/*/bin/python3``, ``PYENV_ROOT`` defaulting to ``~/.pyenv``).
-    Nothing is run. Paths naming the same file (by real path) are yielded once, the
-    first time they are seen.
+    ``shims`` directory; then each version directory newest first: shipyard-managed,
+    pyenv, uv, mise, asdf; then conda environments. Nothing is run. Paths naming the
+    same file (by real path) are yielded once, the first time they are seen.
 
-    :returns: ``(path, source)`` pairs; ``source`` is ``"PATH"`` or ``"pyenv"``; the path
-        is kept as found (not resolved).
+    :returns: ``(path, source)`` pairs; ``source`` is one of ``"PATH"``, ``"shipyard"``,
+        ``"pyenv"``, ``"uv"``, ``"mise"``, ``"asdf"``, ``"conda"``; the path is kept as
+        found (not resolved).
     """
     seen: set[str] = set()
     for path, source in _iter_raw_candidates():
@@ -291,23 +300,29 @@ def find_interpreter(
     )
 
 
-def list_interpreters(cache_dir: Path | None) -> list[tuple[Interpreter, str]]:
+def list_interpreters(
+    cache_dir: Path | None, *, skipped: list[str] | None = None
+) -> list[tuple[Interpreter, str]]:
     """Every usable (Python 3.8+) interpreter on this machine, in search order.
 
     Interpreters inside virtual environments are replaced by their base interpreter;
-    unusable candidates (too old, broken) are left out. This probes every candidate
-    (once; later calls read the cache).
+    unusable candidates (too old, broken, hanging past the probe's time limit) are left
+    out. This probes every candidate (once; later calls read the cache).
 
     :param cache_dir: shipyard's cache root, or ``None`` to probe without caching.
-    :returns: ``(interpreter, source)`` pairs, ``source`` being ``"PATH"`` or ``"pyenv"``.
+    :param skipped: receives one sentence per candidate left out and why (for ``-v``).
+    :returns: ``(interpreter, source)`` pairs; sources as in
+        :func:`iter_candidate_executables`.
     """
     result: list[tuple[Interpreter, str]] = []
     probed: set[str] = set()
     for path, source in iter_candidate_executables():
         hint = _name_hint(path, source)
         if hint.version and hint.version[:2] < MINIMUM_VERSION[: len(hint.version[:2])]:
+            if skipped is not None:
+                skipped.append(f"{path} ({source}): Python {hint.text()} is older than 3.8.")
             continue
-        interpreter = _probe_base(path, cache_dir, probed)
+        interpreter = _probe_base(path, cache_dir, probed, skipped)
         if interpreter is not None:
             result.append((interpreter, source))
     return result
@@ -428,22 +443,107 @@ def _iter_raw_candidates() -> Iterator[tuple[Path, str]]:
             continue
         for path in _iter_path_dir(directory):
             yield path, SOURCE_PATH
-    versions = pyenv / "versions"
+    for source, root in _version_roots(pyenv):
+        try:
+            names = sorted(os.listdir(root), key=lambda n: (_version_sort_key(n), n), reverse=True)
+        except OSError:
+            continue
+        for name in names:
+            found = _interpreter_in(root / name)
+            if found is not None:
+                yield found, source
+    for prefix in _conda_prefixes():
+        found = _interpreter_in(prefix)
+        if found is not None:
+            yield found, SOURCE_CONDA
+
+
+def _data_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+
+
+def managed_python_dir() -> Path:
+    """Where shipyard installs interpreters (``SHIPYARD_PYTHON_INSTALL_DIR``, see
+    :mod:`shipyard.settings`; else ``$XDG_DATA_HOME/shipyard/python``, else
+    ``~/.local/share/shipyard/python``)."""
+    configured = os.environ.get("SHIPYARD_PYTHON_INSTALL_DIR")
+    return Path(configured).expanduser() if configured else _data_home() / "shipyard" / "python"
+
+
+def _version_roots(pyenv: Path) -> list[tuple[str, Path]]:
+    """Directories holding one interpreter per version directory, in search order."""
+    uv = os.environ.get("UV_PYTHON_INSTALL_DIR")
+    mise = os.environ.get("MISE_DATA_DIR")
+    asdf = os.environ.get("ASDF_DATA_DIR")
+    return [
+        (SOURCE_MANAGED, managed_python_dir()),
+        (SOURCE_PYENV, pyenv / "versions"),
+        (SOURCE_UV, Path(uv).expanduser() if uv else _data_home() / "uv" / "python"),
+        (
+            SOURCE_MISE,
+            (Path(mise).expanduser() if mise else _data_home() / "mise") / "installs" / "python",
+        ),
+        (
+            SOURCE_ASDF,
+            (Path(asdf).expanduser() if asdf else Path.home() / ".asdf") / "installs" / "python",
+        ),
+    ]
+
+
+def _interpreter_in(prefix: Path) -> Path | None:
+    """The interpreter of an installation or environment prefix, or ``None``."""
+    for relative in ("bin/python3", "bin/python", "bin/pypy3", "bin/pypy", "python.exe"):
+        if _executable_file(prefix / relative):
+            return prefix / relative
+    return None
+
+
+#: Where conda, mamba and micromamba are usually installed, relative to the home directory.
+_CONDA_ROOTS = (
+    "miniconda3",
+    "anaconda3",
+    "miniforge3",
+    "mambaforge",
+    "micromamba",
+    ".micromamba",
+    "opt/miniconda3",
+)
+
+
+def _conda_prefixes() -> list[Path]:
+    """Conda environments: those listed in ``~/.conda/environments.txt``, the active one
+    (``CONDA_PREFIX``), and the base and ``envs/*`` of the usual install roots."""
+    found: list[Path] = []
+    home = Path.home()
     try:
-        names = sorted(os.listdir(versions), key=lambda n: (_version_sort_key(n), n), reverse=True)
+        listed = (home / ".conda" / "environments.txt").read_text(encoding="utf-8").splitlines()
     except OSError:
-        return
-    for name in names:
-        bin_dir = versions / name / "bin"
-        for exe in ("python3", "python", "pypy3", "pypy"):
-            if _executable_file(bin_dir / exe):
-                yield bin_dir / exe, SOURCE_PYENV
-                break
+        listed = []
+    found.extend(Path(line.strip()) for line in listed if line.strip())
+    if os.environ.get("CONDA_PREFIX"):
+        found.append(Path(os.environ["CONDA_PREFIX"]))
+    roots = [home / name for name in _CONDA_ROOTS] + [Path("/opt/conda")]
+    if os.environ.get("MAMBA_ROOT_PREFIX"):
+        roots.append(Path(os.environ["MAMBA_ROOT_PREFIX"]))
+    for root in roots:
+        if not root.is_dir():
+            continue
+        found.append(root)
+        try:
+            found.extend(sorted(p for p in (root / "envs").iterdir() if p.is_dir()))
+        except OSError:
+            pass
+    unique: dict[str, Path] = {}
+    for prefix in found:
+        unique.setdefault(os.path.normcase(os.path.abspath(prefix)), prefix)
+    return list(unique.values())
 
 
 def _name_hint(path: Path, source: str) -> _NameHint:
     """What the file name (on PATH) or version directory (pyenv) says about a candidate."""
-    if source == SOURCE_PYENV:
+    if source != SOURCE_PATH:
+        # a version directory (pyenv's 3.12.1, uv's cpython-3.12.1-linux-x86_64-gnu);
+        # conda environments are named by their users and say nothing
         match = _PYENV_DIR.match(path.parent.parent.name.lower())
         if match is None:
             return _NameHint()
@@ -465,7 +565,9 @@ def _name_hint(path: Path, source: str) -> _NameHint:
     )
 
 
-def _probe_base(path: Path, cache_dir: Path | None, probed: set[str]) -> Interpreter | None:
+def _probe_base(
+    path: Path, cache_dir: Path | None, probed: set[str], skipped: list[str] | None = None
+) -> Interpreter | None:
     """Probe ``path``; for a virtual environment's interpreter, probe its base instead.
 
     Returns ``None`` for a candidate that cannot be used (broken, too old) or whose
@@ -484,7 +586,9 @@ def _probe_base(path: Path, cache_dir: Path | None, probed: set[str]) -> Interpr
                 return None
         else:
             probed.add(os.path.realpath(path))
-    except InterpreterNotFoundError:
+    except InterpreterNotFoundError as exc:
+        if skipped is not None:
+            skipped.append(exc.message)
         return None
     return interpreter
 

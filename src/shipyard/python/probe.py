@@ -52,8 +52,17 @@ MINIMUM_VERSION: tuple[int, int] = (3, 8)
 _CACHE_BUCKET = "interpreters-v1"
 _RECORD_VERSION = 1
 
-#: Seconds an interpreter may take to answer the probe (a cold start compiles .pyc files).
-_PROBE_TIMEOUT = 60.0
+#: Seconds an interpreter may take to answer the probe (a cold start compiles .pyc files);
+#: ``SHIPYARD_PROBE_TIMEOUT`` (see :mod:`shipyard.settings`) overrides it.
+_PROBE_TIMEOUT = 20.0
+
+
+def _probe_timeout() -> float:
+    try:
+        return float(os.environ.get("SHIPYARD_PROBE_TIMEOUT") or _PROBE_TIMEOUT)
+    except ValueError:
+        return _PROBE_TIMEOUT
+
 
 #: A placeholder install root handed to ``sysconfig`` and stripped from its answers.
 _ROOT_PLACEHOLDER = "__SHIPYARD_ENV_ROOT__"
@@ -528,18 +537,19 @@ def _run_probe(path: Path) -> dict[str, Any]:
     # -E: ignore PYTHON* variables; -s: no user site-packages. (-I would also do this,
     # but Python 2.7 does not know it and would fail before it could say its version.)
     command = [str(path), "-E", "-s", "-c", PROBE_SCRIPT]
+    timeout = _probe_timeout()
     try:
         completed = subprocess.run(
             command,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             cwd=path.anchor or None,
-            timeout=_PROBE_TIMEOUT,
+            timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
         raise InterpreterNotFoundError(
-            f"{path} did not answer within {_PROBE_TIMEOUT:.0f} seconds.",
+            f"{path} did not answer within {timeout:g} seconds.",
             hint=hint,
         ) from exc
     except OSError as exc:

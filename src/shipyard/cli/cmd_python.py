@@ -1,0 +1,226 @@
+"""``shipyard python list|find|pin``: the interpreters on this machine, and the project's.
+
+``list`` is on the fast path (``shipyard python list`` does not build the full parser):
+with the probe cache filled it reads one small file per interpreter and runs none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shipyard.models import Interpreter
+
+__all__ = ["configure", "interpreter_key", "run", "run_list"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add ``python list``, ``python find`` and ``python pin``."""
+    from shipyard.cli.main import _global_options
+
+    commands = parser.add_subparsers(dest="python_command", metavar="COMMAND")
+    listing = commands.add_parser(
+        "list",
+        help="Every Python interpreter on this machine.",
+        description="Every Python 3.8+ interpreter found on PATH, in shipyard's, pyenv's, "
+        "uv's, mise's and asdf's version directories, and in conda environments.",
+    )
+    _global_options(listing, suppress=True)
+    add_list_arguments(listing)
+    find = commands.add_parser(
+        "find",
+        help="Print the interpreter that best fits a request.",
+        description="Print the path of the interpreter a request (3.12, '>=3.10,<3.12', "
+        "pypy3.10, 3.13t, a path) picks; without one, the project's.",
+    )
+    _global_options(find, suppress=True)
+    find.add_argument("request", nargs="?", metavar="SPEC")
+    pin = commands.add_parser(
+        "pin",
+        help="Pin the project's interpreter in .python-version.",
+        description="Write .python-version (beside pyproject.toml, else here); sync, run and "
+        "lock then use it, and rebuild .venv when it changes. Without SPEC, show the pin.",
+    )
+    _global_options(pin, suppress=True)
+    pin.add_argument("request", nargs="?", metavar="SPEC")
+    pin.add_argument(
+        "--resolved",
+        action="store_true",
+        help="write the full version of the interpreter found (3.12.1), not SPEC",
+    )
+
+
+def add_list_arguments(parser: argparse.ArgumentParser) -> None:
+    """``python list``'s own options (shared with the fast path)."""
+    parser.add_argument("--json", action="store_true", help="one JSON object per interpreter")
+    parser.add_argument(
+        "--only-installed",
+        action="store_true",
+        help="only interpreters on this machine (the only kind listed so far)",
+    )
+
+
+def interpreter_key(interpreter: Interpreter) -> str:
+    """``cpython-3.12.1-linux-x86_64`` (``+freethreaded`` after the version when so)."""
+    version = interpreter.version + ("+freethreaded" if interpreter.gil_disabled else "")
+    system = interpreter.markers.get("sys_platform", "")
+    machine = interpreter.markers.get("platform_machine", "")
+    return f"{interpreter.implementation}-{version}-{system}-{machine}"
+
+
+def _sort_key(item: tuple[Interpreter, str]) -> tuple[Any, ...]:
+    interpreter = item[0]
+    return (interpreter.implementation != "cpython", tuple(-n for n in interpreter.version_tuple))
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print the interpreters found, newest first (CPython before the others)."""
+    from shipyard.python.discovery import list_interpreters
+
+    cache_dir = _cache_dir(args)
+    skipped: list[str] = []
+    found = sorted(list_interpreters(cache_dir, skipped=skipped), key=_sort_key)
+    out = sys.stdout
+    if getattr(args, "json", False):
+        rows = [
+            {
+                "key": interpreter_key(i),
+                "version": i.version,
+                "implementation": i.implementation,
+                "platform": i.markers.get("sys_platform", ""),
+                "arch": i.markers.get("platform_machine", ""),
+                "free_threaded": i.gil_disabled,
+                "path": str(i.executable),
+                "source": source,
+            }
+            for i, source in found
+        ]
+        out.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        width = max((len(interpreter_key(i)) for i, _ in found), default=0)
+        path_width = max((len(str(i.executable)) for i, _ in found), default=0)
+        for interpreter, source in found:
+            out.write(
+                f"{interpreter_key(interpreter):<{width}}  "
+                f"{interpreter.executable!s:<{path_width}}  {source}\n"
+            )
+    if getattr(args, "verbose", 0):
+        for reason in skipped:
+            sys.stderr.write(f"skipped: {reason}\n")
+    return 0
+
+
+def _cache_dir(args: argparse.Namespace) -> Path | None:
+    """The probe cache's root, as the settings would give it (without loading them)."""
+    configured = getattr(args, "cache_dir", None) or os.environ.get("SHIPYARD_CACHE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    from shipyard.cache import default_cache_dir
+
+    return default_cache_dir()
+
+
+def _project_root(args: argparse.Namespace) -> Path | None:
+    from shipyard.errors import ManifestError
+    from shipyard.project.manifest import find_project
+
+    try:
+        return find_project(Path(getattr(args, "project", None) or "."))
+    except ManifestError:
+        return None
+
+
+def _run_find(args: argparse.Namespace) -> int:
+    from shipyard.cli.common import command_services
+    from shipyard.project.environment import find_project_interpreter
+    from shipyard.project.manifest import load_project
+    from shipyard.python.discovery import find_interpreter, parse_python_request
+
+    root = None if args.request else _project_root(args)
+    project = load_project(root) if root is not None else None
+    with command_services(args, project) as (services, _output):
+        if project is not None:
+            interpreter = find_project_interpreter(project, services)
+        else:
+            interpreter = find_interpreter(
+                parse_python_request(args.request),
+                requires_python=None,
+                cache_dir=services.cache.root,
+            )
+    sys.stdout.write(f"{interpreter.executable}\n")
+    return 0
+
+
+def _run_pin(args: argparse.Namespace) -> int:
+    from shipyard.atomic import atomic_write_text
+    from shipyard.cli.render import Output
+    from shipyard.errors import InterpreterNotFoundError, ManifestError, UsageError
+    from shipyard.project.manifest import load_project
+    from shipyard.python.discovery import find_interpreter, parse_python_request
+
+    root = _project_root(args)
+    directory = root if root is not None else Path.cwd()
+    pin_file = directory / ".python-version"
+    output = Output(quiet=bool(getattr(args, "quiet", False)), color="auto")
+    if not args.request:
+        if not pin_file.is_file():
+            raise UsageError(
+                f"There is no .python-version in {directory}.",
+                hint="Pin one with `shipyard python pin 3.12`.",
+            )
+        sys.stdout.write(pin_file.read_text(encoding="utf-8").strip() + "\n")
+        return 0
+    request = parse_python_request(args.request)
+    requires_python = None
+    if root is not None:
+        try:
+            requires_python = load_project(root).requires_python
+        except ManifestError:
+            requires_python = None
+    text = args.request.strip()
+    try:
+        interpreter = find_interpreter(request, requires_python=None, cache_dir=_cache_dir(args))
+    except InterpreterNotFoundError:
+        if args.resolved:
+            raise
+        interpreter = None
+        output.warning(
+            f"No interpreter on this machine fits {request.describe()} yet; `sync` will "
+            "say so until one is installed."
+        )
+    if interpreter is not None:
+        full = interpreter.markers.get("python_full_version", interpreter.version)
+        if requires_python is not None and not requires_python.contains(full, prereleases=True):
+            raise UsageError(
+                f"{args.request} picks Python {full}, which the project's requires-python "
+                f"{requires_python} does not allow.",
+                context=str(directory / "pyproject.toml"),
+                hint="Pin a version requires-python allows, or change requires-python.",
+            )
+        if args.resolved:
+            text = str(interpreter.executable) if request.path is not None else full
+    atomic_write_text(pin_file, text + "\n")
+    output.line(f"Pinned {pin_file} to {text}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``python list``, ``find`` or ``pin``."""
+    from shipyard.errors import UsageError
+
+    command = getattr(args, "python_command", None)
+    if command == "list":
+        return run_list(args)
+    if command == "find":
+        return _run_find(args)
+    if command == "pin":
+        return _run_pin(args)
+    raise UsageError(
+        "shipyard python needs a command: list, find or pin.",
+        hint="For example `shipyard python list`.",
+    )
