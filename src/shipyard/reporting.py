@@ -36,6 +36,10 @@ class ResolveReporter(Protocol):
     def warning(self, message: str) -> None:
         """Something the user should know that does not stop the operation."""
 
+    def notice(self, message: str) -> None:
+        """Something done on the user's behalf that they did not ask for by name
+        (an interpreter downloaded for the project)."""
+
 
 class DownloadReporter(Protocol):
     """Events of file downloads (see :mod:`shipyard.install`)."""
@@ -82,6 +86,10 @@ class Reporter(ResolveReporter, DownloadReporter, BuildReporter, InstallReporter
     def warning(self, message: str) -> None:
         """Something the user should know that does not stop the operation."""
 
+    def notice(self, message: str) -> None:
+        """Something done on the user's behalf that they did not ask for by name
+        (an interpreter downloaded for the project)."""
+
 
 class NullReporter:
     """A :class:`Reporter` that ignores every event."""
@@ -123,4 +131,7 @@ class NullReporter:
         """Ignore."""
 
     def warning(self, message: str) -> None:
+        """Ignore."""
+
+    def notice(self, message: str) -> None:
         """Ignore."""

@@ -144,6 +144,27 @@ REGISTRY: tuple[Setting, ...] = (
         "where shipyard-managed interpreters live",
     ),
     Setting(
+        "python_downloads",
+        "SHIPYARD_PYTHON_DOWNLOADS",
+        "python-downloads",
+        _choice("automatic", "manual", "never"),
+        "download a missing interpreter: automatic, manual (python install only), never",
+    ),
+    Setting(
+        "python_mirror",
+        "SHIPYARD_PYTHON_MIRROR",
+        "python-mirror",
+        str,
+        "replaces the python-build-standalone release-download URL",
+    ),
+    Setting(
+        "python_downloads_json",
+        "SHIPYARD_PYTHON_DOWNLOADS_JSON",
+        None,
+        str,
+        "a JSON file listing the CPython builds to download (pbs-installer's format)",
+    ),
+    Setting(
         "probe_timeout",
         "SHIPYARD_PROBE_TIMEOUT",
         None,
@@ -191,6 +212,9 @@ class Settings:
     concurrent_installs: int = field(default_factory=lambda: os.cpu_count() or 2)
     color: str = "auto"
     python_install_dir: str | None = None
+    python_downloads: str = "automatic"
+    python_mirror: str | None = None
+    python_downloads_json: str | None = None
     probe_timeout: float = 20.0
     custom_compile_command: str | None = None
     conda_pypi_mapping_url: str = "https://raw.githubusercontent.com/prefix-dev/parselmouth/main/files/compressed_mapping.json"

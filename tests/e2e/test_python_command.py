@@ -13,7 +13,7 @@ PYENV = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
 
 
 def test_list_shows_every_pyenv_version_with_its_source(tmp_path: Path) -> None:
-    result = shipyard(tmp_path, "python", "list", "--json")
+    result = shipyard(tmp_path, "python", "list", "--only-installed", "--json")
     rows = json.loads(result.stdout)
     minors = {".".join(row["version"].split(".")[:2]) for row in rows}
     assert {"3.8", "3.9", "3.10", "3.11", "3.12", "3.13"} <= minors
@@ -27,8 +27,15 @@ def test_list_shows_every_pyenv_version_with_its_source(tmp_path: Path) -> None:
     assert not any(row["version"].startswith(("2.", "3.6", "3.7")) for row in rows)
     verbose = shipyard(tmp_path, "python", "list", "-v")
     assert "older than 3.8" in verbose.stderr
-    table = shipyard(tmp_path, "python", "list").stdout.splitlines()
+    table = shipyard(tmp_path, "python", "list", "--only-installed").stdout.splitlines()
     assert len(table) == len(rows) and table[0].startswith("cpython-3.13")
+    # without --only-installed, the newest build of each minor that can be downloaded
+    everything = shipyard(tmp_path, "python", "list").stdout.splitlines()
+    offered = [line for line in everything if line.endswith("download")]
+    assert len(everything) == len(rows) + len(offered)
+    assert any(
+        line.startswith("cpython-3.13.") and "<download available>" in line for line in offered
+    )
 
 
 def test_find_prints_the_match_or_lists_what_there_is(tmp_path: Path) -> None:

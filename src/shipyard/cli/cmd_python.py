@@ -1,4 +1,5 @@
-"""``shipyard python list|find|pin``: the interpreters on this machine, and the project's.
+"""``shipyard python list|find|install|uninstall|pin``: the interpreters on this machine,
+the ones shipyard can download, and the project's.
 
 ``list`` is on the fast path (``shipyard python list`` does not build the full parser):
 with the probe cache filled it reads one small file per interpreter and runs none.
@@ -20,7 +21,7 @@ __all__ = ["configure", "interpreter_key", "run", "run_list"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Add ``python list``, ``python find`` and ``python pin``."""
+    """Add ``python list``, ``find``, ``install``, ``uninstall`` and ``pin``."""
     from shipyard.cli.main import _global_options
 
     commands = parser.add_subparsers(dest="python_command", metavar="COMMAND")
@@ -40,6 +41,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     _global_options(find, suppress=True)
     find.add_argument("request", nargs="?", metavar="SPEC")
+    install = commands.add_parser(
+        "install",
+        help="Download and install managed CPython builds.",
+        description="Install python-build-standalone CPython builds into shipyard's "
+        "directory (sha256 checked, all or nothing). Without SPEC: the version "
+        ".python-version asks for.",
+    )
+    _global_options(install, suppress=True)
+    install.add_argument("requests", nargs="*", metavar="SPEC")
+    install.add_argument(
+        "--from",
+        dest="archive",
+        metavar="FILE",
+        help="install this install_only archive instead of downloading one",
+    )
+    install.add_argument(
+        "--mirror", metavar="URL", help="download from here (see SHIPYARD_PYTHON_MIRROR)"
+    )
+    uninstall = commands.add_parser(
+        "uninstall",
+        help="Remove managed CPython builds.",
+        description="Remove the shipyard-managed interpreters that fit each SPEC.",
+    )
+    _global_options(uninstall, suppress=True)
+    uninstall.add_argument("requests", nargs="+", metavar="SPEC")
     pin = commands.add_parser(
         "pin",
         help="Pin the project's interpreter in .python-version.",
@@ -58,10 +84,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def add_list_arguments(parser: argparse.ArgumentParser) -> None:
     """``python list``'s own options (shared with the fast path)."""
     parser.add_argument("--json", action="store_true", help="one JSON object per interpreter")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument(
+        "--only-installed", action="store_true", help="only interpreters on this machine"
+    )
+    only.add_argument(
+        "--only-downloads", action="store_true", help="only versions shipyard can download"
+    )
     parser.add_argument(
-        "--only-installed",
+        "--all-versions",
         action="store_true",
-        help="only interpreters on this machine (the only kind listed so far)",
+        help="every downloadable patch release, not only the newest of each minor",
     )
 
 
@@ -84,9 +117,9 @@ def run_list(args: argparse.Namespace) -> int:
 
     cache_dir = _cache_dir(args)
     skipped: list[str] = []
-    found = sorted(list_interpreters(cache_dir, skipped=skipped), key=_sort_key)
-    out = sys.stdout
-    if getattr(args, "json", False):
+    rows: list[dict[str, Any]] = []
+    if not getattr(args, "only_downloads", False):
+        found = sorted(list_interpreters(cache_dir, skipped=skipped), key=_sort_key)
         rows = [
             {
                 "key": interpreter_key(i),
@@ -100,18 +133,144 @@ def run_list(args: argparse.Namespace) -> int:
             }
             for i, source in found
         ]
+    if not getattr(args, "only_installed", False):
+        rows += _download_rows(rows, all_versions=getattr(args, "all_versions", False))
+    out = sys.stdout
+    if getattr(args, "json", False):
         out.write(json.dumps(rows, indent=2) + "\n")
     else:
-        width = max((len(interpreter_key(i)) for i, _ in found), default=0)
-        path_width = max((len(str(i.executable)) for i, _ in found), default=0)
-        for interpreter, source in found:
-            out.write(
-                f"{interpreter_key(interpreter):<{width}}  "
-                f"{interpreter.executable!s:<{path_width}}  {source}\n"
-            )
+        width = max((len(row["key"]) for row in rows), default=0)
+        path_width = max((len(row["path"] or "<download available>") for row in rows), default=0)
+        for row in rows:
+            where = row["path"] or "<download available>"
+            out.write(f"{row['key']:<{width}}  {where:<{path_width}}  {row['source']}\n")
     if getattr(args, "verbose", 0):
         for reason in skipped:
             sys.stderr.write(f"skipped: {reason}\n")
+    return 0
+
+
+def _download_rows(installed: list[dict[str, Any]], *, all_versions: bool) -> list[dict[str, Any]]:
+    """Downloadable builds for this machine not installed already: the newest patch of
+    each minor (both threading models), or every patch with ``all_versions``."""
+    from shipyard.python.downloads import available_downloads
+
+    have = {(row["version"], row["free_threaded"]) for row in installed}
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[str, bool]] = set()
+    for download in available_downloads():
+        minor = (".".join(download.version.split(".")[:2]), download.free_threaded)
+        if not all_versions and minor in seen:
+            continue
+        seen.add(minor)
+        if (download.version, download.free_threaded) in have:
+            continue
+        rows.append(
+            {
+                "key": download.key,
+                "version": download.version,
+                "implementation": "cpython",
+                "platform": download.platform,
+                "arch": download.arch,
+                "free_threaded": download.free_threaded,
+                "path": None,
+                "source": "download",
+                "url": download.url,
+            }
+        )
+    return rows
+
+
+def _install_dir(services: Any) -> Path:
+    from shipyard.python.discovery import managed_python_dir
+
+    configured = services.settings.python_install_dir
+    return Path(configured).expanduser() if configured else managed_python_dir()
+
+
+def _run_install(args: argparse.Namespace) -> int:
+    from shipyard.cli.common import command_services
+    from shipyard.errors import UsageError
+    from shipyard.python.discovery import parse_python_request
+    from shipyard.python.downloads import download_and_install, find_download, install_archive
+
+    with command_services(args, None) as (services, output):
+        install_dir = _install_dir(services)
+        if args.archive:
+            if args.requests:
+                raise UsageError(
+                    "--from installs one archive; it cannot be combined with SPEC.",
+                    hint="Run one command per archive.",
+                )
+            path = install_archive(Path(args.archive), install_dir=install_dir)
+            output.line(f"Installed {Path(args.archive).name} at {path}")
+            return 0
+        requests = list(args.requests)
+        if not requests:
+            pinned = _pinned_request()
+            if pinned is None:
+                raise UsageError(
+                    "Which Python? Give a version (`shipyard python install 3.12`), or pin "
+                    "one in .python-version first.",
+                    hint="`shipyard python list --only-downloads` shows what there is.",
+                )
+            requests = [pinned]
+        mirror = args.mirror or services.settings.python_mirror
+        for text in requests:
+            download = find_download(parse_python_request(text))
+            already = (install_dir / download.key).exists()
+            path = download_and_install(
+                download,
+                client=services.client,
+                install_dir=install_dir,
+                mirror=mirror,
+                reporter=services.reporter,
+            )
+            verb = "Already installed" if already else "Installed"
+            output.line(f"{verb} Python {download.version} ({download.key}) at {path}")
+    return 0
+
+
+def _pinned_request() -> str | None:
+    for directory in (Path.cwd(), *Path.cwd().parents):
+        pin = directory / ".python-version"
+        if pin.is_file():
+            for line in pin.read_text(encoding="utf-8", errors="replace").splitlines():
+                if line.strip() and not line.startswith("#"):
+                    return line.strip()
+    return None
+
+
+def _run_uninstall(args: argparse.Namespace) -> int:
+    import re
+
+    from shipyard.cli.common import command_services
+    from shipyard.errors import InterpreterNotFoundError
+    from shipyard.python.discovery import parse_python_request
+    from shipyard.python.downloads import installed_managed, uninstall_managed
+
+    with command_services(args, None) as (services, output):
+        managed = installed_managed(_install_dir(services))
+        for text in args.requests:
+            request = parse_python_request(text)
+            matched = []
+            for directory in managed:
+                found = re.match(r"cpython-([0-9][^-+]*)(\+freethreaded)?-", directory.name)
+                if found and request.satisfied_by_version(
+                    found.group(1), free_threaded=bool(found.group(2))
+                ):
+                    matched.append(directory)
+            if not matched:
+                names = ", ".join(d.name for d in managed) or "none"
+                raise InterpreterNotFoundError(
+                    f"No shipyard-managed interpreter fits {request.describe()} "
+                    f"(installed: {names}).",
+                    hint="Interpreters from pyenv, uv or conda are theirs to remove.",
+                )
+            for directory in matched:
+                uninstall_managed(directory)
+                managed.remove(directory)
+                output.line(f"Uninstalled {directory.name}")
     return 0
 
 
@@ -191,7 +350,7 @@ def _run_pin(args: argparse.Namespace) -> int:
         interpreter = None
         output.warning(
             f"No interpreter on this machine fits {request.describe()} yet; `sync` will "
-            "say so until one is installed."
+            "download one (unless python-downloads is `manual` or `never`)."
         )
     if interpreter is not None:
         full = interpreter.markers.get("python_full_version", interpreter.version)
@@ -210,7 +369,7 @@ def _run_pin(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``python list``, ``find`` or ``pin``."""
+    """Run ``python list``, ``find``, ``install``, ``uninstall`` or ``pin``."""
     from shipyard.errors import UsageError
 
     command = getattr(args, "python_command", None)
@@ -220,7 +379,11 @@ def run(args: argparse.Namespace) -> int:
         return _run_find(args)
     if command == "pin":
         return _run_pin(args)
+    if command == "install":
+        return _run_install(args)
+    if command == "uninstall":
+        return _run_uninstall(args)
     raise UsageError(
-        "shipyard python needs a command: list, find or pin.",
+        "shipyard python needs a command: list, find, install, uninstall or pin.",
         hint="For example `shipyard python list`.",
     )

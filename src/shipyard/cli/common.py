@@ -32,6 +32,7 @@ def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
         "no_binary": getattr(args, "no_binary", None),
         "only_binary": getattr(args, "only_binary", None),
         "offline": True if getattr(args, "offline", None) else None,
+        "python_downloads": "never" if getattr(args, "no_python_downloads", None) else None,
         "color": getattr(args, "color", None),
         "link_mode": getattr(args, "link_mode", None),
     }

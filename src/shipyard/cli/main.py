@@ -38,7 +38,7 @@ _COMMANDS = {
     ),
     "python": (
         "shipyard.cli.cmd_python",
-        "List, find and pin Python interpreters.",
+        "List, find, install and pin Python interpreters.",
     ),
     "cache": ("shipyard.cli.cmd_cache", "Inspect or clean the cache."),
 }
@@ -73,6 +73,12 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         action="store_true",
         default=argparse.SUPPRESS if suppress else None,
         help="never use the network; only the cache",
+    )
+    group.add_argument(
+        "--no-python-downloads",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else None,
+        help="never download an interpreter; use only those on this machine",
     )
     group.add_argument("--cache-dir", default=default, metavar="DIR", help="cache directory")
     group.add_argument(
@@ -234,10 +240,17 @@ def _fast_path(args: list[str]) -> int | None:
         from shipyard.cli.cmd_sync import try_noop
 
         return try_noop(quiet=quiet or bool(args[1:]))
-    if args[:2] == ["python", "list"] and set(args[2:]) <= {"--json", "--only-installed"}:
+    list_flags = {"--json", "--only-installed", "--only-downloads", "--all-versions"}
+    if (
+        args[:2] == ["python", "list"]
+        and set(args[2:]) <= list_flags
+        and not {"--only-installed", "--only-downloads"} <= set(args)
+    ):
         from shipyard.cli.cmd_python import run_list
 
-        return run_list(_simple_namespace(json="--json" in args))
+        return run_list(
+            _simple_namespace(**{flag[2:].replace("-", "_"): flag in args for flag in list_flags})
+        )
     if args[0] == "run" and len(args) > 1 and not args[1].startswith("-"):
         from shipyard.cli.cmd_run import try_fast_run
 

@@ -236,3 +236,10 @@ class ConsoleReporter:
                 self._progress.console.print(f"[yellow]warning[/]: {message}", markup=True)
                 return
         self.output.warning(message)
+
+    def notice(self, message: str) -> None:
+        with self._lock:
+            if self._progress is not None:
+                self._progress.console.print(message, markup=False, highlight=False)
+                return
+        self.output.line(message)

@@ -2,7 +2,9 @@
 
 The interpreter request comes from, highest first: ``--python``,
 ``.python-version`` in the project (or a parent), ``SHIPYARD_PYTHON`` /
-``[tool.shipyard] python``, and finally ``requires-python`` alone. An existing
+``[tool.shipyard] python``, and finally ``requires-python`` alone. When nothing on
+the machine fits, a managed CPython is downloaded (unless ``python-downloads`` says
+``manual``/``never``, or ``--offline``). An existing
 ``.venv`` is kept when its interpreter still satisfies the request; otherwise
 it is rebuilt and the reporter says why.
 """
@@ -17,16 +19,19 @@ from typing import TYPE_CHECKING
 
 from packaging.specifiers import SpecifierSet
 
+from shipyard.errors import InterpreterNotFoundError
 from shipyard.models import Interpreter
 from shipyard.project.manifest import Project
 from shipyard.project.services import Services
 
 if TYPE_CHECKING:
     from shipyard.conda.records import CondaRecord
+    from shipyard.python.discovery import PythonRequest
     from shipyard.venv import VirtualEnvironment
 
 __all__ = [
     "ProjectEnvironment",
+    "download_interpreter",
     "ensure_conda_environment",
     "ensure_environment",
     "find_project_interpreter",
@@ -62,9 +67,61 @@ def find_project_interpreter(project: Project, services: Services) -> Interprete
 
     text, _source = python_request_text(project, services)
     request = parse_python_request(text)
-    return find_interpreter(
-        request, requires_python=project.requires_python, cache_dir=services.cache.root
+    try:
+        return find_interpreter(
+            request, requires_python=project.requires_python, cache_dir=services.cache.root
+        )
+    except InterpreterNotFoundError as missing:
+        if (
+            services.settings.python_downloads != "automatic"
+            or services.settings.offline
+            or request.path is not None
+        ):
+            raise
+        return download_interpreter(
+            request, services, requires_python=project.requires_python, missing=missing
+        )
+
+
+def download_interpreter(
+    request: PythonRequest,
+    services: Services,
+    *,
+    requires_python: SpecifierSet | None = None,
+    missing: InterpreterNotFoundError | None = None,
+) -> Interpreter:
+    """Download and install the newest managed CPython that fits ``request`` and
+    ``requires_python``, and probe it.
+
+    :param missing: the search that found nothing, re-raised when no download fits
+        either (its message lists what the machine has).
+    :raises InterpreterNotFoundError, NetworkError, HashMismatchError, InstallError.
+    """
+    from shipyard.python.discovery import managed_python_dir
+    from shipyard.python.downloads import download_and_install, find_download
+    from shipyard.python.probe import probe_interpreter
+
+    try:
+        download = find_download(request, requires_python=requires_python)
+    except InterpreterNotFoundError as none:
+        raise (missing or none) from None
+    install_dir = (
+        Path(services.settings.python_install_dir).expanduser()
+        if services.settings.python_install_dir
+        else managed_python_dir()
     )
+    executable = download_and_install(
+        download,
+        client=services.client,
+        install_dir=install_dir,
+        mirror=services.settings.python_mirror,
+        reporter=services.reporter,
+    )
+    services.reporter.notice(
+        f"Installed Python {download.version} ({download.key}): nothing on this machine "
+        f"fit {request.describe()}."
+    )
+    return probe_interpreter(executable, cache_dir=services.cache.root)
 
 
 @dataclass(frozen=True, slots=True)

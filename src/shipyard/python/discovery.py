@@ -128,6 +128,18 @@ class PythonRequest:
         full = interpreter.markers.get("python_full_version", interpreter.version)
         return self.specifier is None or self.specifier.contains(full, prereleases=True)
 
+    def satisfied_by_version(self, version: str, *, free_threaded: bool = False) -> bool:
+        """Whether a CPython of ``version`` (``"3.12.1"``) fits, without an interpreter
+        to ask (a download); path requests never do."""
+        if self.path is not None or self.implementation not in (None, "cpython"):
+            return False
+        if free_threaded != self.free_threaded:
+            return False
+        parts = _int_parts(re.sub(r"(a|b|rc)\d+$", "", version))
+        if self.version and parts[: len(self.version)] != self.version:
+            return False
+        return self.specifier is None or self.specifier.contains(version, prereleases=True)
+
     def minimum_version(self) -> str | None:
         """The lowest ``"X.Y"`` (or ``"X"``) this request allows, for ``requires-python``.
 
@@ -449,6 +461,8 @@ def _iter_raw_candidates() -> Iterator[tuple[Path, str]]:
         except OSError:
             continue
         for name in names:
+            if name.startswith("."):
+                continue  # a managed install being made or removed
             found = _interpreter_in(root / name)
             if found is not None:
                 yield found, source
