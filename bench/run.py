@@ -42,7 +42,13 @@ WORKLOADS = ROOT.parent / "shared" / "workloads"
 TOOLS_ENV = HERE / ".tools"
 RESULTS = HERE / "results"
 PHASES = (
-    "lock-cold", "lock-warm", "sync-cold", "sync-warm", "sync-noop", "run", "add-package",
+    "lock-cold",
+    "lock-warm",
+    "sync-cold",
+    "sync-warm",
+    "sync-noop",
+    "run",
+    "add-package",
     "version",
 )
 ADDED_PACKAGE = "goodconf"
@@ -70,9 +76,17 @@ def ensure_tools() -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(TOOLS_ENV)], check=True)
     env = clean_environ()
     subprocess.run(
-        [str(bin_dir / "python"), "-m", "pip", "install", "-q", "-r",
-         str(HERE / "requirements-tools.txt")],
-        check=True, env=env,
+        [
+            str(bin_dir / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "-r",
+            str(HERE / "requirements-tools.txt"),
+        ],
+        check=True,
+        env=env,
     )
     stamp.write_text(wanted)
     return bin_dir
@@ -90,7 +104,10 @@ def find_python(minor: str) -> str:
             continue
         probe = subprocess.run(
             [candidate, "-c", "import sys; print(sys.executable)"],
-            capture_output=True, text=True, env=clean_environ(), check=False,
+            capture_output=True,
+            text=True,
+            env=clean_environ(),
+            check=False,
         )
         if probe.returncode == 0 and probe.stdout.strip():
             return probe.stdout.strip()
@@ -127,8 +144,8 @@ class Tool:
         """Write the project's files for this tool (``requires-python >= minor``)."""
         deps = "".join(f"    {json.dumps(r)},\n" for r in requirements)
         text = (
-            "[project]\nname = \"bench-project\"\nversion = \"0.1.0\"\n"
-            f"requires-python = \">={minor}\"\ndependencies = [\n{deps}]\n"
+            '[project]\nname = "bench-project"\nversion = "0.1.0"\n'
+            f'requires-python = ">={minor}"\ndependencies = [\n{deps}]\n'
         )
         if self.name == "pdm":
             text += "\n[tool.pdm]\ndistribution = false\n"
@@ -137,8 +154,8 @@ class Tool:
             # the simple index as its source (the HTML pages every other tool reads).
             text += (
                 "\n[tool.poetry]\npackage-mode = false\n"
-                f"\n[[tool.poetry.source]]\nname = \"index\"\nurl = \"{INDEX_URL}\"\n"
-                "priority = \"primary\"\n"
+                f'\n[[tool.poetry.source]]\nname = "index"\nurl = "{INDEX_URL}"\n'
+                'priority = "primary"\n'
             )
         (project / "pyproject.toml").write_text(text)
         if self.name == "pip-tools":
@@ -154,40 +171,68 @@ def make_tools(bin_dir: Path, python: str) -> dict[str, Tool]:
     )
     return {
         "shipyard": Tool(
-            "shipyard", [sys.executable, "-m", "shipyard", "-q", "lock"],
+            "shipyard",
+            [sys.executable, "-m", "shipyard", "-q", "lock"],
             [sys.executable, "-m", "shipyard", "-q", "sync"],
             [sys.executable, "-m", "shipyard", "-q", "add", ADDED_PACKAGE],
-            ("pylock.toml",), "SHIPYARD_CACHE_DIR", {"SHIPYARD_PYTHON": python},
+            ("pylock.toml",),
+            "SHIPYARD_CACHE_DIR",
+            {"SHIPYARD_PYTHON": python},
             [sys.executable, "-m", "shipyard", "-q", "run", "python", "-c", "pass"],
             [sys.executable, "-m", "shipyard", "--version"],
         ),
         "uv": Tool(
-            "uv", [f"{b}/uv", "lock", "-q"], [f"{b}/uv", "sync", "-q"],
-            [f"{b}/uv", "add", "-q", ADDED_PACKAGE], ("uv.lock",), "UV_CACHE_DIR",
+            "uv",
+            [f"{b}/uv", "lock", "-q"],
+            [f"{b}/uv", "sync", "-q"],
+            [f"{b}/uv", "add", "-q", ADDED_PACKAGE],
+            ("uv.lock",),
+            "UV_CACHE_DIR",
             {"UV_PYTHON": python, "UV_PYTHON_DOWNLOADS": "never"},
-            [f"{b}/uv", "run", "-q", "python", "-c", "pass"], [f"{b}/uv", "--version"],
+            [f"{b}/uv", "run", "-q", "python", "-c", "pass"],
+            [f"{b}/uv", "--version"],
         ),
         "poetry": Tool(
-            "poetry", [f"{b}/poetry", "lock", "-q"], [f"{b}/poetry", "install", "-q", "--no-root"],
-            [f"{b}/poetry", "add", "-q", ADDED_PACKAGE], ("poetry.lock",), "POETRY_CACHE_DIR",
-            {"POETRY_VIRTUALENVS_IN_PROJECT": "true",
-             "POETRY_VIRTUALENVS_PREFER_ACTIVE_PYTHON": "false", "POETRY_PYTHON": python},
-            [f"{b}/poetry", "run", "python", "-c", "pass"], [f"{b}/poetry", "--version"],
+            "poetry",
+            [f"{b}/poetry", "lock", "-q"],
+            [f"{b}/poetry", "install", "-q", "--no-root"],
+            [f"{b}/poetry", "add", "-q", ADDED_PACKAGE],
+            ("poetry.lock",),
+            "POETRY_CACHE_DIR",
+            {
+                "POETRY_VIRTUALENVS_IN_PROJECT": "true",
+                "POETRY_VIRTUALENVS_PREFER_ACTIVE_PYTHON": "false",
+                "POETRY_PYTHON": python,
+            },
+            [f"{b}/poetry", "run", "python", "-c", "pass"],
+            [f"{b}/poetry", "--version"],
         ),
         "pdm": Tool(
-            "pdm", [f"{b}/pdm", "lock", "-q"], [f"{b}/pdm", "sync", "-q"],
-            [f"{b}/pdm", "add", "-q", ADDED_PACKAGE], ("pdm.lock",), "PDM_CACHE_DIR",
+            "pdm",
+            [f"{b}/pdm", "lock", "-q"],
+            [f"{b}/pdm", "sync", "-q"],
+            [f"{b}/pdm", "add", "-q", ADDED_PACKAGE],
+            ("pdm.lock",),
+            "PDM_CACHE_DIR",
             {"PDM_PYTHON": python, "PDM_IGNORE_SAVED_PYTHON": "1", "PDM_CHECK_UPDATE": "false"},
-            [f"{b}/pdm", "run", "python", "-c", "pass"], [f"{b}/pdm", "--version"],
+            [f"{b}/pdm", "run", "python", "-c", "pass"],
+            [f"{b}/pdm", "--version"],
         ),
         "pip-tools": Tool(
             "pip-tools",
             [f"{b}/pip-compile", "-q", "-o", "requirements.txt", "requirements.in"],
             ["bash", "-c", pip_sync],
-            ["bash", "-c", f"echo {ADDED_PACKAGE} >> requirements.in && "
-             f"{b}/pip-compile -q -o requirements.txt requirements.in && {pip_sync}"],
-            ("requirements.txt",), "PIP_CACHE_DIR", {},
-            [".venv/bin/python", "-c", "pass"], [f"{b}/pip-compile", "--version"],
+            [
+                "bash",
+                "-c",
+                f"echo {ADDED_PACKAGE} >> requirements.in && "
+                f"{b}/pip-compile -q -o requirements.txt requirements.in && {pip_sync}",
+            ],
+            ("requirements.txt",),
+            "PIP_CACHE_DIR",
+            {},
+            [".venv/bin/python", "-c", "pass"],
+            [f"{b}/pip-compile", "--version"],
         ),
     }
 
@@ -210,8 +255,14 @@ def timed(cmd: Sequence[str], cwd: Path, env: dict[str, str]) -> Sample:
     """Run ``cmd`` and measure it with ``os.wait4`` (rusage of the process tree);
     a command still running after ``LIMITS["timeout"]`` seconds is killed (a failure)."""
     started = time.perf_counter()
-    process = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen(
+        list(cmd),
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     killer = threading.Timer(LIMITS["timeout"], lambda: os.killpg(process.pid, signal.SIGKILL))
     killer.start()
     try:
@@ -298,8 +349,12 @@ def print_table(workload: str, summary: dict[str, dict[str, dict[str, object]]])
             text = "failed" if wall is None else f"{wall:.2f}" + (f" ({ratio}×)" if ratio else "")
             cells.append(f"{text:>22}")
         print(f"{phase:<12}" + "".join(cells))
-    print(f"{'peak RSS':<12}" + "".join(
-        f"{max((d['peak_rss_mb'] or 0) for d in summary[t].values()):>21.0f}M" for t in tools))
+    print(
+        f"{'peak RSS':<12}"
+        + "".join(
+            f"{max((d['peak_rss_mb'] or 0) for d in summary[t].values()):>21.0f}M" for t in tools
+        )
+    )
 
 
 def chart(workload: str, summary: dict[str, dict[str, dict[str, object]]], path: Path) -> None:
@@ -331,14 +386,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tools", default="shipyard,uv,poetry,pdm,pip-tools")
     parser.add_argument("--workloads", default="ml-web,sentry-base,trio-docs")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--python", default=None,
-                        help="the interpreter every tool builds its environment from "
-                        "(default: python3.11, python3.10 for sentry-base)")
+    parser.add_argument(
+        "--python",
+        default=None,
+        help="the interpreter every tool builds its environment from "
+        "(default: python3.11, python3.10 for sentry-base)",
+    )
     parser.add_argument("--chart", metavar="JSON", help="only draw the chart of a results file")
-    parser.add_argument("--timeout", type=float, default=LIMITS["timeout"],
-                        help="seconds before a command is killed and counted as failed")
-    parser.add_argument("--tag", default="",
-                        help="write results/<workload>.<tag>.json (keeps other runs' files)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=LIMITS["timeout"],
+        help="seconds before a command is killed and counted as failed",
+    )
+    parser.add_argument(
+        "--tag", default="", help="write results/<workload>.<tag>.json (keeps other runs' files)"
+    )
     args = parser.parse_args(argv)
     if args.chart:
         data = json.loads(Path(args.chart).read_text())
@@ -358,16 +421,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             for run in range(args.runs):
                 for tool in chosen:  # tools alternate within each run
                     print(f"[{workload}] run {run + 1}/{args.runs}: {tool.name}", file=sys.stderr)
-                    runs[tool.name].append(
-                        run_phases(tool, requirements, Path(scratch), minor)
-                    )
+                    runs[tool.name].append(run_phases(tool, requirements, Path(scratch), minor))
         summary = summarize(runs)
         print_table(workload, summary)
         document = {
             "workload": workload,
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                        "python": python},
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": python},
             "runs": args.runs,
             "tools": (HERE / "requirements-tools.txt").read_text().split(),
             "results": summary,
@@ -376,7 +436,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         json_path.write_text(json.dumps(document, indent=2) + "\n")
         # matplotlib lives in the tools environment: draw the chart with its Python.
         subprocess.run(
-            [str(bin_dir / "python"), __file__, "--chart", str(json_path)], check=True,
+            [str(bin_dir / "python"), __file__, "--chart", str(json_path)],
+            check=True,
             env=clean_environ(),
         )
     return 0

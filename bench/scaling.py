@@ -67,8 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default=DEFAULT_WORKLOADS)
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--timeout", type=float, default=600.0,
-                        help="seconds before a lock is killed and counted as failed")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="seconds before a lock is killed and counted as failed",
+    )
     args = parser.parse_args(argv)
     LIMITS["timeout"] = args.timeout
     bin_dir = ensure_tools()
@@ -94,20 +98,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                         (project / lock_file).unlink(missing_ok=True)
                     # A lock that failed cold fails warm too: don't wait for it twice.
                     warm = timed(tool.lock_cmd, project, env) if cold.code == 0 else cold
-                rows.append({
-                    "workload": workload, "tool": name, "run": run + 1,
-                    "direct": len(requirements), "resolved": count,
-                    "lock_cold_s": round(cold.wall, 2), "lock_warm_s": round(warm.wall, 2),
-                    "peak_rss_mb": round(max(cold.rss_mb, warm.rss_mb), 1),
-                    "failed": cold.code != 0 or warm.code != 0,
-                })
-    print(f"\n{'workload':<12}{'tool':<10}{'direct':>7}{'resolved':>9}{'cold s':>9}"
-          f"{'warm s':>9}{'RSS MB':>9}")
+                rows.append(
+                    {
+                        "workload": workload,
+                        "tool": name,
+                        "run": run + 1,
+                        "direct": len(requirements),
+                        "resolved": count,
+                        "lock_cold_s": round(cold.wall, 2),
+                        "lock_warm_s": round(warm.wall, 2),
+                        "peak_rss_mb": round(max(cold.rss_mb, warm.rss_mb), 1),
+                        "failed": cold.code != 0 or warm.code != 0,
+                    }
+                )
+    print(
+        f"\n{'workload':<12}{'tool':<10}{'direct':>7}{'resolved':>9}{'cold s':>9}"
+        f"{'warm s':>9}{'RSS MB':>9}"
+    )
     for row in rows:
         failed = " (failed)" if row["failed"] else ""
-        print(f"{row['workload']:<12}{row['tool']:<10}{row['direct']:>7}"
-              f"{row['resolved'] or '-':>9}{row['lock_cold_s']:>9}{row['lock_warm_s']:>9}"
-              f"{row['peak_rss_mb']:>9}{failed}")
+        print(
+            f"{row['workload']:<12}{row['tool']:<10}{row['direct']:>7}"
+            f"{row['resolved'] or '-':>9}{row['lock_cold_s']:>9}{row['lock_warm_s']:>9}"
+            f"{row['peak_rss_mb']:>9}{failed}"
+        )
     document = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from shipyard.models import Interpreter
 
-__all__ = ["configure", "interpreter_key", "run", "run_list"]
+__all__ = ["configure", "interpreter_key", "run", "run_find", "run_list"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -294,22 +294,28 @@ def _project_root(args: argparse.Namespace) -> Path | None:
         return None
 
 
-def _run_find(args: argparse.Namespace) -> int:
+def run_find(args: argparse.Namespace) -> int:
+    """Print the interpreter the request (else the project's settings) picks."""
+    from shipyard.python.discovery import find_interpreter, parse_python_request
+
+    if args.request:
+        interpreter = find_interpreter(
+            parse_python_request(args.request), requires_python=None, cache_dir=_cache_dir(args)
+        )
+        sys.stdout.write(f"{interpreter.executable}\n")
+        return 0
     from shipyard.cli.common import command_services
     from shipyard.project.environment import find_project_interpreter
     from shipyard.project.manifest import load_project
-    from shipyard.python.discovery import find_interpreter, parse_python_request
 
-    root = None if args.request else _project_root(args)
+    root = _project_root(args)
     project = load_project(root) if root is not None else None
     with command_services(args, project) as (services, _output):
         if project is not None:
             interpreter = find_project_interpreter(project, services)
         else:
             interpreter = find_interpreter(
-                parse_python_request(args.request),
-                requires_python=None,
-                cache_dir=services.cache.root,
+                parse_python_request(None), requires_python=None, cache_dir=services.cache.root
             )
     sys.stdout.write(f"{interpreter.executable}\n")
     return 0
@@ -376,7 +382,7 @@ def run(args: argparse.Namespace) -> int:
     if command == "list":
         return run_list(args)
     if command == "find":
-        return _run_find(args)
+        return run_find(args)
     if command == "pin":
         return _run_pin(args)
     if command == "install":

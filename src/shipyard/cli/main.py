@@ -182,7 +182,13 @@ def _main(argv: Sequence[str] | None) -> int:
 
         sys.stdout.write(f"shipyard {__version__}\n")
         return 0
-    fast = _fast_path(args_list)
+    try:
+        fast = _fast_path(args_list)
+    except Exception as exc:  # the fast path's errors are rendered as any command's
+        _render_error(exc, 0)
+        from shipyard.errors import ShipyardError
+
+        return exc.exit_code if isinstance(exc, ShipyardError) else 1
     if fast is not None:
         return fast
     parser = build_parser()
@@ -251,6 +257,10 @@ def _fast_path(args: list[str]) -> int | None:
         return run_list(
             _simple_namespace(**{flag[2:].replace("-", "_"): flag in args for flag in list_flags})
         )
+    if args[:2] == ["python", "find"] and len(args) == 3 and not args[2].startswith("-"):
+        from shipyard.cli.cmd_python import run_find
+
+        return run_find(_simple_namespace(request=args[2]))
     if args[0] == "run" and len(args) > 1 and not args[1].startswith("-"):
         from shipyard.cli.cmd_run import try_fast_run
 

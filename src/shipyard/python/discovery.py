@@ -308,7 +308,8 @@ def find_interpreter(
     listing = ", ".join(found) if found else "no interpreters"
     raise InterpreterNotFoundError(
         f"No interpreter found for {wanted}: found {listing}.",
-        hint="Install one with pyenv (`pyenv install 3.12`) or set --python to an interpreter.",
+        hint="Install one with `shipyard python install VERSION` (or pyenv), or set --python to "
+        "an interpreter.",
     )
 
 
