@@ -210,3 +210,12 @@ def test_a_project_downloads_the_python_it_needs(
     assert f"Installed Python {_source().name}" in synced.stderr
     run = shipyard(project, "run", "python", "-c", "import sys; print(sys.version)", **env)
     assert run.stdout.startswith(_source().name)
+
+
+def test_an_unwritable_install_directory_is_a_clear_error(tmp_path: Path, archive: Path) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the directory should be\n")
+    env = _env(tmp_path, SHIPYARD_PYTHON_INSTALL_DIR=str(blocked / "python"))
+    result = shipyard(tmp_path, "python", "install", "--from", str(archive), check=False, **env)
+    assert result.returncode == 1 and "Cannot write to the managed-interpreters" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -27,12 +27,15 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from typing import TYPE_CHECKING
 
 from shipyard.errors import InterpreterNotFoundError, UsageError
 from shipyard.models.interpreter import Interpreter
 from shipyard.python.probe import MINIMUM_VERSION, probe_interpreter
+
+if TYPE_CHECKING:
+    # imported where a specifier is parsed: `python list` never needs one (~30 ms)
+    from packaging.specifiers import SpecifierSet
 
 __all__ = [
     "PythonRequest",
@@ -226,6 +229,8 @@ def parse_python_request(text: str | None) -> PythonRequest:
         if impl_prefix:
             implementation = impl_prefix.group(1)
             spec_text = lowered[impl_prefix.end() :]
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
         try:
             specifier = SpecifierSet(spec_text)
         except InvalidSpecifier as exc:

@@ -291,7 +291,7 @@ def install_archive(
         platform, arch = host_platform()
         version_text = version + ("+freethreaded" if free_threaded else "")
         key = f"cpython-{version_text}-{platform}-{arch}"
-    install_dir.mkdir(parents=True, exist_ok=True)
+    _make_install_dir(install_dir)
     final = install_dir / key
     with FileLock(str(install_dir / f".{key}.lock")):
         if _interpreter(final) is not None:
@@ -322,6 +322,21 @@ def install_archive(
     installed = _interpreter(final)
     assert installed is not None
     return installed
+
+
+def _make_install_dir(install_dir: Path) -> None:
+    try:
+        install_dir.mkdir(parents=True, exist_ok=True)
+        probe = install_dir / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise InstallError(
+            f"Cannot write to the managed-interpreters directory {install_dir}: "
+            f"{exc.strerror or exc}.",
+            context=str(install_dir),
+            hint="Set SHIPYARD_PYTHON_INSTALL_DIR to a directory you can write to.",
+        ) from exc
 
 
 def _unpack(archive: Path, destination: Path, name: str) -> None:
@@ -394,7 +409,7 @@ def download_and_install(
     existing = _interpreter(install_dir / download.key)
     if existing is not None:
         return existing
-    install_dir.mkdir(parents=True, exist_ok=True)
+    _make_install_dir(install_dir)
     with tempfile.TemporaryDirectory(prefix=".tmp-download-", dir=install_dir) as folder:
         target = Path(folder) / download.filename
         if reporter is not None:
