@@ -159,6 +159,10 @@ def test_install_from_a_mirror_then_list_find_and_uninstall(
     assert not [p for p in managed.iterdir() if not p.name.endswith(".lock")]
     gone = shipyard(tmp_path, "python", "uninstall", "3.10", check=False, **env)
     assert gone.returncode == 1 and "No shipyard-managed interpreter" in gone.stderr
+    # without SPEC: the version .python-version asks for
+    (tmp_path / ".python-version").write_text("3.10\n")
+    shipyard(tmp_path, "python", "install", "--mirror", url, **env)
+    assert (managed / f"cpython-{version}-linux-x86_64" / "bin" / "python3").exists()
 
 
 def test_a_tampered_archive_is_refused_and_leaves_nothing(

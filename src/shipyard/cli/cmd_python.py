@@ -191,7 +191,7 @@ def _install_dir(services: Any) -> Path:
 def _run_install(args: argparse.Namespace) -> int:
     from shipyard.cli.common import command_services
     from shipyard.errors import UsageError
-    from shipyard.python.discovery import parse_python_request
+    from shipyard.python.discovery import parse_python_request, read_python_pin
     from shipyard.python.downloads import download_and_install, find_download, install_archive
 
     with command_services(args, None) as (services, output):
@@ -207,14 +207,14 @@ def _run_install(args: argparse.Namespace) -> int:
             return 0
         requests = list(args.requests)
         if not requests:
-            pinned = _pinned_request()
+            pinned = read_python_pin(Path.cwd())
             if pinned is None:
                 raise UsageError(
                     "Which Python? Give a version (`shipyard python install 3.12`), or pin "
                     "one in .python-version first.",
                     hint="`shipyard python list --only-downloads` shows what there is.",
                 )
-            requests = [pinned]
+            requests = [pinned[0]]
         mirror = args.mirror or services.settings.python_mirror
         for text in requests:
             download = find_download(parse_python_request(text))
@@ -229,16 +229,6 @@ def _run_install(args: argparse.Namespace) -> int:
             verb = "Already installed" if already else "Installed"
             output.line(f"{verb} Python {download.version} ({download.key}) at {path}")
     return 0
-
-
-def _pinned_request() -> str | None:
-    for directory in (Path.cwd(), *Path.cwd().parents):
-        pin = directory / ".python-version"
-        if pin.is_file():
-            for line in pin.read_text(encoding="utf-8", errors="replace").splitlines():
-                if line.strip() and not line.startswith("#"):
-                    return line.strip()
-    return None
 
 
 def _run_uninstall(args: argparse.Namespace) -> int:

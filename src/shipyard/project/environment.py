@@ -45,14 +45,11 @@ def python_request_text(project: Project, services: Services) -> tuple[str | Non
     """The interpreter request and where it came from (for messages)."""
     if services.cli_python:
         return services.cli_python, "--python"
-    for directory in (project.root, *project.root.parents):
-        pin = directory / ".python-version"
-        if pin.is_file():
-            for line in pin.read_text(encoding="utf-8", errors="replace").splitlines():
-                line = line.strip()
-                if line and not line.startswith("#"):
-                    return line, str(pin)
-            break
+    from shipyard.python.discovery import read_python_pin
+
+    pinned = read_python_pin(project.root)
+    if pinned is not None:
+        return pinned[0], str(pinned[1])
     if services.settings.python:
         return services.settings.python, "[tool.shipyard] python / SHIPYARD_PYTHON"
     return None, "requires-python"

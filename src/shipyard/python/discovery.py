@@ -43,6 +43,7 @@ __all__ = [
     "iter_candidate_executables",
     "list_interpreters",
     "parse_python_request",
+    "read_python_pin",
 ]
 
 #: Where a candidate was found.
@@ -239,6 +240,20 @@ def parse_python_request(text: str | None) -> PythonRequest:
             raise _bad_request(raw)
         return PythonRequest(text=raw, implementation=implementation, specifier=specifier)
     raise _bad_request(raw)
+
+
+def read_python_pin(start: Path) -> tuple[str, Path] | None:
+    """The request in the nearest ``.python-version`` at or above ``start`` (its first
+    line that is neither blank nor a comment) and that file; ``None`` when there is none."""
+    for directory in (start, *start.parents):
+        pin = directory / ".python-version"
+        if pin.is_file():
+            for line in pin.read_text(encoding="utf-8", errors="replace").splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    return line, pin
+            return None
+    return None
 
 
 def iter_candidate_executables() -> Iterator[tuple[Path, str]]:
