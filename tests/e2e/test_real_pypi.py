@@ -250,3 +250,14 @@ def _venv_dists(venv: Path) -> dict[str, str]:
         name, version = stem.split("-", 2)[:2]
         found[canonicalize_name(name)] = version
     return {k: v for k, v in found.items() if k not in ("pip", "setuptools")}
+
+
+def test_a_project_on_python_39(tmp_path: Path) -> None:
+    """Issue 6's check as a new user types it: init --python 3.9, add requests, run."""
+    shipyard(tmp_path, "init", "legacy", "--python", "3.9")
+    project = tmp_path / "legacy"
+    shipyard(project, "add", "requests")
+    version = shipyard(project, "run", "python", "-V").stdout.strip()
+    assert version.startswith("Python 3.9."), version
+    imported = shipyard(project, "run", "python", "-c", "import requests; print('ok')")
+    assert imported.stdout.strip() == "ok"
