@@ -54,8 +54,8 @@ DEFAULT_RELEASES_URL = "https://github.com/astral-sh/python-build-standalone/rel
 _OLD_RELEASES_URL = "https://github.com/indygreg/python-build-standalone/releases/download"
 _ARCHIVE_NAME = re.compile(
     r"^cpython-(?P<version>\d+\.\d+\.\d+(?:(?:a|b|rc)\d+)?)(?P<ft>\+freethreaded)?"
-    r"\+(?P<release>\d+)-(?P<triple>[a-z0-9_]+-[a-z0-9_]+-[a-z0-9_]+(?:-[a-z0-9_]+)?)"
-    r"-(?:freethreaded\+[a-z0-9+]+-)?install_only(?:_stripped)?\.tar\.gz$"
+    r"\+(?P<release>\d+)-(?P<triple>[a-z0-9_]+-[a-z0-9_]+-[a-z0-9_]+(?:-(?!freethreaded)[a-z0-9_]+)?)"
+    r"(?P<ft2>-freethreaded(?:\+[a-z0-9+]+)?)?-install_only(?:_stripped)?\.tar\.gz$"
 )
 #: ``platform_machine`` values → python-build-standalone's architecture names.
 _ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
@@ -148,7 +148,8 @@ def available_downloads(
     *, platform: str | None = None, arch: str | None = None
 ) -> list[PythonDownload]:
     """Every CPython build published for ``platform``/``arch`` (default: this machine),
-    newest first. Linux builds are the glibc ones.
+    newest first. Linux builds are the glibc ones; builds the table gives no sha256
+    for are left out.
 
     :returns: one :class:`PythonDownload` per version and threading model.
     """
@@ -167,6 +168,7 @@ def available_downloads(
                 or file.get("arch") != arch
                 or not name.endswith(".tar.gz")
                 or "musl" in name
+                or not file.get("sha256")  # a few 2021 builds: nobody vouches for their bytes
             ):
                 continue
             download = PythonDownload(
@@ -230,7 +232,8 @@ def _archive_facts(filename: str) -> tuple[str, bool, str]:
             "(cpython-3.12.1+20240107-x86_64-unknown-linux-gnu-install_only.tar.gz).",
             hint="Pass the archive under its published name.",
         )
-    return match.group("version"), bool(match.group("ft")), match.group("triple")
+    free_threaded = bool(match.group("ft") or match.group("ft2"))
+    return match.group("version"), free_threaded, match.group("triple")
 
 
 def _known_digest(filename: str) -> str | None:
@@ -275,7 +278,7 @@ def install_archive(
     from filelock import FileLock
 
     name = filename or archive.name
-    version, free_threaded, _triple = _archive_facts(name)
+    version, free_threaded, triple = _archive_facts(name)
     expected = expected_sha256 or _known_digest(name)
     if expected is not None:
         actual = _sha256(archive)
@@ -288,7 +291,16 @@ def install_archive(
                 "a source you trust.",
             )
     if key is None:
-        platform, arch = host_platform()
+        machine, _vendor, system = triple.split("-")[:3]
+        platform = {"linux": "linux", "darwin": "macos", "windows": "windows"}.get(system, system)
+        arch = _ARCH.get(machine, machine)
+        if (platform, arch) != host_platform():
+            raise InstallError(
+                f"{name} is built for {platform} {arch}; this machine is "
+                f"{' '.join(host_platform())}.",
+                context=str(archive),
+                hint="Use the archive built for this machine.",
+            )
         version_text = version + ("+freethreaded" if free_threaded else "")
         key = f"cpython-{version_text}-{platform}-{arch}"
     _make_install_dir(install_dir)
