@@ -240,3 +240,30 @@ def test_derived_venv_facts_equal_a_real_probe(version: str, tmp_path: Path) -> 
         probed.gil_disabled,
         probed.pointer_size,
     )
+
+
+def test_free_threaded_314_tags() -> None:
+    """A 3.14t interpreter (none on this machine): the ``cp314t`` ABI first and never
+    the GIL build's ``cp314`` ABI, manylinux down to the oldest, then pure Python."""
+    from shipyard.python.probe import TagInputs, supported_tags
+
+    inputs = TagInputs(
+        implementation="cpython",
+        python_version=(3, 14),
+        sys_platform="linux",
+        platform="linux-x86_64",
+        machine="x86_64",
+        pointer_size=64,
+        glibc="2.36",
+        gil_disabled=True,
+        ext_suffix=".cpython-314t-x86_64-linux-gnu.so",
+        version_nodot="314",
+    )
+    tags = supported_tags(inputs)
+    assert tags[0] == "cp314-cp314t-linux_x86_64"
+    assert "cp314-cp314t-manylinux_2_17_x86_64" in tags
+    assert "cp314-cp314t-manylinux1_x86_64" in tags
+    assert not any(tag.startswith("cp314-cp314-") for tag in tags)
+    assert not any("abi3-" in tag for tag in tags)  # the GIL build's stable ABI
+    assert tags.index("cp314-cp314t-manylinux_2_17_x86_64") < tags.index("py314-none-any")
+    assert tags[-1] == "py30-none-any"
