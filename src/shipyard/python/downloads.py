@@ -278,6 +278,8 @@ def install_archive(
     from filelock import FileLock
 
     name = filename or archive.name
+    if not archive.is_file():
+        raise UsageError(f"{archive}: no such file.", hint="Give the path of a downloaded archive.")
     version, free_threaded, triple = _archive_facts(name)
     expected = expected_sha256 or _known_digest(name)
     if expected is not None:
