@@ -141,3 +141,20 @@ def test_every_command_has_help(tmp_path: Path, args: list[str]) -> None:
     result = run(tmp_path, *args)
     assert result.returncode == 0
     assert "usage:" in result.stdout
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """``shipyard python list | head -1``: no error text when the reader goes away."""
+    for args in (["python", "list", "--only-installed"], ["python", "list", "-v"]):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shipyard", *args],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # before it writes a line
+        stderr = process.stderr.read().decode()
+        process.wait(timeout=120)
+        assert "error" not in stderr.lower() and "Traceback" not in stderr, stderr

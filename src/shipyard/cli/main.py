@@ -184,6 +184,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0
     try:
         fast = _fast_path(args_list)
+    except BrokenPipeError:
+        return _closed_stdout()
     except Exception as exc:  # the fast path's errors are rendered as any command's
         _render_error(exc, 0)
         from shipyard.errors import ShipyardError
@@ -219,6 +221,8 @@ def _main(argv: Sequence[str] | None) -> int:
             "environment.\n"
         )
         return 1
+    except BrokenPipeError:
+        return _closed_stdout()
     except BaseException as exc:
         from shipyard.errors import ShipyardError
 
@@ -266,6 +270,18 @@ def _fast_path(args: list[str]) -> int | None:
 
         return try_fast_run(args[1:])
     return None
+
+
+def _closed_stdout() -> int:
+    """The reader of our output went away (``shipyard python list | head``): stop quietly,
+    as other command-line tools do, and keep Python from complaining at exit."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError:
+        pass
+    return 1
 
 
 def _simple_namespace(**values: object) -> argparse.Namespace:
