@@ -4,10 +4,12 @@ Every file RECORD lists goes, with the bytecode an interpreter wrote for each
 ``.py`` file (``__pycache__/<stem>.*.pyc``); then the directories those files
 leave empty, walking up but never removing ``site-packages``, its parents, or
 the environment's top-level directories (``bin``, ``include``, ``lib``…); and
-last the ``.dist-info`` directory, so that an interrupted uninstall can be run
-again. Nothing outside the environment is ever touched: a RECORD that points
-outside it (or through a symbolic link out of it) is refused before anything is
-deleted.
+last the ``.dist-info`` directory. Before the first file goes, the ``.dist-info`` is
+renamed to ``.<name>.dist-info.removing`` (a journal no metadata reader recognises),
+so a half-removed distribution is never reported as installed, and
+:func:`finish_interrupted` completes the removal after a crash. Nothing outside the
+environment is ever touched: a RECORD that points outside it (or through a symbolic
+link out of it) is refused before anything is deleted.
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ from pathlib import Path
 from shipyard.errors import InstallError
 from shipyard.install.installed import InstalledDistribution, install_os_error
 
-__all__ = ["uninstall"]
+__all__ = ["finish_interrupted", "uninstall"]
+
+#: Suffixes of the hidden directories an interrupted install or uninstall leaves.
+_REMOVING = ".removing"
+_PARTIAL = ".partial"
 
 # Directories directly under an environment's root that a venv has from the start.
 _KEPT_TOP_LEVEL = ("bin", "Scripts", "include", "Include", "lib", "lib64", "Lib")
@@ -138,6 +144,21 @@ def uninstall(
             continue  # removed with the directory at the end
         paths.append(path)
 
+    # The journal: the .dist-info is renamed aside before the first file goes, so the
+    # distribution stops being installed for every reader at once; a sync killed from
+    # here on finds the journal (finish_interrupted) and completes the removal.
+    journal = dist_info
+    if not os.path.basename(dist_info).endswith(_REMOVING):
+        journal = os.path.join(base, f".{os.path.basename(dist_info)}{_REMOVING}")
+        try:
+            if os.path.lexists(journal):
+                shutil.rmtree(journal)
+            os.rename(dist_info, journal)
+        except OSError as exc:
+            raise install_os_error(
+                exc, what=f"uninstall {dist.name} {dist.version}", path=dist_info
+            ) from exc
+
     removed = 0
     directories: set[str] = set()
     listings: dict[str, list[str]] = {}
@@ -173,7 +194,7 @@ def uninstall(
                             removed += 1
                         except FileNotFoundError:
                             pass
-        shutil.rmtree(dist_info)
+        shutil.rmtree(journal)
     except FileNotFoundError:
         pass
     except OSError as exc:
@@ -197,3 +218,41 @@ def uninstall(
                 break  # not empty: neither are its parents
             current = os.path.dirname(current)
     return removed
+
+
+def finish_interrupted(site_packages: Path, *, env_root: Path | None = None) -> list[str]:
+    """Complete what a killed install or uninstall left in ``site_packages``.
+
+    ``.<name>.dist-info.removing`` journals are removed through their RECORD (as
+    :func:`uninstall` would have finished); ``.<name>.dist-info.partial`` directories (an
+    install stopped before its metadata was published) are deleted. Call it before
+    reading what is installed: a journal left unfinished until after a new install of
+    the same project would delete that install's files.
+
+    :returns: the names of the directories dealt with.
+    :raises InstallError: as :func:`uninstall`.
+    """
+    done: list[str] = []
+    try:
+        with os.scandir(site_packages) as listing:
+            leftovers = sorted(
+                entry.name
+                for entry in listing
+                if entry.name.startswith(".")
+                and entry.name.endswith((".dist-info" + _REMOVING, ".dist-info" + _PARTIAL))
+            )
+    except OSError:
+        return done
+    for name in leftovers:
+        path = site_packages / name
+        if name.endswith(_PARTIAL) or not (path / "RECORD").is_file():
+            # a half-made install; or a journal whose RECORD is gone, which happens only
+            # in its final deletion, after every file it listed was removed
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            stem = name[1 : -len(".dist-info" + _REMOVING)]
+            project, _, version = stem.partition("-")
+            dist = InstalledDistribution(name=project, version=version, dist_info=path)
+            uninstall(dist, site_packages=site_packages, env_root=env_root)
+        done.append(name)
+    return done

@@ -845,9 +845,11 @@ def install_unpacked(
     under the usual umask). Existing files are replaced (unlinked first, never written
     through, since they may be links into the cache).
 
-    The ``.dist-info`` directory is filled last and ``RECORD`` written at the very end,
-    so an interrupted install is not mistaken for a complete one. ``RECORD`` lists every
-    installed file relative to the ``site-packages`` directory holding the
+    The ``.dist-info`` directory is assembled last under a hidden name
+    (``.<name>.dist-info.partial``) and renamed into place as the very last step, so an
+    interrupted install is never reported as installed: its files may be present, but no
+    metadata reader sees the distribution, and the next sync places them again.
+    ``RECORD`` lists every installed file relative to the ``site-packages`` directory holding the
     ``.dist-info`` (``../../../bin/tool`` for scripts) with ``sha256=…,size``, and
     itself with empty fields. ``INSTALLER`` (``installer_name``), ``REQUESTED`` (when
     ``requested``) and ``direct_url.json`` (when ``direct_url`` is given) are written
@@ -984,9 +986,16 @@ def install_unpacked(
         if to_compile:
             _compile(to_compile, python)
 
-        ensure_dir(join(root, dist_info))
+        # The .dist-info is assembled under a name no metadata reader recognises and
+        # renamed into place last: until then the distribution is not installed for
+        # anyone (importlib.metadata, pip, the next sync), whatever was placed so far.
+        final_info = join(root, dist_info)
+        staging = join(root, f".{dist_info}.partial")
+        if os.path.lexists(staging):
+            shutil.rmtree(staging)  # left by an install that was killed
+        ensure_dir(staging)
         for item in metadata_files:
-            target = join(root, item.path)
+            target = join(staging, item.path[len(dist_info_prefix) :])
             ensure_dir(dirname(target))  # e.g. .dist-info/licenses/ (PEP 639)
             linker.place(join(source_root, item.path), target)
             record[item.path] = ("sha256=" + item.sha256, str(item.size))
@@ -996,20 +1005,17 @@ def install_unpacked(
         if direct_url is not None:
             extra["direct_url.json"] = json.dumps(dict(direct_url), sort_keys=True).encode()
         for file_name, content in extra.items():
-            _write_new(join(root, dist_info, file_name), content)
+            _write_new(join(staging, file_name), content)
             record[f"{dist_info}/{file_name}"] = (record_hash(content), str(len(content)))
-        for stale in ("REQUESTED", "direct_url.json"):
-            if stale not in extra:
-                try:
-                    os.unlink(join(root, dist_info, stale))
-                except FileNotFoundError:
-                    pass
 
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerows((path, digest, size) for path, (digest, size) in sorted(record.items()))
         writer.writerow((record_path, "", ""))
-        _write_new(join(root, record_path), buffer.getvalue().encode("utf-8"))
+        _write_new(join(staging, "RECORD"), buffer.getvalue().encode("utf-8"))
+        if os.path.lexists(final_info):
+            shutil.rmtree(final_info)  # the same version, cut short by an older installer
+        os.rename(staging, final_info)
     except OSError as exc:
         raise install_os_error(
             exc, what=f"install {unpacked.display_name} {unpacked.version}", path=root

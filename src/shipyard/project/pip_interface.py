@@ -779,7 +779,7 @@ def sync_requirements(
     from shipyard.lock.pylock import build_lock_document, select_from_lock
     from shipyard.project.building import BuilderFactory
     from shipyard.project.locking import make_repository, resolve_options
-    from shipyard.project.syncing import SyncOutcome, apply_plan
+    from shipyard.project.syncing import SyncOutcome, apply_plan, finish_interrupted_installs
     from shipyard.resolver.universal import RootRequirement, resolve
     from shipyard.specs.targets import target_from_interpreter
 
@@ -871,6 +871,8 @@ def sync_requirements(
             n if n == ":all:" else canonicalize_name(n) for n in services.settings.no_binary
         ),
     )
+    if not dry_run:
+        finish_interrupted_installs(venv)
     installed = list(iter_installed(sorted({venv.site_packages, venv.platlib})))
     listed = {d.name for d in selected}
     plan = compute_plan(selected, installed, exact=True, protected=_KEPT_BY_SYNC - listed, base=cwd)

@@ -38,7 +38,13 @@ if TYPE_CHECKING:
     from shipyard.project.locking import LockOutcome
     from shipyard.venv import VirtualEnvironment
 
-__all__ = ["Selection", "SyncOutcome", "apply_plan", "sync_project"]
+__all__ = [
+    "Selection",
+    "SyncOutcome",
+    "apply_plan",
+    "finish_interrupted_installs",
+    "sync_project",
+]
 
 LinkMode = Literal["hardlink", "copy", "symlink", "clone"]
 
@@ -189,6 +195,8 @@ def sync_project(
             n if n == ":all:" else canonicalize_name(n) for n in services.settings.no_binary
         ),
     )
+    if venv is not None and not dry_run:
+        finish_interrupted_installs(venv)
     installed = (
         list(iter_installed(sorted({venv.site_packages, venv.platlib}))) if venv is not None else []
     )
@@ -228,6 +236,16 @@ def sync_project(
     (venv.site_packages / "__pycache__").mkdir(exist_ok=True)
     write_stamp(project.root, venv.root, selection.key(), packages=len(selected))
     return outcome
+
+
+def finish_interrupted_installs(venv: VirtualEnvironment) -> None:
+    """Complete the removals and drop the half-made installs a killed sync left in
+    ``venv`` (see :func:`~shipyard.install.uninstall.finish_interrupted`), before anything
+    reads what is installed."""
+    from shipyard.install.uninstall import finish_interrupted
+
+    for site_packages in sorted({venv.site_packages, venv.platlib}):
+        finish_interrupted(site_packages, env_root=venv.root)
 
 
 def apply_plan(
