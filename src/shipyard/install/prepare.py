@@ -15,6 +15,7 @@ interpreter.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -131,13 +132,17 @@ class WheelPreparer:
             try:
                 return self.unpack(archive, dist.sha256)
             finally:
-                archive.unlink(missing_ok=True)
+                shutil.rmtree(archive.parent, ignore_errors=True)
         return self._prepare_sdist(dist)
 
     def _download(self, dist: LockedDistribution) -> Path:
         assert dist.url is not None and dist.filename is not None
-        downloads = self.cache.bucket("downloads")
-        target = downloads / f"{dist.sha256}-{dist.filename}"
+        # A directory of its own per download: another process fetching the same file
+        # at the same moment must not rename over it or delete it under us.
+        folder = Path(
+            tempfile.mkdtemp(prefix=f"{dist.sha256}-", dir=self.cache.bucket("downloads"))
+        )
+        target = folder / dist.filename
         reporter: DownloadReporter = self.reporter
         reporter.download_started(dist.name, dist.size)
         self.client.download(
@@ -173,7 +178,7 @@ class WheelPreparer:
         try:
             wheel = self.build_wheel(archive, dist)
         finally:
-            archive.unlink(missing_ok=True)
+            shutil.rmtree(archive.parent, ignore_errors=True)
         import hashlib
 
         digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
