@@ -43,6 +43,7 @@ BUCKETS: dict[str, int] = {
     "downloads": 1,
     "buildenvs": 1,
     "locks": 1,
+    "project-locks": 1,
     "conda-repodata": 1,
     "conda-pkgs": 1,
     "conda-mapping": 1,

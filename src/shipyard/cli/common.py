@@ -17,10 +17,52 @@ from shipyard.settings import load_settings
 __all__ = ["command_services", "locate_project", "print_lock", "print_sync", "run_edit"]
 
 
+#: Project locks this process holds until it exits (or execs the command of ``run``).
+_HELD: list[Any] = []
+
+
 def locate_project(args: argparse.Namespace) -> Project:
-    """The project given with ``--project`` or found from the working directory."""
+    """The project given with ``--project`` or found from the working directory, read
+    once this process holds the project's lock.
+
+    Commands on one project serialise: the second waits (and says so) until the first
+    ends, then reads pyproject.toml as the first left it, so two ``add`` commands both
+    land. The lock is a file in the cache (``project-locks-v1/``), never in the project; the
+    operating system releases it when the process exits, is killed, or execs.
+    """
     start = Path(getattr(args, "project", None) or ".")
-    return load_project(find_project(start))
+    root = find_project(start)
+    _hold_project_lock(args, root)
+    return load_project(root)
+
+
+def _hold_project_lock(args: argparse.Namespace, root: Path) -> None:
+    import hashlib
+    import sys
+
+    from filelock import FileLock, Timeout
+
+    from shipyard.cache import Cache, default_cache_dir
+    from shipyard.errors import CacheError
+
+    settings = load_settings(project_table=None, cli=_cli_values(args))
+    cache = Cache(
+        Path(settings.cache_dir).expanduser() if settings.cache_dir else default_cache_dir()
+    )
+    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:24]
+    try:
+        folder = cache.bucket("project-locks")
+    except CacheError:
+        return  # no writable cache: nothing else will work either, and it will say so
+    lock = FileLock(str(folder / f"{key}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if not getattr(args, "quiet", False):
+            sys.stderr.write(f"Waiting for another shipyard command on {root} to finish…\n")
+            sys.stderr.flush()
+        lock.acquire()
+    _HELD.append(lock)
 
 
 def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
