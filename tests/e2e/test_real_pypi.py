@@ -162,14 +162,6 @@ def test_pip_compile_of_a_real_file_is_accepted_by_pip_sync(tmp_path: Path) -> N
         subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
         return path
 
-    def dists(path: Path) -> dict[str, str]:
-        site = next((path / "lib").glob("python3.*/site-packages"))
-        found = {}
-        for info in site.glob("*.dist-info"):
-            name, version = info.name[: -len(".dist-info")].split("-", 1)
-            found[canonicalize_name(name)] = version
-        return {k: v for k, v in found.items() if k not in ("pip", "setuptools")}
-
     by_pip_sync = venv("by-pip-sync")
     result = subprocess.run(
         [
@@ -193,8 +185,8 @@ def test_pip_compile_of_a_real_file_is_accepted_by_pip_sync(tmp_path: Path) -> N
     assert result.returncode == 0, result.stdout + result.stderr
     by_shipyard = venv("by-shipyard")
     shipyard(tmp_path, "pip", "sync", "--python", str(by_shipyard))
-    assert dists(by_shipyard) == dists(by_pip_sync)
-    assert len(dists(by_shipyard)) >= 20
+    assert _venv_dists(by_shipyard) == _venv_dists(by_pip_sync)
+    assert len(_venv_dists(by_shipyard)) >= 20
 
 
 def test_sentry_requirements_import_sync_and_export_for_pip(tmp_path: Path) -> None:
