@@ -181,21 +181,14 @@ def _download_rows(installed: list[dict[str, Any]], *, all_versions: bool) -> li
     return rows
 
 
-def _install_dir(services: Any) -> Path:
-    from shipyard.python.discovery import managed_python_dir
-
-    configured = services.settings.python_install_dir
-    return Path(configured).expanduser() if configured else managed_python_dir()
-
-
 def _run_install(args: argparse.Namespace) -> int:
     from shipyard.cli.common import command_services
     from shipyard.errors import UsageError
-    from shipyard.python.discovery import parse_python_request, read_python_pin
+    from shipyard.python.discovery import managed_python_dir, parse_python_request, read_python_pin
     from shipyard.python.downloads import download_and_install, find_download, install_archive
 
     with command_services(args, None) as (services, output):
-        install_dir = _install_dir(services)
+        install_dir = managed_python_dir()
         if args.archive:
             if args.requests:
                 raise UsageError(
@@ -236,11 +229,11 @@ def _run_uninstall(args: argparse.Namespace) -> int:
 
     from shipyard.cli.common import command_services
     from shipyard.errors import InterpreterNotFoundError
-    from shipyard.python.discovery import parse_python_request
+    from shipyard.python.discovery import managed_python_dir, parse_python_request
     from shipyard.python.downloads import installed_managed, uninstall_managed
 
-    with command_services(args, None) as (services, output):
-        managed = installed_managed(_install_dir(services))
+    with command_services(args, None) as (_services, output):
+        managed = installed_managed(managed_python_dir())
         for text in args.requests:
             request = parse_python_request(text)
             matched = []

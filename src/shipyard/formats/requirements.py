@@ -27,6 +27,7 @@ __all__ = [
     "RequirementsFile",
     "parse_requirement_lines",
     "pin_lines",
+    "pinned_version",
     "read_requirements",
 ]
 
@@ -268,6 +269,19 @@ def read_requirements(
         )
         return result
     return parse_requirement_lines(lines, source=path, base=path.parent, _seen=_seen)
+
+
+def pinned_version(requirement: Requirement) -> str | None:
+    """The one version ``requirement`` pins (``==1.2``, ``===1.2``), or ``None`` when it
+    allows more than one (a range, a wildcard ``==1.*``, several specifiers, none)."""
+    specifiers = list(requirement.specifier)
+    if (
+        len(specifiers) == 1
+        and specifiers[0].operator in ("==", "===")
+        and "*" not in str(specifiers[0].version)
+    ):
+        return specifiers[0].version
+    return None
 
 
 def pin_lines(

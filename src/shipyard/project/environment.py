@@ -102,15 +102,10 @@ def download_interpreter(
         download = find_download(request, requires_python=requires_python)
     except InterpreterNotFoundError as none:
         raise (missing or none) from None
-    install_dir = (
-        Path(services.settings.python_install_dir).expanduser()
-        if services.settings.python_install_dir
-        else managed_python_dir()
-    )
     executable = download_and_install(
         download,
         client=services.client,
-        install_dir=install_dir,
+        install_dir=managed_python_dir(),
         mirror=services.settings.python_mirror,
         reporter=services.reporter,
     )

@@ -163,14 +163,14 @@ def _from_requirements(path: Path, project_root: Path) -> Imported:
 
 
 def _pins_from_requirements(path: Path) -> Imported:
-    from shipyard.formats.requirements import read_requirements
+    from shipyard.formats.requirements import pinned_version, read_requirements
 
     parsed = read_requirements(path)
     imported = Imported(problems=list(parsed.problems))
     for line in parsed.requirements:
-        pinned = [s for s in line.requirement.specifier if s.operator in ("==", "===")]
-        if len(pinned) == 1 and "*" not in pinned[0].version:
-            imported.pin(line.requirement.name, pinned[0].version, line.origin)
+        version = pinned_version(line.requirement)
+        if version is not None:
+            imported.pin(line.requirement.name, version, line.origin)
     return imported
 
 

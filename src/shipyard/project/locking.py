@@ -8,10 +8,11 @@ know it is stale without resolving.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
+from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LockOutcome",
+    "constraint_map",
     "lock_is_fresh",
     "lock_project",
     "make_repository",
@@ -141,9 +143,13 @@ def _preferences(
     return preferences
 
 
-def _constraints(project: Project) -> dict[str, tuple[tuple[SpecifierSet, str | None], ...]]:
+def constraint_map(
+    requirements: Iterable[Requirement],
+) -> dict[str, tuple[tuple[SpecifierSet, str | None], ...]]:
+    """Constraints (``[tool.shipyard] constraint-dependencies``, pip's ``-c``) as the
+    resolver takes them: canonical name → (specifier, marker or ``None``) pairs."""
     found: dict[str, tuple[tuple[SpecifierSet, str | None], ...]] = {}
-    for requirement in project.constraint_dependencies:
+    for requirement in requirements:
         name = canonicalize_name(requirement.name)
         marker = str(requirement.marker) if requirement.marker else None
         found[name] = (*found.get(name, ()), (requirement.specifier, marker))
@@ -245,7 +251,7 @@ def lock_project(
                 if k not in upgrade_names and not upgrade
             },
         },
-        constraints=_constraints(project),
+        constraints=constraint_map(project.constraint_dependencies),
     )
     environments = [str(e) for e in project.tool.get("environments", []) or []]
     targets = default_targets(project.requires_python, environments)

@@ -31,7 +31,12 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from shipyard.errors import HashMismatchError, ManifestError, UsageError
-from shipyard.formats.requirements import RequirementsFile, pin_lines, read_requirements
+from shipyard.formats.requirements import (
+    RequirementsFile,
+    pin_lines,
+    pinned_version,
+    read_requirements,
+)
 from shipyard.models import DistFile, Interpreter, TargetEnvironment
 from shipyard.project.services import Services
 
@@ -479,12 +484,12 @@ def _existing_pins(path: Path | None) -> dict[str, Version]:
     parsed = read_requirements(path)
     pins: dict[str, Version] = {}
     for line in parsed.requirements:
-        specifiers = list(line.requirement.specifier)
-        if len(specifiers) == 1 and specifiers[0].operator in ("==", "==="):
-            try:
-                pins[canonicalize_name(line.requirement.name)] = Version(specifiers[0].version)
-            except InvalidVersion:
-                continue
+        version = pinned_version(line.requirement)
+        try:
+            if version is not None:
+                pins[canonicalize_name(line.requirement.name)] = Version(version)
+        except InvalidVersion:
+            continue
     return pins
 
 
@@ -533,17 +538,6 @@ def _apply_file_options(services: Services, options: RequirementsFile, pre: bool
         services.reload_settings(table)
 
 
-def _constraint_map(
-    roots: Sequence[_Root],
-) -> dict[str, tuple[tuple[SpecifierSet, str | None], ...]]:
-    found: dict[str, tuple[tuple[SpecifierSet, str | None], ...]] = {}
-    for root in roots:
-        name = canonicalize_name(root.requirement.name)
-        marker = str(root.requirement.marker) if root.requirement.marker else None
-        found[name] = (*found.get(name, ()), (root.requirement.specifier, marker))
-    return found
-
-
 def compile_requirements(
     request: CompileRequest,
     services: Services,
@@ -562,7 +556,7 @@ def compile_requirements(
     :raises ResolutionError, PackageNotFoundError, NoMatchingVersionError: when the
         requirements cannot be satisfied.
     """
-    from shipyard.project.locking import make_repository, resolve_options
+    from shipyard.project.locking import constraint_map, make_repository, resolve_options
     from shipyard.resolver.universal import RootRequirement, resolve
 
     cwd = cwd or Path.cwd()
@@ -595,7 +589,7 @@ def compile_requirements(
     options = replace(
         resolve_options(services, None, {}),
         preferences=preferences,
-        constraints=_constraint_map(constraint_roots),
+        constraints=constraint_map(r.requirement for r in constraint_roots),
     )
     roots = [
         RootRequirement(requirement=r.requirement, selector=None, origin=r.label)
@@ -740,19 +734,6 @@ def _render(
 # -- sync --------------------------------------------------------------------------------------
 
 
-def _pinned_version(requirement: Requirement) -> str | None:
-    specifiers = list(requirement.specifier)
-    if requirement.url:
-        return ""
-    if (
-        len(specifiers) == 1
-        and specifiers[0].operator in ("==", "===")
-        and "*" not in specifiers[0].version
-    ):
-        return specifiers[0].version
-    return None
-
-
 def sync_requirements(
     paths: Sequence[Path],
     services: Services,
@@ -793,7 +774,7 @@ def sync_requirements(
         requirement = root.requirement
         if requirement.marker is not None and not requirement.marker.evaluate(environment):
             continue
-        if _pinned_version(requirement) is None:
+        if not requirement.url and pinned_version(requirement) is None:
             unpinned.append(str(requirement))
         roots.append(RootRequirement(requirement=requirement, selector=None, origin=root.label))
     if unpinned:
