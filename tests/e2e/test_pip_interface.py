@@ -186,6 +186,11 @@ def test_bad_input_lines_are_named_and_nothing_is_written(
     assert result.returncode == 1
     assert "requirements.in:2" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "requirements.txt").exists()
+    (tmp_path / "requirements.in").write_text("webapp\nwebap-typo\n")
+    unknown = shipyard(tmp_path, "pip", "compile", "--index-url", index.index_url, check=False)
+    assert unknown.returncode == 1
+    assert "'webap-typo' (required by -r requirements.in)" in unknown.stderr.replace("\n  ", " ")
+    assert not (tmp_path / "requirements.txt").exists()
 
 
 def test_pip_sync_is_exact_keeps_pip_and_checks_hashes(

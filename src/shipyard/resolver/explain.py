@@ -117,7 +117,11 @@ def explain_conflict(
     name = names[0] if names else "?"
     if name != PYTHON and not provider.repository.versions(name):
         direct = [r for r in reqs if r.parent is None]
-        where = "the project" if direct else _chain(reqs[0], provider, project_name)[0][0]
+        where = (
+            (direct[0].origin or project_name)
+            if direct
+            else _chain(reqs[0], provider, project_name)[0][0]
+        )
         return PackageNotFoundError(
             f"No index or find-links location has a project named '{name}' (required by {where}).",
             hint="Check the spelling, or add the index that hosts it with --extra-index-url.",
