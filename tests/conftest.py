@@ -49,6 +49,10 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     for key in list(os.environ):
         if key.startswith(("PIP_", "SHIPYARD_")):
             monkeypatch.delenv(key)
+    # The environment the tests run in may be an activated venv: a test's `pip sync`
+    # must never take it for its target (and sync the test runner away).
+    for key in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        monkeypatch.delenv(key, raising=False)
     cache = tmp_path_factory.mktemp("shipyard-cache")
     monkeypatch.setenv("SHIPYARD_CACHE_DIR", str(cache))
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
