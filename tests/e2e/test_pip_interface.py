@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import shipyard as shipyard_package
 from support import pkg
 
 from .test_export import _pip_installed
@@ -231,6 +232,28 @@ def test_pip_sync_is_exact_keeps_pip_and_checks_hashes(
     (tmp_path / "requirements.in").write_text("helper\n")
     wrong = shipyard(tmp_path, "pip", "sync", "requirements.in", check=False)
     assert wrong.returncode == 2 and "shipyard pip compile requirements.in" in wrong.stderr
+
+
+def test_pip_sync_refuses_the_environment_shipyard_runs_from(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("helper==1.0\n")
+    venv = tmp_path / "tools"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    # shipyard runs from that venv (its code and dependencies found through PYTHONPATH)
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "shipyard", "pip", "sync", "--python", str(venv)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                [str(Path(shipyard_package.__file__).parents[1]), *(p for p in sys.path if p)]
+            ),
+        },
+    )
+    assert result.returncode == 2
+    assert "shipyard itself runs from" in result.stderr.replace("\n  ", " ")
+    assert "Traceback" not in result.stderr
 
 
 def test_pip_sync_needs_a_virtual_environment(tmp_path: Path) -> None:

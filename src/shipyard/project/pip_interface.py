@@ -750,6 +750,7 @@ def sync_requirements(
     has a ``--hash``, every line must (pip's hash-checking mode), and each installed
     file's sha256 must be one of its line's.
 
+    :raises UsageError: when ``venv`` is the environment running shipyard.
     :raises ManifestError: for a line that is not pinned (``==`` or a URL), unusable
         lines, or missing hashes in hash-checking mode.
     :raises HashMismatchError: when no file of a pinned version has a listed hash.
@@ -765,6 +766,15 @@ def sync_requirements(
     from shipyard.specs.targets import target_from_interpreter
 
     cwd = cwd or Path.cwd()
+    import sys
+
+    if os.path.realpath(venv.root) == os.path.realpath(sys.prefix):
+        raise UsageError(
+            f"{venv.root} is the environment shipyard itself runs from; syncing it to the "
+            "file would remove shipyard and what it needs.",
+            hint="Install shipyard outside it (pipx install shipyard, or another venv), "
+            "or pass --python for the environment to change.",
+        )
     inputs = _read_inputs(paths, (), cwd, what="pip sync", warn=services.reporter.warning)
     _apply_file_options(services, inputs.options, False)
     environment = dict(interpreter.markers)
