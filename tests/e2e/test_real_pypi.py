@@ -21,6 +21,9 @@ from shipyard.specs.targets import default_targets
 
 pytestmark = pytest.mark.network
 
+#: Real-world requirement files (copies of ../shared/workloads; each names its source).
+DATA = Path(__file__).resolve().parents[1] / "data"
+
 
 def shipyard(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the CLI as a user would (a separate process)."""
@@ -151,7 +154,7 @@ def _tags_for(target):  # type: ignore[no-untyped-def]
 def test_pip_compile_of_a_real_file_is_accepted_by_pip_sync(tmp_path: Path) -> None:
     """trio's docs-requirements.in (its source is noted in the file itself), compiled with
     hashes, installs with pip-tools' pip-sync and gives the same set as ``shipyard pip sync``."""
-    workload = Path(__file__).resolve().parents[3] / "shared" / "workloads" / "trio-docs.in"
+    workload = DATA / "trio-docs.in"
     (tmp_path / "requirements.in").write_text(workload.read_text())
     shipyard(tmp_path, "pip", "compile", "--generate-hashes", "--python", sys.executable)
     text = (tmp_path / "requirements.txt").read_text()
@@ -190,11 +193,11 @@ def test_pip_compile_of_a_real_file_is_accepted_by_pip_sync(tmp_path: Path) -> N
 
 
 def test_sentry_requirements_import_sync_and_export_for_pip(tmp_path: Path) -> None:
-    """Sentry's requirements-base.txt (the shared workload; its source is noted in the
+    """Sentry's requirements-base.txt (tests/data; its source is noted in the
     file): ``init --from`` imports, locks and syncs it; the exported requirements.txt
     installs with ``pip --require-hashes --no-deps`` into a fresh venv and gives the same
     distributions as the synced .venv."""
-    workload = Path(__file__).resolve().parents[3] / "shared" / "workloads" / "sentry-base.in"
+    workload = DATA / "sentry-base.in"
     project = tmp_path / "sentry"
     project.mkdir()
     (project / "requirements.txt").write_text(workload.read_text())
