@@ -51,7 +51,14 @@ def print_error(exc: BaseException, *, verbose: int = 0, color: str = "auto") ->
             f"shipyard hit an unexpected error ({type(exc).__name__}: {exc}). "
             "Run the command again with -v to see the traceback, and please report it."
         )
-    wrapped = textwrap.fill(text, width=100, initial_indent="", subsequent_indent="  ")
+    # URLs and paths stay whole (copyable): no breaks at hyphens or inside long words.
+    wrapped = textwrap.fill(
+        text,
+        width=100,
+        subsequent_indent="  ",
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
     stream.write(f"{red}error{reset}: {wrapped}\n")
 
 
