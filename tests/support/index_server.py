@@ -5,7 +5,10 @@ simple repository: PEP 503 HTML and PEP 691 JSON (content negotiation or a
 fixed dialect), PEP 592 yanking, PEP 658/714 ``.metadata`` files, PEP 700
 ``versions``/``size``/``upload-time``, HTTP range requests, and conditional
 requests (``ETag``/``Last-Modified`` with 304). It records every request and can
-be told to fail given paths, so tests can check caching and retries.
+be told to fail given paths, or to misbehave at the transport level
+(:data:`Fault`: connection resets, stalls, truncated bodies, wrong
+``Content-Length``, 429 with ``Retry-After``, slow drips, corrupted bytes), so
+tests can check caching, retries and integrity checks.
 
 Layout::
 
@@ -25,8 +28,10 @@ import html
 import json
 import os
 import socket
+import struct
 import tarfile
 import threading
+import time
 import urllib.parse
 import zipfile
 from collections.abc import Mapping
@@ -52,6 +57,7 @@ __all__ = [
     "HTML_CONTENT_TYPE",
     "JSON_CONTENT_TYPE",
     "Dialect",
+    "Fault",
     "IndexServer",
     "RecordedRequest",
     "ServedFile",
@@ -60,6 +66,30 @@ __all__ = [
 ]
 
 Dialect = Literal["json", "html", "both"]
+
+#: What :attr:`IndexServer.faults` can do to one response:
+#:
+#: - ``reset``: close the connection with a TCP RST before answering;
+#: - ``stall``: answer nothing until :attr:`IndexServer.stall_seconds` pass, then close;
+#: - ``truncate``: send the full ``Content-Length`` but only half the body, then close;
+#: - ``long-length``: announce 100 bytes more than the body, send the body, close;
+#: - ``short-length``: announce 10 bytes fewer than the body, send all of it, close;
+#: - ``429``: ``429 Too Many Requests`` with ``Retry-After`` :attr:`IndexServer.retry_after`;
+#: - ``500``/``503``: that status with a short text body;
+#: - ``drip``: the right response, written 64 bytes at a time, 5 ms apart;
+#: - ``corrupt``: the right headers and length, one byte of the body flipped.
+Fault = Literal[
+    "reset",
+    "stall",
+    "truncate",
+    "long-length",
+    "short-length",
+    "429",
+    "500",
+    "503",
+    "drip",
+    "corrupt",
+]
 
 JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_CONTENT_TYPE = "application/vnd.pypi.simple.v1+html"
@@ -82,6 +112,7 @@ class RecordedRequest:
     method: str
     path: str
     headers: dict[str, str] = field(hash=False)
+    at: float = field(default=0.0, compare=False)  # time.monotonic() on arrival
 
     def header(self, name: str) -> str | None:
         """Return the value of header ``name`` (any case), or None."""
@@ -222,6 +253,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     owner: IndexServer
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Stay quiet about connections a fault (or the client) cut; report anything else."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError | ValueError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
@@ -285,6 +323,12 @@ class IndexServer:
     :param fail: path prefix -> HTTP status to answer instead (checked before anything).
     :param fail_times: path prefix -> how many more times to fail; a prefix in ``fail``
         but not here fails forever. Decremented as requests fail.
+    :param faults: path prefix -> the transport :data:`Fault` to inflict on each of the
+        next requests under it, one per request, first first; a list ending in ``"*"``
+        repeats its last fault forever. Every inflicted fault is appended to
+        :attr:`injected` as ``(path, fault)``.
+    :param stall_seconds: how long a ``stall`` keeps the client waiting.
+    :param retry_after: the ``Retry-After`` value a ``429`` fault sends.
     """
 
     def __init__(
@@ -302,6 +346,9 @@ class IndexServer:
         absolute_urls: bool = False,
         fail: Mapping[str, int] | None = None,
         fail_times: Mapping[str, int] | None = None,
+        faults: Mapping[str, list[str]] | None = None,
+        stall_seconds: float = 10.0,
+        retry_after: str = "1",
     ) -> None:
         self.root = Path(root)
         self.dialect: Dialect = dialect
@@ -315,6 +362,11 @@ class IndexServer:
         self.absolute_urls = absolute_urls
         self.fail: dict[str, int] = dict(fail or {})
         self.fail_times: dict[str, int] = dict(fail_times or {})
+        self.faults: dict[str, list[str]] = {k: list(v) for k, v in (faults or {}).items()}
+        self.stall_seconds = stall_seconds
+        self.retry_after = retry_after
+        self.injected: list[tuple[str, str]] = []
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._cache: dict[str, tuple[tuple[int, int], ServedFile]] = {}
@@ -332,6 +384,7 @@ class IndexServer:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.owner = self
         self._server = server
+        self._stopping.clear()
         self._started_at = float(int(datetime.now(UTC).timestamp()))
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -347,6 +400,7 @@ class IndexServer:
         server, self._server = self._server, None
         if server is None:
             return
+        self._stopping.set()  # wake stalled handlers
         server.shutdown()
         server.server_close()
         with self._lock:
@@ -693,23 +747,93 @@ class IndexServer:
     def _handle(self, handler: _Handler, *, head: bool) -> None:
         headers = {k.lower(): v for k, v in handler.headers.items()}
         with self._lock:
-            self._requests.append(RecordedRequest(handler.command, handler.path, headers))
+            self._requests.append(
+                RecordedRequest(handler.command, handler.path, headers, time.monotonic())
+            )
+        fault = self._next_fault(urllib.parse.urlsplit(handler.path).path)
+        if fault in ("reset", "stall"):
+            if fault == "stall":
+                self._stopping.wait(self.stall_seconds)
+            _abort(handler, reset=fault == "reset")
+            return
         try:
             response = self._route(handler)
         except Exception as exc:  # a bug here must show up as a 500, not a hung client
             response = _Response(500, f"server error: {exc!r}\n".encode(), conditional=False)
+        if fault in ("429", "500", "503"):
+            status = int(fault)
+            response = _Response(
+                status,
+                f"injected fault: {status}\n".encode(),
+                {
+                    "Content-Type": "text/plain",
+                    **({"Retry-After": self.retry_after} if status == 429 else {}),
+                },
+                conditional=False,
+            )
         if response.conditional and response.status in (200, 206):
             _make_conditional(response, handler)
+        body = b"" if head or response.status == 304 else response.body
+        length = len(response.body)
+        if fault == "long-length":
+            length += 100
+        elif fault == "short-length":
+            length = max(0, length - 10)
+        elif fault == "truncate":
+            body = body[: len(body) // 2]
+        elif fault == "corrupt" and body:
+            body = body[:-1] + bytes([body[-1] ^ 0xFF])
         try:
             handler.send_response(response.status)
             for key, value in response.headers.items():
                 handler.send_header(key, value)
-            handler.send_header("Content-Length", str(len(response.body)))
+            handler.send_header("Content-Length", str(length))
             handler.end_headers()
-            if not head and response.status != 304:
-                handler.wfile.write(response.body)
+            if fault == "drip":
+                handler.wfile.flush()
+                for start in range(0, len(body), 64):
+                    handler.wfile.write(body[start : start + 64])
+                    handler.wfile.flush()
+                    self._stopping.wait(0.005)
+            else:
+                handler.wfile.write(body)
+            if fault in ("truncate", "long-length", "short-length"):
+                handler.wfile.flush()
+                _abort(handler, reset=False)
         except (BrokenPipeError, ConnectionResetError):
             handler.close_connection = True
+
+    def _next_fault(self, path: str) -> str | None:
+        """Pop the fault for ``path`` (see ``faults``) and record it; ``None`` for none."""
+        with self._lock:
+            for prefix, pending in self.faults.items():
+                if not path.startswith(prefix) or not pending:
+                    continue
+                fault = pending[0]
+                if fault == "*":
+                    return None
+                if len(pending) > 1 and pending[1] == "*":
+                    pass  # the last fault before "*" repeats forever
+                else:
+                    pending.pop(0)
+                self.injected.append((path, fault))
+                return fault
+        return None
+
+
+def _abort(handler: _Handler, *, reset: bool) -> None:
+    """Close the client connection now: with a TCP RST (``SO_LINGER`` 0) or a plain FIN."""
+    handler.close_connection = True
+    conn = handler.connection
+    try:
+        if reset:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        else:
+            conn.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    if reset:
+        conn.close()
 
 
 def _redirect(location: str) -> _Response:

@@ -21,19 +21,60 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shipyard import __version__
 from shipyard.atomic import os_error
-from shipyard.errors import HashMismatchError, NetworkError
+from shipyard.errors import HashMismatchError, NetworkError, ShipyardError
 
 if TYPE_CHECKING:
     import urllib3
 
-__all__ = ["HttpClient", "Response", "public_url", "redact_url"]
+__all__ = ["MAX_RETRY_AFTER", "HttpClient", "Response", "public_url", "redact_url"]
+
+_T = TypeVar("_T")
 
 USER_AGENT = f"shipyard/{__version__}"
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: The longest ``Retry-After`` shipyard waits for, seconds; a server asking for more
+#: fails the request at once (with the wait it asked for) instead of hanging the run.
+MAX_RETRY_AFTER = 60.0
+
+
+class _Retry(Exception):
+    """One attempt failed in a way another attempt may fix.
+
+    :param error: what to raise when no attempt is left.
+    :param retry_after: the server's ``Retry-After``, seconds, when it sent one.
+    """
+
+    def __init__(self, error: ShipyardError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+class _Fatal(_Retry):
+    """A failure no retry fixes (a local file that does not match)."""
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (RFC 9110 §10.2.3): a number of
+    seconds or an HTTP date; ``None`` when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    import email.utils
+
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def redact_url(url: str) -> str:
@@ -220,6 +261,20 @@ class HttpClient:
                 url=shown,
                 hint="The server is slow or unreachable; retry, or raise SHIPYARD_HTTP_TIMEOUT.",
             )
+        if isinstance(reason, ue.ProtocolError | ue.DecodeError):
+            # ProtocolError("Connection aborted.", ConnectionResetError(...)) and the like.
+            parts = [str(a).rstrip(".") for a in reason.args if not isinstance(a, OSError)]
+            parts += [(a.strerror or str(a)).lower() for a in reason.args if isinstance(a, OSError)]
+            kept: list[str] = []
+            for part in parts:
+                if part and not any(part in earlier for earlier in kept):
+                    kept.append(part)
+            detail = ": ".join(kept) or type(reason).__name__
+            return NetworkError(
+                f"The connection to {host} broke during the transfer ({detail}).",
+                url=shown,
+                hint="Retry; if it keeps happening, a proxy or the server cuts transfers short.",
+            )
         if isinstance(reason, ue.SSLError):
             return NetworkError(
                 f"TLS verification failed for {host}: {reason}.",
@@ -244,9 +299,18 @@ class HttpClient:
                 status=status,
                 hint="Check the URL; the file may have been removed from the index.",
             )
-        if status >= 500:
+        if status == 429:
             return NetworkError(
-                f"The server failed (HTTP {status}) after {self.retries} retries.",
+                f"The server is rate-limiting requests (HTTP 429) and still was after "
+                f"{self.retries} retries.",
+                url=shown,
+                status=status,
+                hint="Wait a few minutes, or use a mirror (--index-url) that allows more requests.",
+            )
+        if status >= 500:
+            tried = f" after {self.retries} retries" if status in _RETRY_STATUSES else ""
+            return NetworkError(
+                f"The server failed (HTTP {status}){tried}.",
                 url=shown,
                 status=status,
                 hint="The index is having trouble; try again later.",
@@ -262,23 +326,31 @@ class HttpClient:
         method: str = "GET",
         headers: Mapping[str, str] | None = None,
         ok_statuses: frozenset[int] = frozenset({200}),
+        expected_sha256: str | None = None,
     ) -> Response:
         """Perform one request and read the whole body.
 
         :param url: ``http(s)://`` or ``file://``.
         :param ok_statuses: statuses returned rather than raised; 4xx/5xx outside it
             raise :class:`NetworkError` (after retries for 429/5xx).
+        :param expected_sha256: the sha256 (hex) a ``200`` body must have; a different
+            body is fetched again (corruption in transit), then refused.
         :raises NetworkError: on DNS, connection, timeout or status failures, or offline.
+        :raises HashMismatchError: when every ``200`` body differs from ``expected_sha256``.
         """
         if url.startswith("file:"):
-            return self._read_file_url(url)
+            found = self._read_file_url(url)
+            if expected_sha256 is not None:
+                _check_body(url, found.body, expected_sha256)
+            return found
         self._check_online(url)
         clean_url, auth = self._auth_headers(url)
         all_headers = {**auth, **(headers or {})}
         manager = self._manager()
-        delay = 0.25
-        attempt = 0
-        while True:
+
+        def attempt() -> Response:
+            import urllib3.exceptions as ue
+
             try:
                 response = manager.request(
                     method,
@@ -289,30 +361,58 @@ class HttpClient:
                     preload_content=True,
                     decode_content=True,
                 )
-                response_redirected_url = getattr(response, "url", None) or clean_url
-            except Exception as exc:
-                import urllib3.exceptions as ue
+            except (ue.HTTPError, OSError) as exc:
+                raise _Retry(self._error(url, exc)) from exc
+            status = response.status
+            if status in ok_statuses:
+                final_url = getattr(response, "url", None) or clean_url
+                if status == 200 and expected_sha256 is not None:
+                    try:
+                        _check_body(url, response.data, expected_sha256)
+                    except HashMismatchError as exc:
+                        raise _Retry(exc) from None
+                return Response(
+                    url=_join_redirect(clean_url, final_url),
+                    status=status,
+                    headers={k.lower(): v for k, v in response.headers.items()},
+                    body=response.data,
+                )
+            error = self._status_error(url, status)
+            if status in _RETRY_STATUSES:
+                raise _Retry(error, _retry_after(response.headers.get("Retry-After")))
+            raise error
 
-                if not isinstance(exc, ue.HTTPError | OSError):
-                    raise
-                if attempt >= self.retries:
-                    raise self._error(url, exc) from exc
-            else:
-                status = response.status
-                if status in ok_statuses:
-                    return Response(
-                        url=_join_redirect(clean_url, response_redirected_url),
-                        status=status,
-                        headers={k.lower(): v for k, v in response.headers.items()},
-                        body=response.data,
-                    )
-                if status not in _RETRY_STATUSES or attempt >= self.retries:
-                    raise self._status_error(url, status)
-                retry_after = response.headers.get("Retry-After")
-                if retry_after and retry_after.isdigit():
-                    delay = max(delay, min(float(retry_after), 30.0))
-            attempt += 1
-            time.sleep(delay)
+        return self._with_retries(url, attempt)
+
+    def _with_retries(self, url: str, attempt: Callable[[], _T]) -> _T:
+        """Run ``attempt`` until it returns, retrying :class:`_Retry` failures up to
+        ``retries`` times with exponential backoff (0.25 s, doubling) or the server's
+        ``Retry-After`` when longer; a ``Retry-After`` above :data:`MAX_RETRY_AFTER`
+        fails at once."""
+        delay = 0.25
+        tries = 0
+        while True:
+            try:
+                return attempt()
+            except _Fatal:
+                raise
+            except _Retry as failure:
+                if tries >= self.retries:
+                    raise failure.error from failure.__cause__
+                wait = delay
+                if failure.retry_after is not None:
+                    if failure.retry_after > MAX_RETRY_AFTER:
+                        raise NetworkError(
+                            f"The server asked shipyard to come back in "
+                            f"{failure.retry_after:.0f} s (HTTP "
+                            f"{getattr(failure.error, 'status', None) or 'Retry-After'}).",
+                            url=redact_url(url),
+                            status=getattr(failure.error, "status", None),
+                            hint="Try again later, or use a mirror (--index-url).",
+                        ) from failure.__cause__
+                    wait = max(wait, failure.retry_after)
+            tries += 1
+            time.sleep(wait)
             delay *= 2
 
     def _read_file_url(self, url: str) -> Response:
@@ -351,33 +451,37 @@ class HttpClient:
         :raises NetworkError: when the transfer fails after retries.
         """
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.part")
-        attempt = 0
-        delay = 0.25
-        while True:
+
+        def attempt() -> str:
             try:
                 digest = self._download_once(url, tmp, on_progress)
-                break
-            except NetworkError as exc:
+            except BaseException:
                 tmp.unlink(missing_ok=True)
-                if attempt >= self.retries or (exc.status is not None and exc.status < 500):
-                    raise
-            except OSError as exc:
+                raise
+            if expected_sha256 is not None and digest != expected_sha256:
                 tmp.unlink(missing_ok=True)
-                raise os_error(exc, what="save a download", path=dest) from exc
-            attempt += 1
-            time.sleep(delay)
-            delay *= 2
-        if expected_sha256 is not None and digest != expected_sha256:
-            tmp.unlink(missing_ok=True)
-            raise HashMismatchError(
-                f"The downloaded file's sha256 is {digest}, but {expected_sha256} was expected.",
-                context=redact_url(url),
-                hint=(
-                    "The file changed on the index or was corrupted in transit; nothing was "
-                    "installed. If the index legitimately replaced it, run `shipyard lock "
-                    "--upgrade-package` for it."
-                ),
-            )
+                # Corruption in transit (a proxy, a wrong Content-Length) goes away on a
+                # second try; a file that really differs fails every time.
+                raise (_Retry if not url.startswith("file:") else _Fatal)(
+                    HashMismatchError(
+                        f"The downloaded file's sha256 is {digest}, but {expected_sha256} "
+                        "was expected.",
+                        context=redact_url(url),
+                        hint=(
+                            "The file changed on the index or was corrupted in transit; "
+                            "nothing was installed. If the index legitimately replaced it, "
+                            "run `shipyard lock --upgrade-package` for it."
+                        ),
+                    )
+                )
+            return digest
+
+        try:
+            digest = self._with_retries(url, attempt)
+        except _Fatal as fatal:
+            raise fatal.error from None
+        except OSError as exc:
+            raise os_error(exc, what="save a download", path=dest) from exc
         os.replace(tmp, dest)
         return digest
 
@@ -399,10 +503,13 @@ class HttpClient:
                 "GET", clean_url, headers=auth, preload_content=False, retries=False
             )
         except (ue.HTTPError, OSError) as exc:
-            raise self._error(url, exc) from exc
+            raise _Retry(self._error(url, exc)) from exc
         try:
             if response.status != 200:
-                raise self._status_error(url, response.status)
+                error = self._status_error(url, response.status)
+                if response.status in _RETRY_STATUSES:
+                    raise _Retry(error, _retry_after(response.headers.get("Retry-After")))
+                raise error
             expected = response.headers.get("Content-Length")
             received = 0
             with open(tmp, "wb") as handle:
@@ -413,16 +520,32 @@ class HttpClient:
                     if on_progress:
                         on_progress(len(chunk))
             if expected is not None and expected.isdigit() and int(expected) != received:
-                raise NetworkError(
-                    f"The transfer was cut short ({received} of {expected} bytes).",
-                    url=redact_url(url),
-                    hint="Retry; if it keeps happening the server or a proxy truncates files.",
+                raise _Retry(
+                    NetworkError(
+                        f"The transfer was cut short ({received} of {expected} bytes).",
+                        url=redact_url(url),
+                        hint="Retry; if it keeps happening the server or a proxy truncates files.",
+                    )
                 )
         except (ue.HTTPError, ConnectionError, TimeoutError) as exc:
-            raise self._error(url, exc) from exc
-        finally:
-            response.release_conn()
+            response.close()  # a connection that broke mid-body is not reused
+            raise _Retry(self._error(url, exc)) from exc
+        except BaseException:
+            response.close()
+            raise
+        response.release_conn()
         return hasher.hexdigest()
+
+
+def _check_body(url: str, body: bytes, expected_sha256: str) -> None:
+    digest = hashlib.sha256(body).hexdigest()
+    if digest != expected_sha256.lower():
+        raise HashMismatchError(
+            f"The response's sha256 is {digest}, but the index advertised {expected_sha256}.",
+            context=redact_url(url),
+            hint="The index or a proxy serves different bytes than it lists; nothing was used. "
+            "Try again later or use another index.",
+        )
 
 
 def _join_redirect(original: str, final: str) -> str:

@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name
 
 from shipyard.atomic import atomic_write_bytes
 from shipyard.cache import Cache
-from shipyard.errors import HashMismatchError, NetworkError, ShipyardError
+from shipyard.errors import NetworkError, ShipyardError
 from shipyard.index.http import HttpClient, redact_url
 from shipyard.models import DistFile
 
@@ -262,22 +262,15 @@ class MetadataFetcher:
         if dist.metadata is not None or (is_http and host not in self._no_metadata_hosts):
             try:
                 response = self.client.request(
-                    url + ".metadata", ok_statuses=frozenset({200, 404, 403})
+                    url + ".metadata",
+                    ok_statuses=frozenset({200, 404, 403}),
+                    expected_sha256=dist.metadata or None,
                 )
             except NetworkError:
                 if dist.metadata is not None:
                     raise
                 response = None
             if response is not None and response.status == 200:
-                if dist.metadata:
-                    digest = hashlib.sha256(response.body).hexdigest()
-                    if digest != dist.metadata:
-                        raise HashMismatchError(
-                            f"The metadata file's sha256 is {digest}, "
-                            f"but the index advertised {dist.metadata}.",
-                            context=redact_url(url + ".metadata"),
-                            hint="The index is inconsistent; try again later or another index.",
-                        )
                 return response.body
             if dist.metadata is None:
                 with self._lock:
@@ -294,12 +287,12 @@ class MetadataFetcher:
             dist.url,
             headers={"Range": f"bytes=-{_TAIL_BYTES}", "Accept-Encoding": "identity"},
             ok_statuses=frozenset({200, 206}),
+            expected_sha256=dist.sha256,  # checked when the whole file comes back (200)
         )
         if response.status == 200:
             # The server ignores ranges: we already have the whole file.
             with self._lock:
                 self._no_range_hosts.add(host)
-            self._check_digest(dist, response.body)
             with zipfile.ZipFile(io.BytesIO(response.body)) as archive:
                 return metadata_from_wheel_zip(archive, dist.filename)
         content_range = response.headers.get("content-range", "")
@@ -315,18 +308,8 @@ class MetadataFetcher:
         except zipfile.BadZipFile:
             return None
 
-    def _check_digest(self, dist: DistFile, body: bytes) -> None:
-        expected = dist.sha256
-        if expected and hashlib.sha256(body).hexdigest() != expected:
-            raise HashMismatchError(
-                f"{dist.filename} does not match the sha256 the index lists.",
-                context=redact_url(dist.url),
-                hint="The index or a proxy serves a different file; nothing was used.",
-            )
-
     def _download_metadata(self, dist: DistFile) -> bytes:
-        response = self.client.request(dist.url)
-        self._check_digest(dist, response.body)
+        response = self.client.request(dist.url, expected_sha256=dist.sha256)
         try:
             with zipfile.ZipFile(io.BytesIO(response.body)) as archive:
                 return metadata_from_wheel_zip(archive, dist.filename)

@@ -397,33 +397,42 @@ class SimpleIndex:
             if entry.last_modified:
                 headers["If-Modified-Since"] = entry.last_modified
         url = self.project_url(name)
-        try:
-            response = self.client.request(
-                url, headers=headers, ok_statuses=frozenset({200, 304, 404, 410})
-            )
-        except NetworkError:
-            if entry is not None and self.client.offline:
+        for attempt in range(2):
+            try:
+                response = self.client.request(
+                    url, headers=headers, ok_statuses=frozenset({200, 304, 404, 410})
+                )
+            except NetworkError:
+                if entry is not None and self.client.offline:
+                    return entry.page(name)
+                raise
+            if response.status == 304 and entry is not None:
+                entry.stored_at = now
+                entry.max_age = _max_age(response.headers) or entry.max_age
+                _store_entry(path, entry)
                 return entry.page(name)
-            raise
-        if response.status == 304 and entry is not None:
-            entry.stored_at = now
-            entry.max_age = _max_age(response.headers) or entry.max_age
-            _store_entry(path, entry)
-            return entry.page(name)
-        if response.status in (404, 410):
-            _store_entry(path, _CacheEntry(url, now, 60.0, None, None, None))
-            return None
-        body_sha256 = hashlib.sha256(response.body).hexdigest()
-        reused = entry is not None and not entry.absent and entry.body_sha256 == body_sha256
-        try:
-            # The same bytes as last time: no need to parse again.
-            files = None if reused else _parse_response(response)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise NetworkError(
-                f"The index returned a page that is not a valid simple API page ({exc}).",
-                url=redact_url(url),
-                hint="Check that --index-url points at a PEP 503 simple index (ending in /simple).",
-            ) from exc
+            if response.status in (404, 410):
+                _store_entry(path, _CacheEntry(url, now, 60.0, None, None, None))
+                return None
+            body_sha256 = hashlib.sha256(response.body).hexdigest()
+            reused = entry is not None and not entry.absent and entry.body_sha256 == body_sha256
+            try:
+                # The same bytes as last time: no need to parse again.
+                files = None if reused else _parse_response(response)
+                break
+            except (ValueError, KeyError, TypeError) as exc:
+                if attempt == 0:
+                    # A body cut short or garbled on the way (a proxy, a wrong
+                    # Content-Length) parses on a second try; fetch it whole once more.
+                    headers.pop("If-None-Match", None)
+                    headers.pop("If-Modified-Since", None)
+                    continue
+                raise NetworkError(
+                    f"The index returned a page that is not a valid simple API page ({exc}).",
+                    url=redact_url(url),
+                    hint="Check that --index-url points at a PEP 503 simple index "
+                    "(ending in /simple).",
+                ) from exc
         max_age = _max_age(response.headers)
         etag, last_modified = response.headers.get("etag"), response.headers.get("last-modified")
         if reused and entry is not None:
