@@ -30,6 +30,7 @@ __all__ = [
     "RequirementError",
     "ResolutionError",
     "ShipyardError",
+    "UnsafeArchiveError",
     "UsageError",
 ]
 
@@ -137,6 +138,12 @@ class BuildError(ShipyardError):
 
 class InstallError(ShipyardError):
     """Installing or removing a distribution in an environment failed."""
+
+
+class UnsafeArchiveError(InstallError):
+    """A wheel, sdist or conda package that would write outside its target, holds device
+    files or duplicate members, or would decompress beyond the limits; nothing of it was
+    written (see :mod:`shipyard.archives`)."""
 
 
 class CacheError(ShipyardError):

@@ -558,32 +558,7 @@ def _refused(wheel: Path, cache: Path, fragment: str) -> None:
     assert list(cache.iterdir()) == []  # nothing left behind, not even a temporary dir
 
 
-@pytest.mark.parametrize(
-    ("member", "fragment"),
-    [
-        ("../evil.py", "outside its root"),
-        ("pkg/../../evil.py", "outside its root"),
-        ("/etc/evil.py", "absolute path"),
-        ("C:/evil.py", "absolute path"),
-    ],
-)
-def test_hostile_member_names_are_refused(
-    tmp_path: Path, cache: Path, member: str, fragment: str
-) -> None:
-    info = zipfile.ZipInfo(member)
-    wheel = build_wheel(
-        tmp_path, "evil", "1.0", {"evil/__init__.py": ""}, extra_members=[(info, b"x")]
-    )
-    _refused(wheel, cache, fragment)
-
-
-def test_symlinks_in_the_archive_are_refused(tmp_path: Path, cache: Path) -> None:
-    info = zipfile.ZipInfo("evil/link")
-    info.external_attr = (stat.S_IFLNK | 0o777) << 16
-    wheel = build_wheel(
-        tmp_path, "evil", "1.0", {"evil/__init__.py": ""}, extra_members=[(info, b"/etc/passwd")]
-    )
-    _refused(wheel, cache, "symbolic link")
+# Hostile names, links, devices, duplicates and bombs: tests/install/test_hostile_archives.py
 
 
 def test_content_that_disagrees_with_record_is_refused(tmp_path: Path, cache: Path) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from shipyard.archives import archive_size, check_tar, check_zip
 from shipyard.cache import Cache
 from shipyard.errors import BuildError, ShipyardError
 from shipyard.index.http import HttpClient
@@ -37,7 +38,7 @@ from shipyard.index.metadata import CoreMetadata, parse_core_metadata
 from shipyard.models import DistFile, Interpreter
 from shipyard.reporting import Reporter
 
-__all__ = ["Builder", "read_build_system"]
+__all__ = ["Builder", "read_build_system", "unpack_sdist"]
 
 _DEFAULT_BUILD_SYSTEM = {
     "requires": ["setuptools>=40.8.0"],
@@ -70,23 +71,31 @@ def read_build_system(source_dir: Path) -> dict[str, Any]:
     return result
 
 
-def _extract(archive: Path, dest: Path) -> Path:
-    """Unpack an sdist and return its single top-level directory (or ``dest``)."""
+def unpack_sdist(archive: Path, dest: Path) -> Path:
+    """Unpack an sdist (``.tar.gz``, ``.tgz``, ``.tar`` or ``.zip``) into the existing
+    directory ``dest`` and return its single top-level directory (or ``dest``).
+
+    The whole archive is checked first (:mod:`shipyard.archives`: names, links, device
+    files, duplicates, decompression bombs), then extracted with tarfile's ``data``
+    filter (PEP 706).
+
+    :raises UnsafeArchiveError: when the archive is refused; nothing was written.
+    :raises BuildError: when it is not a readable archive of a known format.
+    """
     name = archive.name
+    size = archive_size(archive)
     try:
         if name.endswith((".tar.gz", ".tgz", ".tar")):
             with tarfile.open(archive) as tar:
-                tar.extractall(dest, filter="data")
+                members = check_tar(tar, what=name, archive_size=size)
+                tar.extractall(dest, members=members, filter="data")
         elif name.endswith(".zip"):
             with zipfile.ZipFile(archive) as zf:
-                for member in zf.namelist():
-                    target = (dest / member).resolve()
-                    if not str(target).startswith(str(dest.resolve())):
-                        raise BuildError("The archive has a path outside its root.", context=name)
+                check_zip(zf, what=name, archive_size=size)
                 zf.extractall(dest)
         else:
             raise BuildError("Unknown source archive format.", context=name)
-    except (tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
         raise BuildError(f"Could not unpack the source archive: {exc}.", context=name) from exc
     entries = [p for p in dest.iterdir()]
     if len(entries) == 1 and entries[0].is_dir():
@@ -223,7 +232,7 @@ class Builder:
 
     def source_tree(self, archive: Path) -> Path:
         """Unpack an sdist archive into a fresh scratch directory; returns the tree."""
-        return _extract(archive, self.cache.tempdir("sdist"))
+        return unpack_sdist(archive, self.cache.tempdir("sdist"))
 
     def metadata(self, source_dir: Path, name: str) -> CoreMetadata:
         """Core metadata of a source tree via ``prepare_metadata_for_build_wheel``.

@@ -50,6 +50,7 @@ from typing import Any, Final, Literal
 
 from packaging.utils import canonicalize_name
 
+from shipyard.archives import archive_size, check_zip
 from shipyard.errors import CacheError, HashMismatchError, InstallError
 from shipyard.install.installed import InstalledDistribution, install_os_error
 from shipyard.models.scheme import InstallScheme
@@ -307,6 +308,7 @@ def _read_member(archive: zipfile.ZipFile, name: str, wheel: Path) -> str:
 def _extract(wheel: Path, tmp: Path) -> dict[str, Any]:
     """Extract ``wheel`` into ``tmp`` and return the manifest data (without writing it)."""
     with zipfile.ZipFile(wheel) as archive:
+        check_zip(archive, what=wheel.name, archive_size=archive_size(wheel))
         infos = [info for info in archive.infolist() if not info.filename.endswith("/")]
         names: set[str] = set()
         for info in infos:
