@@ -80,6 +80,20 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("cache_dir", "SHIPYARD_CACHE_DIR", None, str, "cache directory"),
     Setting("index_url", "SHIPYARD_INDEX_URL", "index-url", str, "main package index (PEP 503)"),
     Setting(
+        "index_username",
+        "SHIPYARD_INDEX_USERNAME",
+        None,
+        str,
+        "user name for the main index's host (with SHIPYARD_INDEX_PASSWORD)",
+    ),
+    Setting(
+        "index_password",
+        "SHIPYARD_INDEX_PASSWORD",
+        None,
+        str,
+        "password or token for the main index's host; never written anywhere",
+    ),
+    Setting(
         "extra_index_urls",
         "SHIPYARD_EXTRA_INDEX_URL",
         "extra-index-urls",
@@ -94,6 +108,20 @@ REGISTRY: tuple[Setting, ...] = (
     ),
     Setting(
         "only_binary", "SHIPYARD_ONLY_BINARY", "only-binary", _list, "never build these (:all:)"
+    ),
+    Setting(
+        "no_build",
+        "SHIPYARD_NO_BUILD",
+        "no-build",
+        _bool,
+        "never build a package from source (lock picks wheels only; sync refuses sdists)",
+    ),
+    Setting(
+        "no_build_package",
+        "SHIPYARD_NO_BUILD_PACKAGE",
+        "no-build-package",
+        _list,
+        "never build these from source",
     ),
     Setting("offline", "SHIPYARD_OFFLINE", None, _bool, "never use the network"),
     Setting("python", "SHIPYARD_PYTHON", "python", str, "interpreter request for .venv"),
@@ -194,10 +222,14 @@ class Settings:
 
     cache_dir: str | None = None
     index_url: str = DEFAULT_INDEX_URL
+    index_username: str | None = None
+    index_password: str | None = None
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
     no_binary: list[str] = field(default_factory=list)
     only_binary: list[str] = field(default_factory=list)
+    no_build: bool = False
+    no_build_package: list[str] = field(default_factory=list)
     offline: bool = False
     python: str | None = None
     link_mode: str = "hardlink"
@@ -218,6 +250,29 @@ class Settings:
     probe_timeout: float = 20.0
     custom_compile_command: str | None = None
     conda_pypi_mapping_url: str = "https://raw.githubusercontent.com/prefix-dev/parselmouth/main/files/compressed_mapping.json"
+
+    def build_forbidden(self, name: str) -> bool:
+        """Whether ``name`` (canonical) may not be built from source (``no-build``,
+        ``no-build-package``)."""
+        from packaging.utils import canonicalize_name
+
+        return self.no_build or name in {canonicalize_name(n) for n in self.no_build_package}
+
+    def build_requested(self, name: str) -> bool:
+        """Whether the user asked for ``name`` (canonical) to be built from source
+        (``no-binary``): such builds need no notice."""
+        from packaging.utils import canonicalize_name
+
+        return any(n == ":all:" or canonicalize_name(n) == name for n in self.no_binary)
+
+    def binary_only(self) -> list[str]:
+        """``only-binary`` with ``no-build`` (``:all:``) and ``no-build-package`` added:
+        what resolution must not pick sdists for."""
+        names = list(self.only_binary)
+        if self.no_build:
+            names.append(":all:")
+        names.extend(self.no_build_package)
+        return names
 
     def index_urls(self) -> list[str]:
         """Indexes in the order they are asked: extra indexes first, then the main one."""

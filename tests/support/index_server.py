@@ -329,6 +329,8 @@ class IndexServer:
         :attr:`injected` as ``(path, fault)``.
     :param stall_seconds: how long a ``stall`` keeps the client waiting.
     :param retry_after: the ``Retry-After`` value a ``429`` fault sends.
+    :param auth: ``(user name, password)`` every request must send as HTTP Basic
+        credentials; others get ``401`` with ``WWW-Authenticate``.
     """
 
     def __init__(
@@ -349,6 +351,7 @@ class IndexServer:
         faults: Mapping[str, list[str]] | None = None,
         stall_seconds: float = 10.0,
         retry_after: str = "1",
+        auth: tuple[str, str] | None = None,
     ) -> None:
         self.root = Path(root)
         self.dialect: Dialect = dialect
@@ -365,6 +368,7 @@ class IndexServer:
         self.faults: dict[str, list[str]] = {k: list(v) for k, v in (faults or {}).items()}
         self.stall_seconds = stall_seconds
         self.retry_after = retry_after
+        self.auth = auth
         self.injected: list[tuple[str, str]] = []
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -716,6 +720,17 @@ class IndexServer:
         raw_path = urllib.parse.urlsplit(handler.path).path
         path = urllib.parse.unquote(raw_path)
         accept = handler.headers.get("Accept")
+        if self.auth is not None:
+            import base64
+
+            token = base64.b64encode(":".join(self.auth).encode()).decode()
+            if handler.headers.get("Authorization") != f"Basic {token}":
+                return _Response(
+                    401,
+                    b"credentials required\n",
+                    {"Content-Type": "text/plain", "WWW-Authenticate": 'Basic realm="test"'},
+                    conditional=False,
+                )
         status = self._forced_failure(raw_path)
         if status is not None:
             phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""

@@ -73,6 +73,8 @@ def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
         "find_links": getattr(args, "find_links", None),
         "no_binary": getattr(args, "no_binary", None),
         "only_binary": getattr(args, "only_binary", None),
+        "no_build": True if getattr(args, "no_build", None) else None,
+        "no_build_package": getattr(args, "no_build_package", None),
         "offline": True if getattr(args, "offline", None) else None,
         "python_downloads": "never" if getattr(args, "no_python_downloads", None) else None,
         "color": getattr(args, "color", None),

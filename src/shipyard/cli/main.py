@@ -116,6 +116,19 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="never build NAME from source (:all: for every package)",
     )
     group.add_argument(
+        "--no-build",
+        action="store_true",
+        default=default,
+        help="never run a build backend: lock picks wheels only, sync refuses sdists",
+    )
+    group.add_argument(
+        "--no-build-package",
+        action="append",
+        default=default,
+        metavar="NAME",
+        help="never build NAME from source (repeatable)",
+    )
+    group.add_argument(
         "--project",
         default=default,
         metavar="DIR",

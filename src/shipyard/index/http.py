@@ -30,7 +30,15 @@ from shipyard.errors import HashMismatchError, NetworkError, ShipyardError
 if TYPE_CHECKING:
     import urllib3
 
-__all__ = ["MAX_RETRY_AFTER", "HttpClient", "Response", "public_url", "redact_url"]
+__all__ = [
+    "MAX_RETRY_AFTER",
+    "HttpClient",
+    "Response",
+    "host_credentials",
+    "host_key",
+    "public_url",
+    "redact_url",
+]
 
 _T = TypeVar("_T")
 
@@ -87,6 +95,51 @@ def redact_url(url: str) -> str:
         netloc = f"{netloc}:{parts.port}"
     netloc = f"{parts.username}:****@{netloc}"
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def host_key(url: str) -> str:
+    """``host`` or ``host:port`` of ``url`` (lowercase, no credentials): the key of
+    :class:`HttpClient`'s ``credentials``; ``""`` for a URL without a host."""
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host and parts.port:
+        host = f"{host}:{parts.port}"
+    return host
+
+
+def host_credentials(
+    urls: list[str],
+    *,
+    index_url: str,
+    username: str | None = None,
+    password: str | None = None,
+) -> dict[str, tuple[str, str]]:
+    """Credentials per host, for :class:`HttpClient`'s ``credentials``.
+
+    Files on an index host carry no credentials of their own (relative links, and the
+    lock keeps only public URLs), so — as pip does — the user name and password of an
+    index URL apply to every URL on its ``host[:port]``.
+
+    :param urls: the configured index and find-links URLs; those with ``user:password@``
+        contribute their host.
+    :param index_url: the main index; ``username``/``password``
+        (``SHIPYARD_INDEX_USERNAME``/``_PASSWORD``) apply to its host and win.
+    :returns: ``host[:port]`` -> (user name, password), unquoted.
+    """
+    found: dict[str, tuple[str, str]] = {}
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        key = host_key(url)
+        if key and parts.username is not None and key not in found:
+            found[key] = (
+                urllib.parse.unquote(parts.username),
+                urllib.parse.unquote(parts.password or ""),
+            )
+    if username is not None or password is not None:
+        key = host_key(index_url)
+        if key:
+            found[key] = (username or "", password or "")
+    return found
 
 
 def public_url(url: str) -> str:
@@ -150,6 +203,12 @@ class HttpClient:
     :param retries: how many times a failed request is retried (connection errors,
         read timeouts, 429 and 5xx), with exponential backoff starting at 0.25 s.
     :param max_connections: connections kept per host.
+    :param credentials: ``host[:port]`` (see :func:`host_key`) -> (user name, password)
+        for requests to that host whose URL carries none (``SHIPYARD_INDEX_USERNAME`` /
+        ``SHIPYARD_INDEX_PASSWORD``); asked before ``~/.netrc``.
+
+    Credentials go into an ``Authorization`` header only; URLs in errors are redacted
+    (:func:`redact_url`) and files meant for others use :func:`public_url`.
     """
 
     def __init__(
@@ -159,8 +218,10 @@ class HttpClient:
         timeout: float = 30.0,
         retries: int = 3,
         max_connections: int = 16,
+        credentials: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
         self.offline = offline
+        self.credentials = dict(credentials or {})
         self.timeout = timeout
         self.retries = retries
         self.max_connections = max_connections
@@ -200,8 +261,10 @@ class HttpClient:
             url = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
             username = urllib.parse.unquote(username)
             password = urllib.parse.unquote(password or "")
+            # Later requests to this host (its files, redirects) carry none themselves.
+            self.credentials.setdefault(host_key(url), (username, password))
         elif parts.hostname:
-            found = self._netrc_credentials(parts.hostname)
+            found = self.credentials.get(host_key(url)) or self._netrc_credentials(parts.hostname)
             if found:
                 username, password = found
         if username is not None:

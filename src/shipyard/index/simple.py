@@ -37,7 +37,7 @@ from packaging.utils import canonicalize_name
 from shipyard.atomic import atomic_write_bytes
 from shipyard.cache import Cache
 from shipyard.errors import NetworkError
-from shipyard.index.http import HttpClient, Response, redact_url
+from shipyard.index.http import HttpClient, Response, public_url, redact_url
 from shipyard.models import DistFile
 
 __all__ = [
@@ -481,7 +481,7 @@ def _store_entry(path: Path | None, entry: _CacheEntry) -> None:
         rows = _files_to_rows(entry.files)
     data = (
         _ENTRY_FORMAT,
-        entry.url,
+        public_url(entry.url),  # never a credential on disk
         entry.stored_at,
         entry.max_age,
         entry.etag,

@@ -50,7 +50,9 @@ class ProjectEntry:
 
 
 def _file_table(dist: DistFile) -> dict[str, Any]:
-    table: dict[str, Any] = {"url": dist.url}
+    from shipyard.index.http import public_url
+
+    table: dict[str, Any] = {"url": public_url(dist.url)}
     if dist.upload_time is not None:
         table["upload-time"] = dist.upload_time
     if dist.size is not None:
@@ -73,7 +75,11 @@ def _direct_source(dist: DistFile, base: Path | None) -> dict[str, Any]:
 
                 path = Path(os.path.relpath(local, base.resolve())).as_posix()
             return {"directory": {"path": path, "editable": False}}
-    table: dict[str, Any] = {"url": dist.url}
+    from shipyard.index.http import public_url
+
+    # Credentials in a direct URL stay in the manifest; sync finds them per host
+    # (index URLs, SHIPYARD_INDEX_*, ~/.netrc).
+    table: dict[str, Any] = {"url": public_url(dist.url)}
     if dist.size is not None:
         table["size"] = dist.size
     table["hashes"] = dict(dist.hashes)
@@ -112,6 +118,8 @@ def build_lock_document(
         document["default-groups"] = sorted(default_groups)
     document["created-by"] = "shipyard"
     packages: list[dict[str, Any]] = []
+    from shipyard.index.http import public_url
+
     versions_per_name: dict[str, int] = {}
     for package in resolution.packages:
         versions_per_name[package.name] = versions_per_name.get(package.name, 0) + 1
@@ -124,7 +132,8 @@ def build_lock_document(
             entry["requires-python"] = package.requires_python
         direct = not package.project_version.index
         if not direct:
-            entry["index"] = package.project_version.index
+            # Credentials stay out of the lock: the client finds them again per host.
+            entry["index"] = public_url(package.project_version.index)
         if package.dependencies:
             deps = []
             for dep in package.dependencies:

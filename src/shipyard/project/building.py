@@ -175,18 +175,62 @@ class BuilderFactory:
                 holder.append(self._builder)
             return self._builder
 
+    def check_build_allowed(self, name: str, version: str, filename: str) -> None:
+        """Refuse a build that ``no-build``/``no-build-package`` forbids; otherwise, unless
+        the user asked for it (``no-binary``), say once per package that its build backend
+        is about to run.
+
+        :raises BuildError: when building ``name`` is forbidden.
+        """
+        from packaging.utils import canonicalize_name
+
+        from shipyard.errors import BuildError
+
+        key = canonicalize_name(name)
+        settings = self.services.settings
+        if settings.build_forbidden(key):
+            why = "--no-build" if settings.no_build else "no-build-package"
+            raise BuildError(
+                f"{name} {version} would be built from its source distribution ({filename}), "
+                f"and {why} forbids building it.",
+                hint="Lock again so a version with a wheel is chosen (`shipyard lock "
+                f"--upgrade-package {key}`), or allow building {key}.",
+            )
+        announced = self.services.announced_builds
+        if settings.build_requested(key) or key in announced:
+            return
+        announced.add(key)
+        self.services.reporter.notice(
+            f"Building {name} {version} from source ({filename}): this runs its build "
+            "backend, code from the package, on this machine. --no-build or "
+            "`no-build-package` refuse; `no-binary` marks a build as wanted."
+        )
+
     def metadata_for_sdist(self, dist: DistFile) -> CoreMetadata:
         """Build the metadata (PEP 517) of an sdist, or of a local project directory given
-        as a ``file://`` URL, with the project's interpreter."""
+        as a ``file://`` URL, with the project's interpreter.
+
+        :raises BuildError: when building it is forbidden or fails.
+        """
         with self._lock:
             directory = _local_directory(dist.url)
             if directory is not None:
                 return self.builder().metadata(directory, dist.filename)
+            from shipyard.index.simple import project_of_filename
+
+            stem = dist.filename.removesuffix(".tar.gz").removesuffix(".zip")
+            name = project_of_filename(dist.filename) or stem
+            version = stem.rpartition("-")[2] if "-" in stem else "?"
+            self.check_build_allowed(name, version, dist.filename)
             return self.builder().metadata_for_sdist(dist)
 
     def build_wheel(self, archive: Path, dist: LockedDistribution) -> Path:
-        """Build a wheel from a downloaded sdist."""
+        """Build a wheel from a downloaded sdist.
+
+        :raises BuildError: when building it is forbidden or fails.
+        """
         with self._lock:
+            self.check_build_allowed(dist.name, dist.version or "?", archive.name)
             builder = self.builder()
             tree = builder.source_tree(archive)
             return builder.wheel(tree, dist.name)

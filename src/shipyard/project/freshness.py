@@ -13,10 +13,13 @@ __all__ = ["lock_is_fresh", "settings_inputs"]
 
 def settings_inputs(services: Services) -> dict[str, Any]:
     """The settings that change what a resolution can see (part of the input hash)."""
+    from shipyard.index.http import public_url
+
     s = services.settings
+    # Without credentials: rotating a token changes nothing a resolution sees.
     return {
-        "indexes": s.index_urls(),
-        "find-links": list(s.find_links),
+        "indexes": [public_url(url) for url in s.index_urls()],
+        "find-links": [public_url(link) for link in s.find_links],
         "no-binary": sorted(s.no_binary),
         "only-binary": sorted(s.only_binary),
     }

@@ -41,6 +41,8 @@ class Services:
         self._cache: Cache | None = None
         self._client: HttpClient | None = None
         self._executor: ThreadPoolExecutor | None = None
+        #: packages whose source build was announced in this run (once each)
+        self.announced_builds: set[str] = set()
 
     @property
     def cache(self) -> Cache:
@@ -54,11 +56,21 @@ class Services:
     def client(self) -> HttpClient:
         """The shared HTTP client."""
         if self._client is None:
+            from shipyard.index.http import host_credentials
+
+            settings = self.settings
+            credentials = host_credentials(
+                [settings.index_url, *settings.extra_index_urls, *settings.find_links],
+                index_url=settings.index_url,
+                username=settings.index_username,
+                password=settings.index_password,
+            )
             self._client = HttpClient(
-                offline=self.settings.offline,
-                timeout=self.settings.http_timeout,
-                retries=self.settings.http_retries,
-                max_connections=self.settings.concurrency,
+                offline=settings.offline,
+                timeout=settings.http_timeout,
+                retries=settings.http_retries,
+                max_connections=settings.concurrency,
+                credentials=credentials,
             )
         return self._client
 
