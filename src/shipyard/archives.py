@@ -98,7 +98,7 @@ def _inside(link_name: str, target: str, *, hard: bool) -> bool:
         return False
     base = "" if hard else posixpath.dirname(link_name)
     joined = posixpath.normpath(posixpath.join(base, target.replace("\\", "/")))
-    return joined != ".." and not joined.startswith("../") and joined != "."
+    return joined != ".." and not joined.startswith("../")
 
 
 def check_members(

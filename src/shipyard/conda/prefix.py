@@ -7,9 +7,14 @@ makes the prefix's conda packages exactly the given records with py-rattler
 python`` linking) and leaves files conda does not own — the PyPI packages
 shipyard installs next — alone.
 
-Every file is checked against the lock's sha256 before py-rattler links
-anything: py-rattler checks downloads, but not files it reads from a
-``file://`` channel.
+Every package is put into py-rattler's package cache by shipyard first
+(:func:`_stage_package`): the file is checked against the lock's sha256 (py-rattler
+checks downloads, but not files it reads from a ``file://`` channel), then as an
+archive (:mod:`shipyard.conda.archive`: py-rattler trusts ``info/paths.json``, whose
+``..`` paths link and delete files outside the prefix), and only then unpacked by
+py-rattler and renamed into the cache, with a ``<dist>.shipyard-checked`` marker
+holding its sha256. Entries already in the cache without the marker are checked in
+place. ``rattler.install`` then finds every package in its cache.
 """
 
 from __future__ import annotations
@@ -42,32 +47,103 @@ def installed_dists(prefix: Path) -> set[str]:
         return set()
 
 
-def _check_local_file(record: CondaRecord, cache_dir: Path) -> None:
+def _local(record: CondaRecord) -> Path | None:
     parts = urlsplit(record.url)
-    if parts.scheme != "file":
-        return
-    path = Path(unquote(parts.path))
-    if not path.exists() and (cache_dir / record.dist).is_dir():
-        return  # checked when it was first extracted; the cache has it
+    return Path(unquote(parts.path)) if parts.scheme == "file" else None
+
+
+def _sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _stage_package(record: CondaRecord, cache_dir: Path, config: CondaConfig | None) -> None:
+    """Make ``cache_dir/<dist>`` a checked, unpacked copy of ``record``'s file.
+
+    :raises HashMismatchError: when the file differs from the lock's sha256.
+    :raises UnsafeArchiveError: when the package is refused (nothing unpacked).
+    :raises NetworkError, InstallError: when it cannot be fetched or unpacked.
+    """
+    from shipyard.atomic import atomic_write_text
+    from shipyard.conda.archive import check_conda_package, check_extracted_package
+
+    entry = cache_dir / record.dist
+    marker = cache_dir / f"{record.dist}.shipyard-checked"
     try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-    except OSError as exc:
-        raise InstallError(
-            f"Cannot read the conda package {record.file_name}: {exc.strerror or exc}.",
-            context=record.url,
-            hint="Check that the local channel still exists, or run `shipyard lock --upgrade`.",
+        checked = marker.read_text().strip() == record.sha256
+    except OSError:
+        checked = False
+    if entry.is_dir():
+        if checked:
+            return
+        check_extracted_package(entry)  # unpacked by py-rattler or an older shipyard
+        atomic_write_text(marker, record.sha256, fsync=False)
+        return
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix=f".{record.dist}-", dir=cache_dir))
+    try:
+        archive = _local(record) or _download(record, scratch / record.file_name, config)
+        try:
+            digest = _sha256_of(archive)
+        except OSError as exc:
+            raise InstallError(
+                f"Cannot read the conda package {record.file_name}: {exc.strerror or exc}.",
+                context=record.url,
+                hint="Check that the local channel still exists, or run `shipyard lock --upgrade`.",
+            ) from exc
+        if digest != record.sha256:
+            raise HashMismatchError(
+                f"The conda package {record.file_name} does not match the lock's sha256 "
+                f"(expected {record.sha256}, got {digest}); nothing was installed.",
+                context=record.url,
+                hint="Someone changed the file in the channel. If that was intended, run "
+                "`shipyard lock --upgrade` to record the new one.",
+            )
+        check_conda_package(archive)
+        from rattler.package_streaming import extract
+
+        unpacked = scratch / "unpacked"
+        try:
+            extract(archive, unpacked)
+        except Exception as exc:
+            raise InstallError(
+                f"Could not unpack the conda package {record.file_name}: {exc}.",
+                context=record.url,
+            ) from exc
+        try:
+            os.rename(unpacked, entry)
+        except OSError:
+            if not entry.is_dir():  # another process put its own there first: use that
+                raise
+        atomic_write_text(marker, record.sha256, fsync=False)
+    finally:
+        import shutil
+
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _download(record: CondaRecord, dest: Path, config: CondaConfig | None) -> Path:
+    """Fetch ``record``'s file with py-rattler's client (the manifest's mirrors, conda's
+    stored credentials, retries) to ``dest``."""
+    from rattler import Client
+    from rattler.package_streaming import download_to_path
+
+    from shipyard.conda.solve import make_client, run_async
+
+    client = make_client(config) if config is not None else Client.default_client()
+    try:
+        run_async(lambda: download_to_path(client, record.url, dest))
+    except Exception as exc:
+        raise NetworkError(
+            f"Could not download the conda package {record.file_name}: {exc}.",
+            url=record.url,
+            hint="Check the channel URL and your network, or use --offline with a filled cache.",
         ) from exc
-    if digest.hexdigest() != record.sha256:
-        raise HashMismatchError(
-            f"The conda package {record.file_name} does not match the lock's sha256 "
-            f"(expected {record.sha256}, got {digest.hexdigest()}); nothing was installed.",
-            context=record.url,
-            hint="Someone changed the file in the channel. If that was intended, run "
-            "`shipyard lock --upgrade` to record the new one.",
-        )
+    return dest
 
 
 def install_records(
@@ -100,7 +176,9 @@ def install_records(
     if is_conda_prefix(prefix) and installed_dists(prefix) == wanted:
         return False
     if offline:
-        missing = [r.dist for r in records if not (cache_dir / r.dist).is_dir()]
+        missing = [
+            r.dist for r in records if not (cache_dir / r.dist).is_dir() and _local(r) is None
+        ]
         if missing:
             raise NetworkError(
                 f"Offline, and the package cache lacks these conda packages: "
@@ -108,8 +186,9 @@ def install_records(
                 url=", ".join(sorted({r.channel for r in records})),
                 hint="Sync once with the network to fill the cache, then --offline works.",
             )
+    cache_dir.mkdir(parents=True, exist_ok=True)
     for record in records:
-        _check_local_file(record, cache_dir)
+        _stage_package(record, cache_dir, config)
     from rattler import MatchSpec, install
 
     from shipyard.conda.solve import make_client, run_async
