@@ -63,6 +63,15 @@ def _hold_project_lock(args: argparse.Namespace, root: Path) -> None:
             sys.stderr.flush()
         lock.acquire()
     _HELD.append(lock)
+    # Holding the project lock, any temporary copy of the manifest or a lock beside them
+    # is a leftover of a command that was killed mid-write: the real files are whole
+    # (written by rename), so the leftover goes.
+    for pattern in (".pyproject.toml.*.tmp", ".pylock*.toml.*.tmp"):
+        for leftover in root.glob(pattern):
+            try:
+                leftover.unlink()
+            except OSError:
+                pass
 
 
 def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
