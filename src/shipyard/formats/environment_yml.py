@@ -78,6 +78,16 @@ def read_environment_yml(path: Path) -> EnvironmentYml:
         raise ManifestError(
             f"Cannot read {path}: {exc.strerror or exc}.", context=str(path)
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            f"{path.name} is not UTF-8 text (byte {exc.start}).",
+            context=str(path),
+            hint="Save it as UTF-8.",
+        ) from exc
+    except RecursionError as exc:
+        raise ManifestError(
+            f"{path.name} is nested too deeply to read.", context=str(path)
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -124,7 +134,12 @@ def read_environment_yml(path: Path) -> EnvironmentYml:
             result.pip.merge(parsed)
             continue
         spec = str(entry).strip()
-        if spec.split("=")[0].split()[0].split("::")[-1].lower() == "pip":
+        if not spec:
+            raise ManifestError(
+                f"{path.name} has an empty entry in dependencies.", context=str(path)
+            )
+        head = spec.split("=")[0].split()
+        if head and head[0].split("::")[-1].lower() == "pip":
             continue  # shipyard installs PyPI packages itself
         result.conda.append(spec)
     result.problems.extend(result.pip.problems)

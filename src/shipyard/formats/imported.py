@@ -9,10 +9,15 @@ another ``pylock.toml``) fill only :attr:`Imported.pins`.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from packaging.requirements import Requirement
 from packaging.version import Version
+
+from shipyard.errors import ManifestError
 
 __all__ = ["Imported", "ImportedRequirement"]
 
@@ -104,3 +109,36 @@ class Imported:
         key = canonicalize_name(name)
         if key not in self.pins or parsed > self.pins[key][0]:
             self.pins[key] = (parsed, origin)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def structure_checked(format_name: str) -> Callable[[_F], _F]:
+    """Decorate a reader of another tool's file (``poetry.lock``, ``Pipfile`` …) so that a
+    table or value of an unexpected type — a list where the format has a table, a number
+    where it has a string — is reported as that file's :class:`ManifestError` instead
+    of escaping as a ``TypeError`` from deep inside the reader.
+
+    The reader's first argument is a :class:`~shipyard.formats.tomlfiles.TomlFile` or a
+    :class:`~pathlib.Path`; its path names the file in the message.
+    """
+
+    def decorate(reader: _F) -> _F:
+        @functools.wraps(reader)
+        def wrapper(source: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return reader(source, *args, **kwargs)
+            except (AttributeError, TypeError, KeyError, IndexError) as exc:
+                path = getattr(source, "path", source)
+                raise ManifestError(
+                    f"{path} does not have the structure {format_name} writes: "
+                    f"a value has an unexpected type ({type(exc).__name__}: {exc}).",
+                    context=str(path),
+                    hint=f"Check the file against {format_name}'s documentation, or "
+                    "regenerate it with that tool.",
+                ) from exc
+
+        return cast(_F, wrapper)
+
+    return decorate

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from packaging.utils import canonicalize_name
 
-from shipyard.formats.imported import Imported
+from shipyard.formats.imported import Imported, structure_checked
 from shipyard.formats.tomlfiles import TomlFile
 
 __all__ = ["read_pdm", "read_pdm_lock"]
 
 
+@structure_checked("PDM")
 def read_pdm(toml: TomlFile) -> Imported:
     """Read a pyproject.toml's ``[tool.pdm]`` table; problems as ``file:line: what and why``."""
     pdm = toml.data.get("tool", {}).get("pdm", {}) or {}
@@ -68,6 +69,7 @@ def read_pdm(toml: TomlFile) -> Imported:
     return imported
 
 
+@structure_checked("PDM")
 def read_pdm_lock(toml: TomlFile) -> Imported:
     """The pins of a ``pdm.lock`` (every ``[[package]]``'s version)."""
     imported = Imported()

@@ -18,7 +18,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from shipyard.errors import ManifestError
-from shipyard.formats.imported import Imported, ImportedRequirement
+from shipyard.formats.imported import Imported, ImportedRequirement, structure_checked
 from shipyard.formats.tomlfiles import TomlFile
 
 __all__ = ["read_pipfile", "read_pipfile_lock"]
@@ -72,6 +72,7 @@ def _requirement(
     return imported.requirement(text, where)
 
 
+@structure_checked("Pipenv")
 def read_pipfile(toml: TomlFile) -> Imported:
     """Read a ``Pipfile``; problems as ``file:line: what and why``."""
     data = toml.data
@@ -119,6 +120,7 @@ def read_pipfile(toml: TomlFile) -> Imported:
     return imported
 
 
+@structure_checked("Pipenv")
 def read_pipfile_lock(path: Path) -> Imported:
     """The pins of a ``Pipfile.lock`` (every section's ``==`` versions).
 
@@ -126,7 +128,7 @@ def read_pipfile_lock(path: Path) -> Imported:
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ManifestError(
             f"{path} is not a readable JSON lock file: {exc}.", context=str(path)
         ) from exc

@@ -29,7 +29,7 @@ from packaging.specifiers import InvalidSpecifier, Specifier
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from shipyard.formats.imported import Imported, ImportedRequirement
+from shipyard.formats.imported import Imported, ImportedRequirement, structure_checked
 from shipyard.formats.tomlfiles import TomlFile
 
 __all__ = ["PoetryConstraint", "poetry_constraint", "read_poetry", "read_poetry_lock"]
@@ -257,6 +257,7 @@ def _dependencies(
     return found
 
 
+@structure_checked("Poetry")
 def read_poetry(toml: TomlFile) -> Imported:
     """Read a pyproject.toml's ``[tool.poetry]`` table (Poetry 1 and 2).
 
@@ -375,6 +376,7 @@ def _sources(toml: TomlFile, sources: list[Any], imported: Imported) -> None:
         imported.extra_index_urls[:0] = primary[1:]
 
 
+@structure_checked("Poetry")
 def read_poetry_lock(toml: TomlFile) -> Imported:
     """The pins of a ``poetry.lock`` (every ``[[package]]``'s version).
 

@@ -268,6 +268,12 @@ def read_requirements(
             f"{origin or path}: cannot read {path} ({exc.strerror or exc}); left out."
         )
         return result
+    except UnicodeDecodeError as exc:
+        result = RequirementsFile()
+        result.problems.append(
+            f"{origin or path}: {path} is not UTF-8 text (byte {exc.start}); left out."
+        )
+        return result
     return parse_requirement_lines(lines, source=path, base=path.parent, _seen=_seen)
 
 

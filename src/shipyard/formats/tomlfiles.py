@@ -68,7 +68,7 @@ def read_toml(path: Path) -> TomlFile:
         raise ManifestError(f"{path} is not UTF-8 text.", context=str(path)) from exc
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
         raise ManifestError(
             f"{path} is not valid TOML: {exc}.",
             context=str(path),

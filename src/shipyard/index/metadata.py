@@ -115,7 +115,7 @@ def metadata_from_wheel_zip(archive: zipfile.ZipFile, filename: str) -> bytes:
         n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
     ]
     if len(candidates) > 1:
-        prefix = filename.split("-", 2)
+        prefix = [*filename.split("-", 2), ""]
         expected = f"{prefix[0]}-{prefix[1]}.dist-info/METADATA".lower()
         candidates = [n for n in candidates if n.lower() == expected] or candidates[:1]
     if not candidates:

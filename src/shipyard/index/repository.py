@@ -98,7 +98,7 @@ class ProjectVersion:
 def _version(text: str) -> Version | None:
     try:
         return Version(text)
-    except InvalidVersion:
+    except (InvalidVersion, ValueError):  # ValueError: a number past int's digit limit
         return None
 
 

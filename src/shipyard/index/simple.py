@@ -141,17 +141,28 @@ def parse_json_page(body: bytes, page_url: str) -> tuple[DistFile, ...]:
     :returns: the archive files (wheels, ``.tar.gz`` and ``.zip`` sdists).
     :raises ValueError: when the body is not a PEP 691 page.
     """
-    data = json.loads(body)
+    try:
+        data = json.loads(body)
+    except RecursionError as exc:
+        raise ValueError("the JSON is nested too deeply") from exc
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         raise ValueError("not a PEP 691 project page")
     files: list[DistFile] = []
     for entry in data["files"]:
+        if not isinstance(entry, dict):
+            raise ValueError("a file entry is not an object")
         filename = entry.get("filename", "")
+        if not isinstance(filename, str) or not isinstance(entry.get("url"), str):
+            raise ValueError("a file entry has no filename or url string")
         if not filename.endswith(_ARCHIVE_SUFFIXES):
             continue
         url, fragment_hashes = _split_hash_fragment(urllib.parse.urljoin(page_url, entry["url"]))
         hashes = entry.get("hashes") or {}
-        pairs = tuple(sorted((k, str(v).lower()) for k, v in hashes.items())) or fragment_hashes
+        if not isinstance(hashes, dict):
+            raise ValueError(f"the hashes of {filename} are not an object")
+        pairs = (
+            tuple(sorted((str(k), str(v).lower()) for k, v in hashes.items())) or fragment_hashes
+        )
         yanked = entry.get("yanked", False)
         upload_time = entry.get("upload-time")
         metadata = entry.get("core-metadata", entry.get("dist-info-metadata"))

@@ -259,7 +259,7 @@ def read_lock(path: Path, cache: Cache | None = None) -> dict[str, Any]:
                 return revived
     try:
         document = tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise LockError(
             f"The lock file is not valid TOML: {exc}.",
             context=str(path),

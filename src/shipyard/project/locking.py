@@ -178,9 +178,7 @@ def resolve_options(
         prerelease=cast(PrereleasePolicy, prerelease),
         exclude_newer=parse_datetime(str(exclude_newer)) if exclude_newer else None,
         no_binary=frozenset(canonicalize_name(n) if n != ":all:" else n for n in s.no_binary),
-        only_binary=frozenset(
-            canonicalize_name(n) if n != ":all:" else n for n in s.binary_only()
-        ),
+        only_binary=frozenset(canonicalize_name(n) if n != ":all:" else n for n in s.binary_only()),
     )
 
 

@@ -191,9 +191,13 @@ def _groups(table: Any) -> dict[str, tuple[Requirement, ...]]:
         return groups
     except (CyclicDependencyGroup, DuplicateGroupNames, InvalidDependencyGroupObject) as exc:
         raise ManifestError(f"Invalid [dependency-groups]: {exc}.", context=PYPROJECT) from exc
-    except (LookupError, ValueError, TypeError, InvalidRequirement) as exc:
+    except (LookupError, ValueError, TypeError, InvalidRequirement, ExceptionGroup) as exc:
+        # packaging reports several problems at once as an ExceptionGroup: show the first.
+        first: BaseException = exc
+        while isinstance(first, BaseExceptionGroup) and first.exceptions:
+            first = first.exceptions[0]
         raise ManifestError(
-            f"Invalid [dependency-groups]: {exc}.",
+            f"Invalid [dependency-groups]: {first}.",
             context=PYPROJECT,
             hint="Each group is a list of requirement strings or "
             '{include-group = "name"} (PEP 735).',
@@ -216,7 +220,7 @@ def load_project(root: Path) -> Project:
         ) from exc
     except UnicodeDecodeError as exc:
         raise ManifestError("pyproject.toml is not UTF-8 text.", context=str(path)) from exc
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
         raise ManifestError(
             f"pyproject.toml is not valid TOML: {exc}.",
             context=str(path),
@@ -249,7 +253,10 @@ def load_project(root: Path) -> Project:
     optional = project.get("optional-dependencies", {})
     if not isinstance(optional, dict):
         raise ManifestError("[project.optional-dependencies] must be a table.", context=str(path))
-    tool = data.get("tool", {}).get("shipyard", {})
+    tools = data.get("tool", {})
+    if not isinstance(tools, dict):
+        raise ManifestError("[tool] must be a table.", context=str(path))
+    tool = tools.get("shipyard", {})
     if not isinstance(tool, dict):
         raise ManifestError("[tool.shipyard] must be a table.", context=str(path))
     constraints = _requirements(

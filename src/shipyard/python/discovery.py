@@ -217,6 +217,8 @@ def parse_python_request(text: str | None) -> PythonRequest:
     raw = (text or "").strip()
     if not raw or raw.lower() == "any":
         return PythonRequest(text=raw)
+    if "\x00" in raw:
+        raise UsageError(f"The Python request {raw!r} contains a NUL byte.")
     lowered = raw.lower()
     match = _REQUEST.match(lowered)
     if match and (match.group("impl") or match.group("version")):
@@ -402,7 +404,8 @@ def _from_match(raw: str, match: re.Match[str]) -> PythonRequest:
 def _int_parts(text: str) -> tuple[int, ...]:
     parts: list[int] = []
     for piece in text.split("."):
-        if not piece.isdigit():
+        # No version part has more than 9 digits; int() refuses past 4300.
+        if not (piece.isascii() and piece.isdigit()) or len(piece) > 9:
             break
         parts.append(int(piece))
     return tuple(parts)

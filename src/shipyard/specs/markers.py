@@ -426,7 +426,13 @@ def parse_marker(text: str) -> MarkerExpression:
     :raises RequirementError: when the text is not a valid marker; the
         message quotes it and names the column where parsing failed.
     """
-    return _Parser(text).parse()
+    try:
+        return _Parser(text).parse()
+    except RecursionError as exc:
+        raise RequirementError(
+            f"The marker {text[:60]!r}… is nested too deeply to read.",
+            hint="Simplify its parentheses.",
+        ) from exc
 
 
 def from_packaging(marker: Marker) -> MarkerExpression:

@@ -150,14 +150,14 @@ def wheel_tags_match_target(tags: Iterable[Tag], target: TargetEnvironment) -> b
             if not interpreter.startswith(f"cp{major}"):
                 continue
             rest = interpreter[len(f"cp{major}") :]
-            if rest.isdigit() and int(rest) <= minor:
+            if rest.isascii() and rest.isdigit() and len(rest) < 10 and int(rest) <= minor:
                 return True
         elif abi == "none":
             if interpreter in (f"py{major}", f"cp{major}{minor}"):
                 return True
             if interpreter.startswith(f"py{major}"):
                 rest = interpreter[len(f"py{major}") :]
-                if rest.isdigit() and int(rest) <= minor:
+                if rest.isascii() and rest.isdigit() and len(rest) < 10 and int(rest) <= minor:
                     return True
         elif abi == f"cp{major}{minor}" and interpreter == f"cp{major}{minor}":
             return True
