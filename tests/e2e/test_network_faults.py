@@ -10,10 +10,12 @@ package installed and nothing of the bad body cached.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from support import IndexServer, pkg
+from support.index_server import Fault
 
 from .test_local_index import installed, new_project, shipyard, site_packages
 
@@ -23,18 +25,8 @@ PACKAGES = [
 ]
 ALPHA_WHEEL = "/files/alpha-1.0-py3-none-any.whl"
 BETA_WHEEL = "/files/beta-2.0-py3-none-any.whl"
-TRANSIENT = [
-    "reset",
-    "stall",
-    "truncate",
-    "long-length",
-    "short-length",
-    "429",
-    "500",
-    "503",
-    "drip",
-    "corrupt",
-]
+#: Every fault the test index can inflict.
+TRANSIENT = list(get_args(Fault))
 #: Client settings for every run here: a stall is noticed after 1 s; 3 retries.
 FAST = {"SHIPYARD_HTTP_TIMEOUT": "1", "SHIPYARD_HTTP_RETRIES": "3"}
 

@@ -121,6 +121,17 @@ def _scratch() -> Iterator[Path]:
         yield Path(name)
 
 
+def _read_from_file(name: str, content: str | bytes, reader: Callable[[Path], Any]) -> None:
+    """Write ``content`` to a scratch file called ``name`` and check ``reader`` on it."""
+    with _scratch() as root:
+        path = root / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8", errors="surrogatepass")
+        _outcome(lambda: reader(path))
+
+
 # --------------------------------------------------------------------------- strategies: pieces
 
 #: Characters str.isdigit() accepts but int() refuses (superscripts, Ethiopic digits, ...).
@@ -643,10 +654,7 @@ _TAGS = [*[str(tag) for tag in list(sys_tags())[:40]], "py3-none-any"]
 @given(file_bytes)
 def test_read_lock_random_bytes(content: bytes) -> None:
     _count()
-    with _scratch() as root:
-        path = root / "pylock.toml"
-        path.write_bytes(content)
-        _outcome(lambda: read_lock(path))
+    _read_from_file("pylock.toml", content, read_lock)
 
 
 @fuzz
@@ -719,10 +727,7 @@ environment_documents = _or_any(
 
 
 def _read_environment(content: bytes) -> None:
-    with _scratch() as root:
-        path = root / "environment.yml"
-        path.write_bytes(content)
-        _outcome(lambda: read_environment_yml(path))
+    _read_from_file("environment.yml", content, read_environment_yml)
 
 
 @fuzz
@@ -1011,10 +1016,7 @@ def test_pipfile_structured(document: dict[str, Any]) -> None:
 @given(st.one_of(file_bytes, pipfile_lock_documents.map(lambda d: json.dumps(d).encode())))
 def test_pipfile_lock(content: bytes) -> None:
     _count()
-    with _scratch() as root:
-        path = root / "Pipfile.lock"
-        path.write_bytes(content)
-        _outcome(lambda: read_pipfile_lock(path))
+    _read_from_file("Pipfile.lock", content, read_pipfile_lock)
 
 
 @fuzz
@@ -1095,10 +1097,7 @@ def _ini(document: dict[str, dict[str, str]]) -> str:
 @given(st.one_of(file_bytes, setup_cfg_documents.map(lambda d: _ini(d).encode())))
 def test_setup_cfg(content: bytes) -> None:
     _count()
-    with _scratch() as root:
-        path = root / "setup.cfg"
-        path.write_bytes(content)
-        _outcome(lambda: read_setup_cfg(path))
+    _read_from_file("setup.cfg", content, read_setup_cfg)
 
 
 # --------------------------------------------------------------------------- index pages

@@ -46,6 +46,10 @@ def _wheel(path: Path, hostile: list[Member], *, record_hostile: bool = True) ->
             record.append(f"{name},{record_hash(data)},{len(data)}")
     record.append(f"{dist_info}/RECORD,,")
     members.append((f"{dist_info}/RECORD", "\n".join(record).encode() + b"\n", REG))
+    return _write_zip(path, members)
+
+
+def _write_zip(path: Path, members: list[Member]) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Duplicate name": on purpose
         for name, data, mode in members:
@@ -161,15 +165,8 @@ def test_hostile_sdist_is_refused(tmp_path: Path, case: str) -> None:
 
 
 def _sdist_zip(path: Path, hostile: list[Member]) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "Duplicate name": on purpose
-        archive.writestr("evil-1.0/PKG-INFO", "Metadata-Version: 2.1\nName: evil\nVersion: 1.0\n")
-        for name, data, mode in hostile:
-            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            info.external_attr = mode << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
-    return path
+    pkg_info = b"Metadata-Version: 2.1\nName: evil\nVersion: 1.0\n"
+    return _write_zip(path, [("evil-1.0/PKG-INFO", pkg_info, REG), *hostile])
 
 
 ZIP_SDISTS: dict[str, list[Member]] = {
