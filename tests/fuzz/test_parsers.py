@@ -79,6 +79,9 @@ settings.register_profile(
 )
 fuzz = settings.get_profile("shipyard-fuzz")
 
+# packaging reads marker strings with ast.literal_eval: a backslash in one warns.
+pytestmark = pytest.mark.filterwarnings("ignore:invalid escape sequence:DeprecationWarning")
+
 _RUNS: Counter[str] = Counter()
 
 

@@ -101,7 +101,7 @@ class Imported:
 
         try:
             parsed = Version(version)
-        except InvalidVersion:
+        except (InvalidVersion, ValueError):  # ValueError: a number past int's digit limit
             self.problems.append(
                 f"{origin}: {name} {version!r} is not a PEP 440 version; its pin is not kept."
             )

@@ -241,7 +241,11 @@ def _option(
             "TLS (use an http:// index URL for a host without it)."
         )
     else:
-        path = (base / value).resolve()
+        try:
+            path = (base / value).resolve()
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            result.problems.append(f"{origin}: cannot read {value!r} ({exc}); left out.")
+            return
         if path in seen:
             result.problems.append(f"{origin}: {value} includes itself; left out.")
             return
