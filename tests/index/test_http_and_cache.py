@@ -10,7 +10,7 @@ import pytest
 
 from shipyard.cache import Cache
 from shipyard.errors import NetworkError
-from shipyard.index.http import HttpClient
+from shipyard.index.http import HttpClient, public_url
 from shipyard.index.repository import IndexRepository
 from shipyard.index.simple import SimpleIndex
 from support import build_package, pkg
@@ -175,3 +175,15 @@ def test_versions_from_the_page_cache_equal_a_fresh_parse(  # type: ignore[no-un
     assert cached == fresh
     assert [(v, y) for v, y, _ in fresh] == [("3.0", True), ("2.0", False), ("1.0", False)]
     assert [f.filename for f in fresh[2][2]] == ["alpha-1.0-py3-none-any.whl", "alpha-1.0.tar.gz"]
+
+
+def test_a_malformed_index_url_is_one_clear_error_without_the_password() -> None:
+    client = HttpClient(retries=3)
+    with pytest.raises(NetworkError) as caught:
+        client.request("http://user:s3cret@127.0.0.1:99999/simple/x/")
+    text = str(caught.value)
+    assert "not valid" in text and "user:****@127.0.0.1:99999" in text
+    assert "s3cret" not in text
+    assert (
+        public_url("http://user:s3cret@127.0.0.1:99999/simple") == "http://127.0.0.1:99999/simple"
+    )

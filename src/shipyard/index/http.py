@@ -90,21 +90,20 @@ def redact_url(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.password is None:
         return url
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    netloc = f"{parts.username}:****@{netloc}"
+    netloc = f"{parts.username}:****@{_host_part(parts.netloc)}"
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def host_key(url: str) -> str:
     """``host`` or ``host:port`` of ``url`` (lowercase, no credentials): the key of
     :class:`HttpClient`'s ``credentials``; ``""`` for a URL without a host."""
-    parts = urllib.parse.urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if host and parts.port:
-        host = f"{host}:{parts.port}"
-    return host
+    return _host_part(urllib.parse.urlsplit(url).netloc).lower()
+
+
+def _host_part(netloc: str) -> str:
+    """``netloc`` without ``user:password@`` — as written, so a malformed port stays for
+    the request to report instead of failing here."""
+    return netloc.rpartition("@")[2]
 
 
 def host_credentials(
@@ -148,10 +147,7 @@ def public_url(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.username is None and parts.password is None:
         return url
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    return urllib.parse.urlunsplit(parts._replace(netloc=_host_part(parts.netloc)))
 
 
 @dataclass(slots=True)
@@ -255,10 +251,7 @@ class HttpClient:
         headers: dict[str, str] = {}
         username, password = parts.username, parts.password
         if username is not None:
-            netloc = parts.hostname or ""
-            if parts.port:
-                netloc = f"{netloc}:{parts.port}"
-            url = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+            url = urllib.parse.urlunsplit(parts._replace(netloc=_host_part(parts.netloc)))
             username = urllib.parse.unquote(username)
             password = urllib.parse.unquote(password or "")
             # Later requests to this host (its files, redirects) carry none themselves.
@@ -305,6 +298,12 @@ class HttpClient:
         reason: BaseException = exc
         if isinstance(exc, ue.MaxRetryError) and exc.reason is not None:
             reason = exc.reason
+        if isinstance(reason, ue.LocationValueError):
+            return NetworkError(
+                f"The URL is not valid ({reason}).",
+                url=shown,
+                hint="Check the index URL (--index-url, index-url or SHIPYARD_INDEX_URL).",
+            )
         if isinstance(reason, ue.NameResolutionError):
             return NetworkError(
                 f"Could not resolve host {host}.",
@@ -424,6 +423,8 @@ class HttpClient:
                     preload_content=True,
                     decode_content=True,
                 )
+            except ue.LocationValueError as exc:  # no retry fixes a malformed URL
+                raise self._error(url, exc) from exc
             except (ue.HTTPError, OSError) as exc:
                 raise _Retry(self._error(url, exc)) from exc
             status = response.status
