@@ -62,10 +62,6 @@ class _Retry(Exception):
         self.retry_after = retry_after
 
 
-class _Fatal(_Retry):
-    """A failure no retry fixes (a local file that does not match)."""
-
-
 def _retry_after(value: str | None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (RFC 9110 §10.2.3): a number of
     seconds or an HTTP date; ``None`` when absent or unreadable."""
@@ -458,8 +454,6 @@ class HttpClient:
         while True:
             try:
                 return attempt()
-            except _Fatal:
-                raise
             except _Retry as failure:
                 if tries >= self.retries:
                     raise failure.error from failure.__cause__
@@ -526,24 +520,24 @@ class HttpClient:
                 tmp.unlink(missing_ok=True)
                 # Corruption in transit (a proxy, a wrong Content-Length) goes away on a
                 # second try; a file that really differs fails every time.
-                raise (_Retry if not url.startswith("file:") else _Fatal)(
-                    HashMismatchError(
-                        f"The downloaded file's sha256 is {digest}, but {expected_sha256} "
-                        "was expected.",
-                        context=redact_url(url),
-                        hint=(
-                            "The file changed on the index or was corrupted in transit; "
-                            "nothing was installed. If the index legitimately replaced it, "
-                            "run `shipyard lock --upgrade-package` for it."
-                        ),
-                    )
+                mismatch = HashMismatchError(
+                    f"The downloaded file's sha256 is {digest}, but {expected_sha256} "
+                    "was expected.",
+                    context=redact_url(url),
+                    hint=(
+                        "The file changed on the index or was corrupted in transit; "
+                        "nothing was installed. If the index legitimately replaced it, "
+                        "run `shipyard lock --upgrade-package` for it."
+                    ),
                 )
+                # A local file reads the same every time: only a transfer is retried.
+                if url.startswith("file:"):
+                    raise mismatch
+                raise _Retry(mismatch)
             return digest
 
         try:
             digest = self._with_retries(url, attempt)
-        except _Fatal as fatal:
-            raise fatal.error from None
         except OSError as exc:
             raise os_error(exc, what="save a download", path=dest) from exc
         os.replace(tmp, dest)
