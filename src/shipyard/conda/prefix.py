@@ -60,8 +60,11 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _stage_package(record: CondaRecord, cache_dir: Path, config: CondaConfig | None) -> None:
+def _stage_package(record: CondaRecord, cache_dir: Path, downloaded: Path | None) -> None:
     """Make ``cache_dir/<dist>`` a checked, unpacked copy of ``record``'s file.
+
+    :param downloaded: the file fetched by :func:`_download_all`; ``None`` for a
+        ``file://`` record (read in place) or an entry already in the cache.
 
     :raises HashMismatchError: when the file differs from the lock's sha256.
     :raises UnsafeArchiveError: when the package is refused (nothing unpacked).
@@ -86,7 +89,9 @@ def _stage_package(record: CondaRecord, cache_dir: Path, config: CondaConfig | N
 
     scratch = Path(tempfile.mkdtemp(prefix=f".{record.dist}-", dir=cache_dir))
     try:
-        archive = _local(record) or _download(record, scratch / record.file_name, config)
+        archive = _local(record) or downloaded
+        if archive is None:
+            raise InstallError(f"{record.file_name} was not downloaded.", context=record.url)
         try:
             digest = _sha256_of(archive)
         except OSError as exc:
@@ -126,24 +131,45 @@ def _stage_package(record: CondaRecord, cache_dir: Path, config: CondaConfig | N
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _download(record: CondaRecord, dest: Path, config: CondaConfig | None) -> Path:
-    """Fetch ``record``'s file with py-rattler's client (the manifest's mirrors, conda's
-    stored credentials, retries) to ``dest``."""
+def _download_all(
+    records: Sequence[CondaRecord], folder: Path, config: CondaConfig | None
+) -> dict[str, Path]:
+    """Fetch every record's file into ``folder`` at once (eight at a time) with one
+    py-rattler client (the manifest's mirrors, conda's stored credentials, retries).
+
+    :returns: dist -> downloaded file.
+    :raises NetworkError: naming the first package that could not be fetched.
+    """
+    if not records:
+        return {}
+    import asyncio
+
     from rattler import Client
     from rattler.package_streaming import download_to_path
 
     from shipyard.conda.solve import make_client, run_async
 
     client = make_client(config) if config is not None else Client.default_client()
-    try:
-        run_async(lambda: download_to_path(client, record.url, dest))
-    except Exception as exc:
-        raise NetworkError(
-            f"Could not download the conda package {record.file_name}: {exc}.",
-            url=record.url,
-            hint="Check the channel URL and your network, or use --offline with a filled cache.",
-        ) from exc
-    return dest
+    paths = {r.dist: folder / r.file_name for r in records}
+
+    async def fetch_all() -> list[BaseException | None]:
+        slots = asyncio.Semaphore(8)
+
+        async def fetch(record: CondaRecord) -> None:
+            async with slots:
+                await download_to_path(client, record.url, paths[record.dist])
+
+        return await asyncio.gather(*(fetch(r) for r in records), return_exceptions=True)
+
+    for record, outcome in zip(records, run_async(fetch_all), strict=True):
+        if isinstance(outcome, BaseException):
+            raise NetworkError(
+                f"Could not download the conda package {record.file_name}: {outcome}.",
+                url=record.url,
+                hint="Check the channel URL and your network, or use --offline with a "
+                "filled cache.",
+            ) from outcome
+    return paths
 
 
 def install_records(
@@ -187,8 +213,17 @@ def install_records(
                 hint="Sync once with the network to fill the cache, then --offline works.",
             )
     cache_dir.mkdir(parents=True, exist_ok=True)
-    for record in records:
-        _stage_package(record, cache_dir, config)
+    import shutil
+    import tempfile
+
+    fetch = [r for r in records if _local(r) is None and not (cache_dir / r.dist).is_dir()]
+    folder = Path(tempfile.mkdtemp(prefix=".downloads-", dir=cache_dir))
+    try:
+        downloaded = _download_all(fetch, folder, config)
+        for record in records:
+            _stage_package(record, cache_dir, downloaded.get(record.dist))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     from rattler import MatchSpec, install
 
     from shipyard.conda.solve import make_client, run_async
