@@ -20,6 +20,7 @@ __all__ = [
     "CacheError",
     "DiskFullError",
     "HashMismatchError",
+    "ImageError",
     "InstallError",
     "InterpreterNotFoundError",
     "LockError",
@@ -152,3 +153,9 @@ class CacheError(ShipyardError):
 
 class DiskFullError(ShipyardError):
     """A write failed because the disk (or quota) is full."""
+
+
+class ImageError(ShipyardError):
+    """A container image cannot be made or published: a base image that cannot be read
+    or pulled, a registry that refuses a push, a Dockerfile that would overwrite the
+    user's own."""

@@ -709,3 +709,32 @@ def test_prefer_pypi_moves_mapped_conda_packages_with_a_table(
         "import foo_bindings, tinynum; print(foo_bindings.answer(), tinynum.__version__)",
     )
     assert run.stdout.split() == ["42", "1.5", "from", "PyPI"]
+
+
+def test_docker_init_for_a_conda_project_copies_the_prefix(
+    tmp_path: Path,
+    make_index,  # type: ignore[no-untyped-def]
+    conda_channel: Path,
+) -> None:
+    """The conda prefix is the environment: shipyard installs it in the builder, the
+    runtime base needs no Python of its own, and pip is refused."""
+    from .test_docker_init import _instructions, hadolint
+
+    index = make_index(PYPI)
+    project = _project(tmp_path, index, conda_channel, '"libfoo", "python 3.12.*"')
+    with (project / "pyproject.toml").open("a") as handle:
+        handle.write('\n[tool.shipyard.docker]\ncmd = ["python", "-c", "import foo_bindings"]\n')
+    refused = shipyard(project, "docker", "init", "--installer", "pip", check=False)
+    assert refused.returncode == 2 and "conda packages, which pip cannot install" in refused.stderr
+    assert not (project / "Dockerfile").exists()
+    shipyard(project, "docker", "init")
+    dockerfile = project / "Dockerfile"
+    assert hadolint(dockerfile) == []
+    steps = _instructions(dockerfile.read_text())
+    assert "ARG RUNTIME_IMAGE=debian:bookworm-slim" in steps
+    assert any(
+        "shipyard sync --frozen --no-default-groups --no-install-project" in s for s in steps
+    )
+    assert "COPY --from=builder /app/.venv /app/.venv" in steps
+    assert not (project / "requirements.lock.txt").exists()
+    assert steps[-1] == 'CMD ["python", "-c", "import foo_bindings"]'

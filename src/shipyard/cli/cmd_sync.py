@@ -35,6 +35,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--inexact", action="store_true", help="keep packages the lock does not select"
     )
+    parser.add_argument(
+        "--no-install-project",
+        action="store_true",
+        help="install the dependencies only, not the project itself",
+    )
+    parser.add_argument(
+        "--no-editable",
+        action="store_true",
+        help="install the project (and other directory packages) as ordinary wheels",
+    )
     parser.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
     parser.add_argument(
         "--link-mode",
@@ -55,6 +65,8 @@ def selection_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         extras=tuple(args.extra),
         all_extras=args.all_extras,
         exact=not args.inexact,
+        install_project=not getattr(args, "no_install_project", False),
+        editable=not getattr(args, "no_editable", False),
     )
 
 

@@ -40,6 +40,10 @@ _COMMANDS = {
         "shipyard.cli.cmd_python",
         "List, find, install and pin Python interpreters.",
     ),
+    "docker": (
+        "shipyard.cli.cmd_docker",
+        "Write a multi-stage Dockerfile and .dockerignore from the lock (`docker init`).",
+    ),
     "cache": ("shipyard.cli.cmd_cache", "Inspect or clean the cache."),
 }
 

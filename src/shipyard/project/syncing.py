@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -57,6 +57,10 @@ class Selection:
     :param all_groups: every group. :param no_default_groups: leave out the defaults.
     :param extras: extras; :param all_extras: every extra.
     :param exact: remove what is not selected (``--inexact`` turns it off).
+    :param install_project: install the project itself (``--no-install-project`` turns
+        it off: dependencies only, as a container build's first layer wants).
+    :param editable: install directory packages editable as locked (``--no-editable``
+        installs them as ordinary wheels, so the environment does not need the source).
     """
 
     groups: tuple[str, ...] = ()
@@ -65,6 +69,8 @@ class Selection:
     extras: tuple[str, ...] = ()
     all_extras: bool = False
     exact: bool = True
+    install_project: bool = True
+    editable: bool = True
 
     def key(self) -> dict[str, Any]:
         """A JSON-able form for the environment stamp."""
@@ -75,6 +81,8 @@ class Selection:
             "extras": sorted(self.extras),
             "all_extras": self.all_extras,
             "exact": self.exact,
+            "install_project": self.install_project,
+            "editable": self.editable,
         }
 
     def resolve_groups(self, project: Project) -> list[str]:
@@ -195,6 +203,10 @@ def sync_project(
             n if n == ":all:" else canonicalize_name(n) for n in services.settings.no_binary
         ),
     )
+    if not selection.install_project:
+        selected = [d for d in selected if not _is_the_project(d, project)]
+    if not selection.editable:
+        selected = [replace(d, editable=False) if d.editable else d for d in selected]
     if venv is not None and not dry_run:
         finish_interrupted_installs(venv)
     installed = (
@@ -236,6 +248,13 @@ def sync_project(
     (venv.site_packages / "__pycache__").mkdir(exist_ok=True)
     write_stamp(project.root, venv.root, selection.key(), packages=len(selected))
     return outcome
+
+
+def _is_the_project(dist: LockedDistribution, project: Project) -> bool:
+    """True for the lock's entry of the project itself (its ``directory`` is the root)."""
+    if dist.directory is None or dist.name != project.canonical_name:
+        return False
+    return (project.root / dist.directory).resolve() == project.root.resolve()
 
 
 def finish_interrupted_installs(venv: VirtualEnvironment) -> None:
