@@ -87,6 +87,27 @@ REGISTRY: tuple[Setting, ...] = (
         "user name for the main index's host (with SHIPYARD_INDEX_PASSWORD)",
     ),
     Setting(
+        "registry_username",
+        "SHIPYARD_REGISTRY_USERNAME",
+        None,
+        str,
+        "user name for image registries (with SHIPYARD_REGISTRY_PASSWORD; image build)",
+    ),
+    Setting(
+        "registry_password",
+        "SHIPYARD_REGISTRY_PASSWORD",
+        None,
+        str,
+        "password or token for image registries; sent over HTTPS only, never written",
+    ),
+    Setting(
+        "insecure_registries",
+        "SHIPYARD_INSECURE_REGISTRIES",
+        "insecure-registries",
+        _list,
+        "registries (host:port) that may be spoken to over plain HTTP, like localhost",
+    ),
+    Setting(
         "index_password",
         "SHIPYARD_INDEX_PASSWORD",
         None,
@@ -224,6 +245,9 @@ class Settings:
     index_url: str = DEFAULT_INDEX_URL
     index_username: str | None = None
     index_password: str | None = None
+    registry_username: str | None = None
+    registry_password: str | None = None
+    insecure_registries: list[str] = field(default_factory=list)
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
     no_binary: list[str] = field(default_factory=list)

@@ -47,6 +47,7 @@ BUCKETS: dict[str, int] = {
     "conda-repodata": 1,
     "conda-pkgs": 1,
     "conda-mapping": 1,
+    "oci": 1,
 }
 
 _CACHEDIR_TAG = (

@@ -44,6 +44,10 @@ _COMMANDS = {
         "shipyard.cli.cmd_docker",
         "Write a multi-stage Dockerfile and .dockerignore from the lock (`docker init`).",
     ),
+    "image": (
+        "shipyard.cli.cmd_image",
+        "Build an OCI image from the lock without a Docker daemon (`image build`).",
+    ),
     "cache": ("shipyard.cli.cmd_cache", "Inspect or clean the cache."),
 }
 
