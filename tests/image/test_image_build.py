@@ -366,23 +366,169 @@ def test_docker_archive_output_and_clear_errors(
     assert "Traceback" not in said(foreign)
 
 
-def test_a_base_without_python_is_refused(
+def _python_archive(rootfs_tar: Path, out: Path) -> tuple[Path, str]:
+    """A python-build-standalone style ``install_only`` archive of the Debian rootfs's
+    own CPython (statically linked, so it runs from any prefix): ``(archive, version)``."""
+    import re
+
+    with tarfile.open(rootfs_tar) as rootfs:
+        binary = rootfs.extractfile("./usr/bin/python3.11") or rootfs.extractfile(
+            "usr/bin/python3.11"
+        )
+        assert binary is not None
+        data = binary.read()
+        found = re.search(rb"(?<![\d.])3\.11\.(\d+)(?![\d.])", data)
+        assert found is not None
+        version = f"3.11.{int(found.group(1))}"
+        archive = out / f"cpython-{version}+20990101-x86_64-unknown-linux-gnu-install_only.tar.gz"
+        with tarfile.open(archive, "w:gz", compresslevel=1) as packed:
+            info = tarfile.TarInfo("python/bin/python3.11")
+            info.size, info.mode = len(data), 0o755
+            packed.addfile(info, io.BytesIO(data))
+            link = tarfile.TarInfo("python/bin/python3")
+            link.type, link.linkname = tarfile.SYMTYPE, "python3.11"
+            packed.addfile(link)
+            for member in rootfs:
+                name = member.name.removeprefix("./")
+                if not name.startswith("usr/lib/python3.11/"):
+                    continue
+                parts = name.split("/")
+                if {"test", "dist-packages", "site-packages", "__pycache__"} & set(parts):
+                    continue
+                if member.issym() and member.linkname.startswith("/"):
+                    continue  # Debian's sitecustomize.py -> /etc/python3.11/...
+                member.name = "python/lib/" + name[len("usr/lib/") :]
+                handle = rootfs.extractfile(member) if member.isfile() else None
+                packed.addfile(member, handle)
+    return archive, version
+
+
+def test_a_base_without_python_gets_an_interpreter_layer(
     tmp_path: Path,
     make_index,  # type: ignore[no-untyped-def]
     debian_tools: dict[str, Path],
 ) -> None:
-    from support.oci_tools import make_base_image
+    """No Python in the base: a python-build-standalone build (here: a stand-in made
+    from Debian's CPython, served by a mirror on 127.0.0.1) becomes its own layer."""
+    import hashlib
+    import shutil
 
-    rootfs = tmp_path / "rootfs"
-    (rootfs / "etc").mkdir(parents=True)
-    (rootfs / "etc" / "os-release").write_text("ID=empty\n")
-    layout = tmp_path / "empty-base"
-    make_base_image(rootfs, layout, "empty", arch="amd64")
+    from e2e.test_python_downloads import _Mirror
+    from support.oci_tools import debian_rootfs, make_base_image
+
     index = make_index(PACKAGES)
     project = _app(tmp_path, index)
-    result = shipyard(project, "image", "build", "--base", f"oci:{layout}:empty", check=False)
-    assert result.returncode == 1
-    assert "has no Python 3 interpreter" in said(result) and "Traceback" not in said(result)
+
+    # a base without any libc is refused outright
+    bare = tmp_path / "bare"
+    (bare / "etc").mkdir(parents=True)
+    (bare / "etc" / "os-release").write_text("ID=empty\n")
+    make_base_image(bare, tmp_path / "bare-base", "empty", arch="amd64")
+    refused = shipyard(
+        project, "image", "build", "--base", f"oci:{tmp_path / 'bare-base'}:empty", check=False
+    )
+    assert refused.returncode == 1
+    assert "has no Python and no glibc" in said(refused) and "Traceback" not in said(refused)
+
+    # Debian without its python3: glibc, no interpreter
+    rootfs_tar = debian_rootfs("amd64")
+    tree = tmp_path / "no-python"
+    tree.mkdir()
+    with tarfile.open(rootfs_tar) as rootfs:
+        rootfs.extractall(tree, filter="fully_trusted")
+    for path in [*tree.glob("usr/bin/python3*"), *tree.glob("usr/lib/python3*")]:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    make_base_image(tree, tmp_path / "no-python-base", "bookworm", arch="amd64")
+
+    mirror_root = tmp_path / "mirror" / "20990101"
+    mirror_root.mkdir(parents=True)
+    archive, version = _python_archive(rootfs_tar, mirror_root)
+    table = tmp_path / "versions.json"
+    major, minor, micro = (int(part) for part in version.split("."))
+    table.write_text(
+        json.dumps(
+            [
+                {
+                    "python_version": {
+                        "implementation": "cpython",
+                        "major": major,
+                        "minor": minor,
+                        "micro": micro,
+                        "freethreaded": False,
+                    },
+                    "files": [
+                        {
+                            "platform": "linux",
+                            "arch": "x86_64",
+                            "install_only": True,
+                            "filename": archive.name,
+                            "url": "https://github.com/astral-sh/python-build-standalone/"
+                            f"releases/download/20990101/{archive.name.replace('+', '%2B')}",
+                            "sha256": hashlib.sha256(archive.read_bytes()).hexdigest(),
+                        }
+                    ],
+                }
+            ]
+        )
+    )
+    mirror = _Mirror(tmp_path / "mirror")
+    try:
+        env = {
+            "SHIPYARD_PYTHON_DOWNLOADS_JSON": str(table),
+            "SHIPYARD_PYTHON_MIRROR": mirror.url,
+        }
+        built = shipyard(
+            project,
+            "image",
+            "build",
+            "--base",
+            f"oci:{tmp_path / 'no-python-base'}:bookworm",
+            "--output",
+            f"oci:{tmp_path / 'out'}:1",
+            **env,
+        )
+        assert f"Python {version} added" in said(built)
+        again = shipyard(
+            project,
+            "image",
+            "build",
+            "--base",
+            f"oci:{tmp_path / 'no-python-base'}:bookworm",
+            "--output",
+            f"oci:{tmp_path / 'again'}:1",
+            **env,
+        )
+    finally:
+        mirror.server.shutdown()
+    first = skopeo_inspect_raw(f"oci:{tmp_path / 'out'}:1")
+    second = skopeo_inspect_raw(f"oci:{tmp_path / 'again'}:1")
+    assert [layer["digest"] for layer in first["layers"]] == [
+        layer["digest"] for layer in second["layers"]
+    ], again.stderr
+    interpreter = _layer_files(tmp_path / "out", first["layers"][-3]["digest"])
+    key = f"cpython-{version}-linux-x86_64"
+    assert f"opt/python/{key}/bin/python3.11" in interpreter
+
+    rootfs = umoci_unpack(tmp_path / "out", "1", tmp_path / "bundle")
+    config = json.loads(
+        read_blob(tmp_path / "out", skopeo_inspect_raw(f"oci:{tmp_path / 'out'}:1")["config"])
+    )["config"]
+    assert (
+        (rootfs / "app/.venv/pyvenv.cfg").read_text().startswith(f"home = /opt/python/{key}/bin\n")
+    )
+    ran = run_in_chroot(
+        rootfs,
+        config["Cmd"],
+        env=dict(item.split("=", 1) for item in config["Env"]),
+        timeout=60,
+        cwd="/app",
+        user=config["User"],
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split()[:3] == ["hello", "x86_64", "10001"]
 
 
 def test_a_registry_that_needs_credentials(

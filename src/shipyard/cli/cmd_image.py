@@ -91,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
                 f"unpacked, {layer.digest[:19]})"
                 for layer in report.layers
             )
+            source = "from the base" if report.python_from_base else "added"
             output.line(
-                f"{report.platform}: Python {report.python_version} from the base, "
+                f"{report.platform}: Python {report.python_version} {source}, "
                 f"{report.distributions} distributions; base {_size(report.base_size)}, "
                 f"{added}; {_size(report.size)} in all"
             )

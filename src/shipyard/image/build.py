@@ -60,7 +60,8 @@ LOCK_LABEL = "dev.shipyard.lock.sha256"
 class LayerReport:
     """One layer shipyard added.
 
-    :param role: ``"dependencies"`` or ``"project"``; :param digest: compressed blob's.
+    :param role: ``"interpreter"``, ``"dependencies"`` or ``"project"``;
+    :param digest: the compressed blob's.
     :param size: compressed bytes; :param uncompressed_size: bytes of the tar.
     :param files: regular files in it.
     """
@@ -78,7 +79,8 @@ class PlatformReport:
     """One platform's image.
 
     :param manifest_digest: the manifest's digest; :param config_digest: the config's.
-    :param python: the interpreter from the base and its version.
+    :param python: the interpreter's path in the image and its version.
+    :param python_from_base: False when shipyard added it (python-build-standalone).
     :param distributions: how many locked distributions the dependency layer holds.
     :param base_size: compressed bytes of the base's layers.
     :param layers: the layers shipyard added.
@@ -90,6 +92,7 @@ class PlatformReport:
     config_digest: str
     python: str
     python_version: str
+    python_from_base: bool
     distributions: int
     base_size: int
     layers: tuple[LayerReport, ...]
@@ -340,14 +343,15 @@ def _build_platform(
     from shipyard.project.docker import docker_settings
 
     platform = image.platform
+    staging_parent = services.cache.bucket("oci") / "staging"
+    staging_parent.mkdir(exist_ok=True)
+    interpreter_layer: Layer | None = None
     if facts.python is None:
-        raise ImageError(
-            f"The base image {base_image.name} has no Python 3 interpreter for {platform} "
-            "(none in /usr/local/bin, /usr/bin or /bin).",
-            context=base_image.name,
-            hint="Use a base with Python, such as python:3.12-slim-bookworm or a Debian "
-            "image with the python3 package.",
-        )
+        with tempfile.TemporaryDirectory(prefix="python-", dir=staging_parent) as tmp:
+            facts, interpreter_layer = _interpreter_layer(
+                project, services, platform, facts, base_image, store, Path(tmp)
+            )
+    assert facts.python is not None
     if project.requires_python is not None and not project.requires_python.contains(
         facts.python_version, prereleases=True
     ):
@@ -369,8 +373,6 @@ def _build_platform(
     dependencies = [d for d in selected if d.directory is None]
     local = [d for d in selected if d.directory is not None]
     minor = ".".join(facts.python_version.split(".")[:2])
-    staging_parent = services.cache.bucket("oci") / "staging"
-    staging_parent.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="build-", dir=staging_parent) as tmp:
         work = Path(tmp)
         deps_root = work / "dependencies"
@@ -378,7 +380,10 @@ def _build_platform(
         unpacked = _prepare(services, project, dependencies, markers, tags, platform)
         _install(services, unpacked, dependencies, deps_root, minor, requested=_direct(project))
         dep_layer = build_layer(store, deps_root)
-        layers: list[tuple[str, Layer]] = [("dependencies", dep_layer)]
+        layers: list[tuple[str, Layer]] = []
+        if interpreter_layer is not None:
+            layers.append(("interpreter", interpreter_layer))
+        layers.append(("dependencies", dep_layer))
         if local:
             project_root = work / "project"
             wheels = _build_local(services, project, local, tags, platform)
@@ -479,6 +484,7 @@ def _build_platform(
         config_digest=config_digest,
         python=facts.python,
         python_version=facts.python_version,
+        python_from_base=interpreter_layer is None,
         distributions=len(dependencies),
         base_size=sum(layer.size for layer in image.layers),
         layers=tuple(
@@ -500,6 +506,90 @@ def _build_platform(
         *(layer.digest for _role, layer in layers),
     ]
     return report, blobs
+
+
+#: Where an interpreter shipyard adds to the image lives (one directory per build).
+PYTHON_DIR = "/opt/python"
+
+
+def _interpreter_layer(
+    project: Project,
+    services: Services,
+    platform: Platform,
+    facts: BaseFacts,
+    base_image: BaseImage,
+    store: BlobStore,
+    work: Path,
+) -> tuple[BaseFacts, Layer]:
+    """A layer with a python-build-standalone CPython for ``platform`` under
+    ``/opt/python/<build>``, for a base without Python: the version the project asks for
+    (``.python-version``, ``[tool.shipyard] python``, ``requires-python``), downloaded
+    (sha256-checked, cached), unpacked, never run.
+
+    :returns: the base's facts with that interpreter, and the layer.
+    :raises ImageError: when the base has no glibc or downloads are off.
+    :raises InterpreterNotFoundError: when no published build fits.
+    """
+    from shipyard.errors import InterpreterNotFoundError
+    from shipyard.image.base import BaseFacts as Facts
+    from shipyard.image.layers import build_layer
+    from shipyard.project.environment import python_request_text
+    from shipyard.python.discovery import parse_python_request
+    from shipyard.python.downloads import find_download, install_archive
+
+    if facts.glibc is None:
+        raise ImageError(
+            f"The base image {base_image.name} has no Python and no glibc for {platform}, "
+            "so shipyard cannot add a python-build-standalone interpreter to it.",
+            context=base_image.name,
+            hint="Use a glibc base (debian:bookworm-slim) or one with Python.",
+        )
+    if services.settings.python_downloads == "never":
+        raise ImageError(
+            f"The base image {base_image.name} has no Python 3 interpreter for {platform}, "
+            "and Python downloads are off (python-downloads = never).",
+            context=base_image.name,
+            hint="Use a base with Python, or allow downloads.",
+        )
+    text, _source = python_request_text(project, services)
+    try:
+        download = find_download(
+            parse_python_request(text),
+            requires_python=project.requires_python,
+            platform="linux",
+            arch=platform.machine,
+        )
+    except InterpreterNotFoundError as exc:
+        raise ImageError(
+            f"The base image {base_image.name} has no Python, and {exc.message}",
+            context=base_image.name,
+            hint="Use a base with Python, or ask for a version that can be downloaded.",
+        ) from exc
+    archive_dir = services.cache.bucket("downloads")
+    archive = archive_dir / download.filename
+    if not archive.is_file():
+        services.reporter.download_started(download.key, None)
+        services.client.download(
+            download.mirrored(services.settings.python_mirror),
+            archive,
+            expected_sha256=download.sha256,
+            on_progress=lambda n: services.reporter.download_progress(download.key, n),
+        )
+        services.reporter.download_finished(download.key)
+    root = work / "interpreter"
+    install_archive(
+        archive,
+        install_dir=root / PYTHON_DIR.lstrip("/"),
+        key=download.key,
+        expected_sha256=download.sha256,
+        filename=download.filename,
+    )
+    minor = ".".join(download.version.split(".")[:2])
+    layer = build_layer(store, root)
+    python = f"{PYTHON_DIR}/{download.key}/bin/python{minor}"
+    return Facts(
+        python=python, python_version=download.version, glibc=facts.glibc, musl=None
+    ), layer
 
 
 def _direct(project: Project) -> set[str]:
