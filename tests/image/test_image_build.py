@@ -329,8 +329,27 @@ def test_docker_archive_output_and_clear_errors(
         f"docker-archive:{tmp_path / 'x.tar'}",
         check=False,
     )
-    assert several.returncode == 1 and "one platform" in said(several)
+    assert several.returncode == 2 and "one platform" in said(several)
     assert "Traceback" not in said(several)
+
+    bad_push = shipyard(
+        project,
+        "image",
+        "build",
+        "--base",
+        f"oci:{base_layout}:{base_tag}",
+        "--push",
+        "Bad Name:x",
+        "--output",
+        f"oci:{tmp_path / 'never'}",
+        check=False,
+    )
+    assert bad_push.returncode == 1 and "is not an image reference" in said(bad_push)
+    assert not (tmp_path / "never").exists(), "refused before anything was built"
+    offline = shipyard(
+        project, "image", "build", "--offline", "--base", "python:3.11-slim", check=False
+    )
+    assert offline.returncode == 1 and "--offline forbids pulling" in said(offline)
 
     missing = shipyard(project, "image", "build", "--base", f"oci:{base_layout}:nope", check=False)
     assert missing.returncode == 1 and "no image tagged 'nope'" in said(missing)

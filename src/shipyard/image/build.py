@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 
-from shipyard.errors import ImageError, LockError
+from shipyard.errors import ImageError, LockError, UsageError
 from shipyard.image.oci import (
     OCI_CONFIG,
     OCI_INDEX,
@@ -201,7 +201,20 @@ def build_image(
     chosen = list(dict.fromkeys(chosen))
     for text in outputs:
         _check_output(text, len(chosen))
+    from shipyard.image.registry import ImageReference
+
+    push_reference = ImageReference.parse(push) if push else None
+    if push_reference is not None and push_reference.digest:
+        raise UsageError(
+            f"Push to a tag, not a digest ({push}).", hint="Write it as registry/repo:tag."
+        )
     base_name = base or settings.base or _default_base(project, services)
+    from_registry = not base_name.startswith(("oci:", "docker-archive:"))
+    if services.settings.offline and (from_registry or push):
+        raise ImageError(
+            f"--offline forbids {'pulling ' + base_name if from_registry else 'pushing'}.",
+            hint="Use a base from oci:DIR or docker-archive:FILE and --output, or go online.",
+        )
     oci_root = services.cache.bucket("oci")
     store = BlobStore(oci_root / "blobs")
     services.reporter.notice(f"Base image {base_name} ({', '.join(map(str, chosen))})")
@@ -289,12 +302,12 @@ def _check_output(text: str, platforms: int) -> None:
         return
     if text.startswith("docker-archive:") and len(text) > len("docker-archive:"):
         if platforms > 1:
-            raise ImageError(
+            raise UsageError(
                 "A docker-archive holds one platform's image; this build has several.",
                 hint="Use --output oci:DIR for a multi-platform image, or one --platform.",
             )
         return
-    raise ImageError(
+    raise UsageError(
         f"Unknown output {text!r}.",
         hint="Use --output oci:DIR[:TAG] or --output docker-archive:FILE.",
     )
@@ -830,10 +843,6 @@ def _push(
     from shipyard.image.registry import ImageReference, RegistryClient
 
     reference = ImageReference.parse(target)
-    if reference.digest:
-        raise ImageError(
-            f"Push to a tag, not a digest ({target}).", hint="Write it as registry/repo:tag."
-        )
     client = RegistryClient(reference, access, push=True)
     same_registry = (
         base_image.repository is not None

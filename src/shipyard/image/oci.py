@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from shipyard.errors import ImageError
+from shipyard.errors import ImageError, UsageError
 
 __all__ = [
     "DOCKER_CONFIG",
@@ -93,7 +93,7 @@ class Platform:
         """Parse ``linux/amd64``, ``linux/arm64/v8`` (and the aliases ``x86_64``,
         ``aarch64``).
 
-        :raises ImageError: for anything else.
+        :raises UsageError: for anything else.
         """
         parts = text.strip().lower().split("/")
         aliases = {"x86_64": "amd64", "aarch64": "arm64"}
@@ -105,7 +105,7 @@ class Platform:
                     variant = "!"
                 if variant != "!":
                     return cls(parts[0], architecture, variant)
-        raise ImageError(
+        raise UsageError(
             f"Unsupported platform {text!r}.",
             hint="Use linux/amd64 or linux/arm64 (comma-separated for several).",
         )
