@@ -122,14 +122,13 @@ def test_the_builder_steps_install_the_lock_with_pip(
     assert "--hash=sha256:" in requirements
     assert not any(line.startswith(("hello-app", "-e")) for line in requirements.splitlines())
     venv = tmp_path / "image-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     env |= {"PIP_CONFIG_FILE": "/dev/null", "PIP_INDEX_URL": index.index_url}
+    builder_pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python")]
     subprocess.run(
         [
-            str(venv / "bin" / "python"),
-            "-m",
-            "pip",
+            *builder_pip,
             "install",
             "-q",
             "--disable-pip-version-check",
@@ -141,6 +140,7 @@ def test_the_builder_steps_install_the_lock_with_pip(
         check=True,
         env=env,
     )
+    assert not list(venv.glob("lib/python3*/site-packages/pip")), "no pip in the environment"
     ran = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "hello_app"],
         capture_output=True,

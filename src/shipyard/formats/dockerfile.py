@@ -120,12 +120,13 @@ def _builder_pip(spec: DockerfileSpec) -> list[str]:
         "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \\",
         "    PIP_NO_INPUT=1",
         f"WORKDIR {APP}",
-        f"RUN python -m venv {VENV}",
+        "# No pip inside the environment: the builder's pip installs into it (--python).",
+        f"RUN python -m venv --without-pip {VENV}",
         "# 1. The dependencies, exactly as locked and hash-checked (--require-hashes), in a",
         "#    layer of their own: it is rebuilt only when the lock changes.",
         f"COPY {spec.requirements_file} ./",
         "RUN --mount=type=cache,target=/root/.cache/pip \\",
-        f"    {VENV}/bin/python -m pip install --require-hashes --no-deps \\",
+        f"    python -m pip --python {VENV}/bin/python install --require-hashes --no-deps \\",
         f"    -r {spec.requirements_file}",
     ]
     if spec.packaged:
@@ -133,7 +134,7 @@ def _builder_pip(spec: DockerfileSpec) -> list[str]:
             "# 2. The project itself, without dependencies: a code change rebuilds only this.",
             "COPY . .",
             "RUN --mount=type=cache,target=/root/.cache/pip \\",
-            f"    {VENV}/bin/python -m pip install --no-deps .",
+            f"    python -m pip --python {VENV}/bin/python install --no-deps .",
         ]
     return lines
 
