@@ -79,6 +79,8 @@ def _default_selection_key() -> dict[str, object]:
         "extras": [],
         "all_extras": False,
         "exact": True,
+        "install_project": True,
+        "editable": True,
     }
 
 
