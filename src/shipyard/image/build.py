@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 
-from shipyard.errors import ImageError, LockError, UsageError
+from shipyard.errors import ImageError, UsageError
 from shipyard.image.oci import (
     OCI_CONFIG,
     OCI_INDEX,
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from shipyard.image.layers import Layer
     from shipyard.install.wheel import UnpackedWheel
     from shipyard.lock.pylock import LockedDistribution
+    from shipyard.project.docker import DockerSettings
     from shipyard.project.manifest import Project
     from shipyard.project.services import Services
 
@@ -162,25 +163,13 @@ def build_image(
     :raises LockError: when the lock is missing or cannot be made.
     """
     from shipyard.image.base import inspect_base, open_base
-    from shipyard.lock.pylock import LOCK_FILENAME, read_lock
+    from shipyard.lock.pylock import LOCK_FILENAME
     from shipyard.project.docker import default_command, docker_settings
-    from shipyard.project.freshness import lock_is_fresh
+    from shipyard.project.freshness import current_lock
 
     settings = docker_settings(project)
     lock_path = project.root / LOCK_FILENAME
-    relocked = False
-    document: dict[str, Any] | None = None
-    if not frozen:
-        try:
-            document = read_lock(lock_path, services.cache)
-        except LockError:
-            document = None
-        if not lock_is_fresh(project, services, document):
-            from shipyard.project.locking import lock_project
-
-            lock_project(project, services)
-            relocked = True
-    document = read_lock(lock_path, services.cache)
+    document, relocked = current_lock(project, services, frozen=frozen)
     if document.get("tool", {}).get("shipyard", {}).get("conda"):
         raise ImageError(
             "image build cannot pack a conda prefix yet; this lock has conda packages.",
@@ -292,9 +281,9 @@ def build_image(
 
 
 def _default_base(project: Project, services: Services) -> str:
-    from shipyard.project.docker import _python_minor
+    from shipyard.project.docker import project_python_minor
 
-    return f"python:{_python_minor(project, services)}-slim-bookworm"
+    return f"python:{project_python_minor(project, services)}-slim-bookworm"
 
 
 def _check_output(text: str, platforms: int) -> None:
@@ -627,18 +616,9 @@ def _environment(base_env: Any, extra: Sequence[tuple[str, str]]) -> list[str]:
     return [f"{key}={value}" for key, value in values.items()]
 
 
-def _healthcheck(settings: Any) -> dict[str, Any] | None:
+def _healthcheck(settings: DockerSettings) -> dict[str, Any] | None:
     """Docker's ``Healthcheck`` config object (durations in nanoseconds)."""
-    argv: tuple[str, ...] | None = None
-    if settings.healthcheck is not None:
-        argv = settings.healthcheck or None
-    elif settings.port is not None and settings.health_path is not None:
-        url = f"http://127.0.0.1:{settings.port}{settings.health_path}"
-        argv = (
-            "python",
-            "-c",
-            f"import urllib.request; urllib.request.urlopen({url!r}, timeout=4)",
-        )
+    argv = settings.healthcheck_command()
     if argv is None:
         return None
     second = 1_000_000_000

@@ -40,6 +40,7 @@ __all__ = [
     "default_command",
     "docker_settings",
     "init_docker",
+    "project_python_minor",
 ]
 
 DOCKERFILE = "Dockerfile"
@@ -71,6 +72,20 @@ class DockerSettings:
     env: tuple[tuple[str, str], ...] = field(default=())
     user_id: int | None = None
     installer: Literal["pip", "shipyard"] | None = None
+
+    def healthcheck_command(self) -> tuple[str, ...] | None:
+        """The exec-form health check: ``healthcheck``, else a GET of ``health-path`` on
+        ``port`` with Python's ``urllib`` (no curl needed in the image), else ``None``."""
+        if self.healthcheck is not None:
+            return self.healthcheck or None
+        if self.port is not None and self.health_path is not None:
+            url = f"http://127.0.0.1:{self.port}{self.health_path}"
+            return (
+                "python",
+                "-c",
+                f"import urllib.request; urllib.request.urlopen({url!r}, timeout=4)",
+            )
+        return None
 
 
 def _bad(project: Project, key: str, what: str) -> ManifestError:
@@ -194,7 +209,7 @@ class DockerInitOutcome:
     relocked: bool = False
 
 
-def _python_minor(project: Project, services: Services) -> str:
+def project_python_minor(project: Project, services: Services) -> str:
     """``X.Y`` of the interpreter the project develops with: its ``.venv``'s, else the one
     ``sync`` would pick."""
     from shipyard.project.environment import VENV_DIRNAME, find_project_interpreter
@@ -316,22 +331,13 @@ def init_docker(
                 context=str(project.pyproject),
                 hint='Pass --entrypoint "python -m app", or set cmd in [tool.shipyard.docker].',
             )
-    minor = _python_minor(project, services) if not has_conda else "3.12"
+    minor = project_python_minor(project, services) if not has_conda else "3.12"
     python_image = f"python:{minor}-slim-bookworm"
     runtime_image = base or settings.base or ("debian:bookworm-slim" if has_conda else python_image)
     builder_image = settings.builder_base or (
         python_image if has_conda else base or settings.base or python_image
     )
-    healthcheck: tuple[str, ...] | None = None
-    if settings.healthcheck is not None:
-        healthcheck = settings.healthcheck or None
-    elif settings.port is not None and settings.health_path is not None:
-        url = f"http://127.0.0.1:{settings.port}{settings.health_path}"
-        healthcheck = (
-            "python",
-            "-c",
-            f"import urllib.request; urllib.request.urlopen({url!r}, timeout=4)",
-        )
+    healthcheck = settings.healthcheck_command()
     sync_options = ("--no-default-groups",)
     spec = DockerfileSpec(
         project=project.canonical_name,

@@ -36,10 +36,10 @@ from packaging.utils import canonicalize_name
 
 from shipyard.conda.config import CONDA_PLATFORMS, conda_config
 from shipyard.conda.records import CondaRecord, platform_records
-from shipyard.errors import LockError, UsageError
+from shipyard.errors import UsageError
 from shipyard.formats.requirements import pin_lines
-from shipyard.lock.pylock import LOCK_FILENAME, read_lock
-from shipyard.project.freshness import lock_is_fresh
+from shipyard.lock.pylock import LOCK_FILENAME
+from shipyard.project.freshness import current_lock
 from shipyard.project.manifest import Project
 from shipyard.project.services import Services
 
@@ -125,20 +125,7 @@ def export_lock(
         )
     fixed = parse_environment_marker(for_environment) if for_environment else {}
     path = project.root / LOCK_FILENAME
-    relocked = False
-    try:
-        document: dict[str, Any] | None = read_lock(path, services.cache)
-    except LockError:
-        if frozen:
-            raise
-        document = None
-    if not frozen and not lock_is_fresh(project, services, document):
-        from shipyard.project.locking import lock_project
-
-        lock_project(project, services)
-        document = read_lock(path, services.cache)
-        relocked = True
-    assert document is not None
+    document, relocked = current_lock(project, services, frozen=frozen)
     default_groups = set() if no_default_groups else set(document.get("default-groups", []) or [])
     chosen_groups: set[str] = default_groups | {str(canonicalize_name(g)) for g in groups}
     chosen_extras: set[str] = {str(canonicalize_name(e)) for e in extras}

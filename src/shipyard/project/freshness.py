@@ -8,7 +8,7 @@ from typing import Any
 from shipyard.project.manifest import Project
 from shipyard.project.services import Services
 
-__all__ = ["lock_is_fresh", "settings_inputs"]
+__all__ = ["current_lock", "lock_is_fresh", "settings_inputs"]
 
 
 def settings_inputs(services: Services) -> dict[str, Any]:
@@ -31,3 +31,31 @@ def lock_is_fresh(project: Project, services: Services, document: dict[str, Any]
         return False
     tool = document.get("tool", {}).get("shipyard", {})
     return bool(tool.get("input-hash") == project.input_hash(settings_inputs(services)))
+
+
+def current_lock(
+    project: Project, services: Services, *, frozen: bool
+) -> tuple[dict[str, Any], bool]:
+    """The project's lock, written anew first when it is missing or stale (unless
+    ``frozen``: then it is used as it is).
+
+    :returns: the parsed lock and whether it was just written.
+    :raises LockError: when it is missing (``frozen``), invalid, or cannot be made.
+    """
+    from shipyard.errors import LockError
+    from shipyard.lock.pylock import LOCK_FILENAME, read_lock
+
+    path = project.root / LOCK_FILENAME
+    try:
+        document: dict[str, Any] | None = read_lock(path, services.cache)
+    except LockError:
+        if frozen:
+            raise
+        document = None
+    if frozen or lock_is_fresh(project, services, document):
+        assert document is not None
+        return document, False
+    from shipyard.project.locking import lock_project
+
+    lock_project(project, services)
+    return read_lock(path, services.cache), True
