@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
-from collections.abc import Sequence
+import shutil
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -280,6 +281,17 @@ def build_image(
     return outcome
 
 
+@contextmanager
+def _scratch(services: Services, prefix: str) -> Iterator[Path]:
+    """A staging directory in the cache (the wheel cache's file system, so installs
+    hard-link); removed afterwards, and by ``cache prune`` if a build is killed."""
+    path = services.cache.tempdir(prefix)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _default_base(project: Project, services: Services) -> str:
     from shipyard.project.docker import project_python_minor
 
@@ -345,13 +357,11 @@ def _build_platform(
     from shipyard.project.docker import docker_settings
 
     platform = image.platform
-    staging_parent = services.cache.bucket("oci") / "staging"
-    staging_parent.mkdir(exist_ok=True)
     interpreter_layer: Layer | None = None
     if facts.python is None:
-        with tempfile.TemporaryDirectory(prefix="python-", dir=staging_parent) as tmp:
+        with _scratch(services, "image-python") as tmp:
             facts, interpreter_layer = _interpreter_layer(
-                project, services, platform, facts, base_image, store, Path(tmp)
+                project, services, platform, facts, base_image, store, tmp
             )
     assert facts.python is not None
     if project.requires_python is not None and not project.requires_python.contains(
@@ -375,8 +385,7 @@ def _build_platform(
     dependencies = [d for d in selected if d.directory is None]
     local = [d for d in selected if d.directory is not None]
     minor = ".".join(facts.python_version.split(".")[:2])
-    with tempfile.TemporaryDirectory(prefix="build-", dir=staging_parent) as tmp:
-        work = Path(tmp)
+    with _scratch(services, "image-build") as work:
         deps_root = work / "dependencies"
         _venv_skeleton(deps_root, facts, minor)
         unpacked = _prepare(services, project, dependencies, markers, tags, platform)
