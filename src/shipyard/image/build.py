@@ -164,6 +164,7 @@ def build_image(
     :raises LockError: when the lock is missing or cannot be made.
     """
     from shipyard.image.base import inspect_base, open_base
+    from shipyard.image.registry import ImageReference, RegistryAccess
     from shipyard.lock.pylock import LOCK_FILENAME
     from shipyard.project.docker import default_command, docker_settings
     from shipyard.project.freshness import current_lock
@@ -191,8 +192,6 @@ def build_image(
     chosen = list(dict.fromkeys(chosen))
     for text in outputs:
         _check_output(text, len(chosen))
-    from shipyard.image.registry import ImageReference
-
     push_reference = ImageReference.parse(push) if push else None
     if push_reference is not None and push_reference.digest:
         raise UsageError(
@@ -208,14 +207,12 @@ def build_image(
     oci_root = services.cache.bucket("oci")
     store = BlobStore(oci_root / "blobs")
     services.reporter.notice(f"Base image {base_name} ({', '.join(map(str, chosen))})")
-    from shipyard.image.registry import RegistryAccess
-
-    settings_now = services.settings
+    options = services.settings
     access = RegistryAccess(
-        username=settings_now.registry_username,
-        password=settings_now.registry_password,
-        insecure_registries=tuple(settings_now.insecure_registries),
-        timeout=float(settings_now.http_timeout),
+        username=options.registry_username,
+        password=options.registry_password,
+        insecure_registries=tuple(options.insecure_registries),
+        timeout=float(options.http_timeout),
     )
     base_image = open_base(base_name, chosen, store, access)
     reports: list[PlatformReport] = []
