@@ -18,7 +18,7 @@ import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -518,9 +518,3 @@ def _add_stream(archive: tarfile.TarFile, name: str, reader: BinaryIO, size: int
     info.size = size
     info.mode = 0o644
     archive.addfile(info, reader)
-
-
-def iter_index_manifests(document: Mapping[str, Any], where: str) -> Iterator[Descriptor]:
-    """The entries of an image index (OCI or Docker manifest list)."""
-    for item in document.get("manifests") or []:
-        yield Descriptor.from_json(item, where=where)

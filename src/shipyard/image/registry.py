@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -343,10 +343,3 @@ class RegistryClient:
         self._call(
             f"push the manifest {reference}", lambda: self._dxf.set_manifest(reference, text)
         )
-
-
-def iter_blob_digests(manifest: dict[str, Any]) -> Iterable[str]:
-    """The config and layer digests an image manifest refers to."""
-    yield manifest["config"]["digest"]
-    for layer in manifest.get("layers", []):
-        yield layer["digest"]
