@@ -11,7 +11,7 @@ import json
 import posixpath
 import re
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,9 +137,12 @@ def _resolve(
     reference: Any,
     platforms: Sequence[Platform],
     store: BlobStore,
-    fetch: Any,
-    fetch_manifest: Any = None,
+    fetch: Callable[[str], None],
+    fetch_manifest: Callable[[str], None] | None = None,
 ) -> BaseImage:
+    """Pick each platform's manifest from what ``digest`` names (an index or one
+    manifest) and bring every blob into ``store`` with ``fetch`` (manifests with
+    ``fetch_manifest``, which a registry serves from another endpoint)."""
     fetch_manifest = fetch_manifest or fetch
     fetch_manifest(digest)
     top = _load_json(store.read(digest), f"manifest of {name}")
@@ -149,18 +152,7 @@ def _resolve(
         entries = [Descriptor.from_json(e, where=name) for e in top.get("manifests") or []]
         for platform in platforms:
             found = next(
-                (
-                    e
-                    for e in entries
-                    if e.platform is not None
-                    and platform.matches(
-                        {
-                            "os": e.platform.os,
-                            "architecture": e.platform.architecture,
-                            "variant": e.platform.variant,
-                        }
-                    )
-                ),
+                (e for e in entries if e.platform and platform.matches(e.platform.to_json())),
                 None,
             )
             if found is None:
@@ -192,7 +184,11 @@ def _resolve(
 
 
 def _platform_image(
-    name: str, digest: str, platform: Platform | None, store: BlobStore, fetch: Any
+    name: str,
+    digest: str,
+    platform: Platform | None,
+    store: BlobStore,
+    fetch: Callable[[str], None],
 ) -> PlatformImage:
     manifest = _load_json(store.read(digest), f"manifest {digest} of {name}")
     if "config" not in manifest or not isinstance(manifest.get("layers"), list):
