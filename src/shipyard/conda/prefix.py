@@ -180,6 +180,8 @@ def install_records(
     cache_dir: Path,
     requested: Sequence[str] = (),
     offline: bool = False,
+    platform: str | None = None,
+    used_at: str | None = None,
 ) -> bool:
     """Make the conda packages of ``prefix`` exactly ``records``.
 
@@ -192,6 +194,11 @@ def install_records(
     :param cache_dir: py-rattler's package cache (a shipyard cache bucket).
     :param requested: the MatchSpecs the user asked for, recorded in ``conda-meta``.
     :param offline: use the package cache only (an error names what it lacks).
+    :param platform: the conda subdir the records are for (default: this machine's),
+        e.g. ``linux-aarch64`` for an image; nothing of it is run.
+    :param used_at: the path the prefix will live at when that differs from where it
+        is made (an image's ``/app/.venv``): written into files with prefix
+        placeholders and scripts' shebangs instead of ``prefix``.
     :returns: whether anything changed.
     :raises HashMismatchError: when a local package file differs from the lock.
     :raises NetworkError: when a package cannot be downloaded, or is not in the cache
@@ -224,7 +231,7 @@ def install_records(
             _stage_package(record, cache_dir, downloaded.get(record.dist))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    from rattler import MatchSpec, install
+    from rattler import MatchSpec, Platform, install
 
     from shipyard.conda.solve import make_client, run_async
 
@@ -246,6 +253,8 @@ def install_records(
                 show_progress=False,
                 client=client,
                 requested_specs=specs or None,
+                platform=Platform(platform) if platform else None,
+                alternative_target_prefix=used_at,
             )
         )
     except ShipyardError:

@@ -42,6 +42,7 @@ from shipyard.image.oci import (
 )
 
 if TYPE_CHECKING:
+    from shipyard.conda.records import CondaRecord
     from shipyard.image.base import BaseFacts, BaseImage, PlatformImage
     from shipyard.image.layers import Layer
     from shipyard.install.wheel import UnpackedWheel
@@ -172,13 +173,6 @@ def build_image(
     settings = docker_settings(project)
     lock_path = project.root / LOCK_FILENAME
     document, relocked = current_lock(project, services, frozen=frozen)
-    if document.get("tool", {}).get("shipyard", {}).get("conda"):
-        raise ImageError(
-            "image build cannot pack a conda prefix yet; this lock has conda packages.",
-            context=str(lock_path),
-            hint="Use `shipyard docker init` (its builder installs the conda prefix with "
-            "shipyard) and build that Dockerfile.",
-        )
     lock_sha256 = hashlib.sha256(lock_path.read_bytes()).hexdigest()
     command = default_command(project, settings)
     if command is None:
@@ -355,7 +349,11 @@ def _build_platform(
 
     platform = image.platform
     interpreter_layer: Layer | None = None
-    if facts.python is None:
+    conda_table = document.get("tool", {}).get("shipyard", {}).get("conda") or None
+    conda_records: list[CondaRecord] | None = None
+    if conda_table:
+        conda_records, facts = _conda_facts(conda_table, lock_path, platform, facts, base_image)
+    elif facts.python is None:
         with _scratch(services, "image-python") as tmp:
             facts, interpreter_layer = _interpreter_layer(
                 project, services, platform, facts, base_image, store, tmp
@@ -384,7 +382,11 @@ def _build_platform(
     minor = ".".join(facts.python_version.split(".")[:2])
     with _scratch(services, "image-build") as work:
         deps_root = work / "dependencies"
-        _venv_skeleton(deps_root, facts, minor)
+        if conda_records is not None:
+            owned = _conda_prefix(project, services, conda_records, deps_root, platform)
+            dependencies = [d for d in dependencies if d.name not in owned]
+        else:
+            _venv_skeleton(deps_root, facts, minor)
         unpacked = _prepare(services, project, dependencies, markers, tags, platform)
         _install(services, unpacked, dependencies, deps_root, minor, requested=_direct(project))
         dep_layer = build_layer(store, deps_root)
@@ -403,7 +405,7 @@ def _build_platform(
     epoch = source_date_epoch()
     base_config = dict(image.config)
     inner = dict(base_config.get("config") or {})
-    env = _environment(inner.get("Env"), settings.env)
+    env = _environment(inner.get("Env"), settings.env, conda=conda_records is not None)
     uid = settings.user_id or 10001
     labels = dict(inner.get("Labels") or {})
     labels.update(
@@ -516,6 +518,85 @@ def _build_platform(
     return report, blobs
 
 
+#: The conda subdir of each image architecture.
+CONDA_SUBDIRS = {"amd64": "linux-64", "arm64": "linux-aarch64"}
+
+
+def _conda_facts(
+    table: Any, lock_path: Path, platform: Platform, facts: BaseFacts, base_image: BaseImage
+) -> tuple[list[CondaRecord], BaseFacts]:
+    """The lock's conda records for the image's platform, and the facts of the
+    interpreter they bring (``/app/.venv/bin/pythonX.Y``); the base's own Python, if
+    any, goes unused.
+
+    :raises LockError: when the lock has no records for that platform.
+    :raises ImageError: when they have no python, or the base has no glibc.
+    """
+    from shipyard.conda.pypi import python_record
+    from shipyard.conda.records import platform_records
+    from shipyard.image.base import BaseFacts as Facts
+
+    records = platform_records(table, CONDA_SUBDIRS.get(platform.architecture), str(lock_path))
+    python = python_record(records)
+    if python is None:
+        raise ImageError(
+            f"The lock's conda packages for {platform} have no python.",
+            context=str(lock_path),
+            hint="Add python to [tool.shipyard.conda] dependencies and run `shipyard lock`.",
+        )
+    if facts.glibc is None:
+        raise ImageError(
+            f"The base image {base_image.name} has no glibc for {platform}; conda packages "
+            "for Linux need it.",
+            context=base_image.name,
+            hint="Use a glibc base such as debian:bookworm-slim.",
+        )
+    minor = ".".join(python.version.split(".")[:2])
+    return records, Facts(
+        python=f"{VENV_DIR}/bin/python{minor}",
+        python_version=python.version,
+        glibc=facts.glibc,
+        musl=None,
+    )
+
+
+def _conda_prefix(
+    project: Project,
+    services: Services,
+    records: Sequence[CondaRecord],
+    root: Path,
+    platform: Platform,
+) -> set[str]:
+    """Install ``records`` as the conda prefix ``/app/.venv`` of the staging tree
+    ``root`` (checked and linked by :func:`~shipyard.conda.prefix.install_records` for
+    the image's subdir, with ``/app/.venv`` written into relocated files; nothing is run).
+
+    :returns: the canonical names of the Python distributions the conda packages
+        installed, which the PyPI side must not install again.
+    """
+    from shipyard.conda.config import conda_config
+    from shipyard.conda.prefix import install_records
+    from shipyard.conda.pypi import conda_owned_distributions
+
+    prefix = root / VENV_DIR.lstrip("/")
+    config = conda_config(project.tool, project.root)
+    install_records(
+        records,
+        prefix,
+        config=config,
+        cache_dir=services.cache.bucket("conda-pkgs"),
+        requested=config.dependencies if config is not None else (),
+        offline=services.settings.offline,
+        platform=CONDA_SUBDIRS[platform.architecture],
+        used_at=VENV_DIR,
+    )
+    owned: set[str] = set()
+    for relative in conda_owned_distributions(prefix):
+        stem = Path(relative).name.rsplit(".", 1)[0]
+        owned.add(canonicalize_name(stem.split("-", 1)[0]))
+    return owned
+
+
 #: Where an interpreter shipyard adds to the image lives (one directory per build).
 PYTHON_DIR = "/opt/python"
 
@@ -604,9 +685,12 @@ def _direct(project: Project) -> set[str]:
     return {canonicalize_name(r.name) for r in project.dependencies}
 
 
-def _environment(base_env: Any, extra: Sequence[tuple[str, str]]) -> list[str]:
+def _environment(
+    base_env: Any, extra: Sequence[tuple[str, str]], *, conda: bool = False
+) -> list[str]:
     """The base's ``Env`` with the environment's ``bin`` first on ``PATH``, Python's
-    bytecode and buffering switches, ``VIRTUAL_ENV``, then the project's own values."""
+    bytecode and buffering switches, ``VIRTUAL_ENV`` (``CONDA_PREFIX`` for a conda
+    prefix), then the project's own values."""
     values: dict[str, str] = {}
     for item in base_env if isinstance(base_env, list) else []:
         if isinstance(item, str) and "=" in item:
@@ -614,7 +698,7 @@ def _environment(base_env: Any, extra: Sequence[tuple[str, str]]) -> list[str]:
             values[key] = value
     path = values.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     values["PATH"] = f"{VENV_DIR}/bin:{path}"
-    values["VIRTUAL_ENV"] = VENV_DIR
+    values["CONDA_PREFIX" if conda else "VIRTUAL_ENV"] = VENV_DIR
     values["PYTHONDONTWRITEBYTECODE"] = "1"
     values["PYTHONUNBUFFERED"] = "1"
     for key, value in extra:
