@@ -385,6 +385,26 @@ def test_docker_archive_output_and_clear_errors(
     assert "Traceback" not in said(foreign)
 
 
+def debian_without_python(layout: Path) -> None:
+    """An OCI layout (tag ``bookworm``) of the Debian test rootfs with its python3
+    removed: glibc and the libraries, no interpreter."""
+    import shutil
+
+    from support.oci_tools import debian_rootfs, make_base_image
+
+    tree = layout.with_name(layout.name + "-tree")
+    tree.mkdir(parents=True)
+    with tarfile.open(debian_rootfs("amd64")) as rootfs:
+        rootfs.extractall(tree, filter="fully_trusted")
+    for path in [*tree.glob("usr/bin/python3*"), *tree.glob("usr/lib/python3*")]:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    make_base_image(tree, layout, "bookworm", arch="amd64")
+    shutil.rmtree(tree)
+
+
 def _python_archive(rootfs_tar: Path, out: Path) -> tuple[Path, str]:
     """A python-build-standalone style ``install_only`` archive of the Debian rootfs's
     own CPython (statically linked, so it runs from any prefix): ``(archive, version)``."""
@@ -430,7 +450,6 @@ def test_a_base_without_python_gets_an_interpreter_layer(
     """No Python in the base: a python-build-standalone build (here: a stand-in made
     from Debian's CPython, served by a mirror on 127.0.0.1) becomes its own layer."""
     import hashlib
-    import shutil
 
     from e2e.test_python_downloads import _Mirror
     from support.oci_tools import debian_rootfs, make_base_image
@@ -451,16 +470,7 @@ def test_a_base_without_python_gets_an_interpreter_layer(
 
     # Debian without its python3: glibc, no interpreter
     rootfs_tar = debian_rootfs("amd64")
-    tree = tmp_path / "no-python"
-    tree.mkdir()
-    with tarfile.open(rootfs_tar) as rootfs:
-        rootfs.extractall(tree, filter="fully_trusted")
-    for path in [*tree.glob("usr/bin/python3*"), *tree.glob("usr/lib/python3*")]:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-    make_base_image(tree, tmp_path / "no-python-base", "bookworm", arch="amd64")
+    debian_without_python(tmp_path / "no-python-base")
 
     mirror_root = tmp_path / "mirror" / "20990101"
     mirror_root.mkdir(parents=True)

@@ -78,6 +78,10 @@ class CondaPackage:
     fmt: str = "tar.bz2"
     tree: Path | None = None  # a directory copied into the payload (large packages)
     tree_exclude: Sequence[str] = ()
+    #: payload files (from ``files`` or ``tree``) in which ``binary_placeholder`` is
+    #: replaced by the install prefix, NUL-padded (conda's ``file_mode: binary``)
+    binary_prefix_files: frozenset[str] = frozenset()
+    binary_placeholder: str = ""
 
     @property
     def dist(self) -> str:
@@ -181,6 +185,9 @@ def package_archive(package: CondaPackage) -> bytes:
         if rel in package.prefix_files:
             entry["file_mode"] = "text"
             entry["prefix_placeholder"] = PLACEHOLDER
+        elif rel in package.binary_prefix_files:
+            entry["file_mode"] = "binary"
+            entry["prefix_placeholder"] = package.binary_placeholder
         paths.append(entry)
     info = {
         "info/index.json": (json.dumps(index, indent=2, sort_keys=True).encode(), 0o644),
