@@ -211,6 +211,7 @@ def build_image(
     base_image = open_base(base_name, chosen, store, access)
     reports: list[PlatformReport] = []
     all_blobs: list[str] = []
+    built_wheels: dict[Path, Path] = {}
     for platform in chosen:
         image = base_image.images[platform]
         facts = inspect_base(image, store, oci_root / "facts")
@@ -227,6 +228,7 @@ def build_image(
             groups=groups,
             extras=extras,
             lock_sha256=lock_sha256,
+            built_wheels=built_wheels,
         )
         reports.append(report)
         all_blobs.extend(blobs)
@@ -342,6 +344,7 @@ def _build_platform(
     groups: Sequence[str],
     extras: Sequence[str],
     lock_sha256: str,
+    built_wheels: dict[Path, Path],
 ) -> tuple[PlatformReport, list[str]]:
     from shipyard.image.layers import build_layer, source_date_epoch
     from shipyard.lock.pylock import select_from_lock
@@ -396,7 +399,7 @@ def _build_platform(
         layers.append(("dependencies", dep_layer))
         if local:
             project_root = work / "project"
-            wheels = _build_local(services, project, local, tags, platform)
+            wheels = _build_local(services, project, local, tags, platform, built_wheels)
             _install(
                 services, wheels, local, project_root, minor, requested={d.name for d in local}
             )
@@ -805,9 +808,14 @@ def _build_local(
     local: Sequence[LockedDistribution],
     tags: Sequence[str],
     platform: Platform,
+    built: dict[Path, Path],
 ) -> dict[str, UnpackedWheel]:
     """Build the project (and other directory packages) as ordinary wheels; they must
-    suit the image (pure Python, or built for the same platform)."""
+    suit the image (pure Python, or built for the same platform).
+
+    :param built: source directory → wheel, shared by the platforms of one build so
+        each directory is built once.
+    """
     from packaging.tags import parse_tag
     from packaging.utils import parse_wheel_filename
 
@@ -823,7 +831,9 @@ def _build_local(
     for dist in local:
         assert dist.directory is not None
         source = (project.root / dist.directory).resolve()
-        wheel = factory.builder().wheel(source, dist.name, editable=False)
+        wheel = built.get(source)
+        if wheel is None:
+            wheel = built[source] = factory.builder().wheel(source, dist.name, editable=False)
         _name, _version, _build, wheel_tags = parse_wheel_filename(wheel.name)
         if not wheel_tags & supported:
             raise ImageError(

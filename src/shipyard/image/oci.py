@@ -307,7 +307,8 @@ class BlobStore:
         try:
             with os.fdopen(fd, "wb") as handle:
                 write(handle)
-            actual = "sha256:" + _file_sha256(Path(tmp))
+            with open(tmp, "rb") as written:
+                actual = "sha256:" + hashlib.file_digest(written, "sha256").hexdigest()
             if actual != digest:
                 raise ImageError(
                     f"The blob expected as {digest} arrived as {actual}.",
@@ -322,14 +323,6 @@ class BlobStore:
     def copy_to(self, other: BlobStore, digest: str) -> None:
         """Put this store's blob ``digest`` into ``other``."""
         other.put_file(self.path(digest), digest)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_oci_layout(directory: Path, reference: str | None) -> tuple[BlobStore, Descriptor]:
@@ -455,8 +448,15 @@ def write_docker_archive(
             layer_names = []
             for layer, diff_id in zip(manifest["layers"], diff_ids, strict=True):
                 name = _hex(diff_id) + "/layer.tar"
-                with _layer_reader(store.path(layer["digest"]), layer["mediaType"]) as reader:
-                    _add_stream(archive, name, reader, _uncompressed_size(store, layer))
+                # decompressed once, into a spool file: the tar header needs the size
+                with (
+                    _layer_reader(store.path(layer["digest"]), layer["mediaType"]) as reader,
+                    tempfile.TemporaryFile(dir=path.parent) as spool,
+                ):
+                    shutil.copyfileobj(reader, spool, 1 << 20)
+                    size = spool.tell()
+                    spool.seek(0)
+                    _add_stream(archive, name, spool, size)
                 layer_names.append(name)
             index = [{"Config": config_name, "RepoTags": list(repo_tags), "Layers": layer_names}]
             _add_bytes(archive, "manifest.json", json.dumps(index).encode())
@@ -465,14 +465,6 @@ def write_docker_archive(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def _uncompressed_size(store: BlobStore, layer: Mapping[str, Any]) -> int:
-    with _layer_reader(store.path(layer["digest"]), layer["mediaType"]) as reader:
-        total = 0
-        for chunk in iter(lambda: reader.read(1 << 20), b""):
-            total += len(chunk)
-    return total
 
 
 class _layer_reader:
