@@ -351,6 +351,18 @@ def test_docker_archive_output_and_clear_errors(
     )
     assert offline.returncode == 1 and "--offline forbids pulling" in said(offline)
 
+    (tmp_path / "broken.tar").write_bytes(b"garbage")
+    broken = shipyard(
+        project,
+        "image",
+        "build",
+        "--base",
+        f"docker-archive:{tmp_path / 'broken.tar'}",
+        check=False,
+    )
+    assert broken.returncode == 1 and "docker-archive tarball: not a tar file" in said(broken)
+    assert "ReadError" not in said(broken)
+
     missing = shipyard(project, "image", "build", "--base", f"oci:{base_layout}:nope", check=False)
     assert missing.returncode == 1 and "no image tagged 'nope'" in said(missing)
     assert "bookworm" in said(missing), "it lists the tags there are"

@@ -224,8 +224,9 @@ def _open_docker_archive(
     try:
         archive = tarfile.open(path)  # noqa: SIM115 (closed by the `with` below)
     except (OSError, tarfile.TarError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a tar file"
         raise ImageError(
-            f"Cannot read {path} as a docker-archive tarball: {exc}.",
+            f"Cannot read {path} as a docker-archive tarball: {reason}.",
             context=str(path),
             hint="Make one with `docker save IMAGE -o FILE` or skopeo.",
         ) from exc
