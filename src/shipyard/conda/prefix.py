@@ -231,7 +231,7 @@ def install_records(
             _stage_package(record, cache_dir, downloaded.get(record.dist))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    from rattler import MatchSpec, Platform, install
+    from rattler import MatchSpec, Subdir, install
 
     from shipyard.conda.solve import make_client, run_async
 
@@ -253,7 +253,7 @@ def install_records(
                 show_progress=False,
                 client=client,
                 requested_specs=specs or None,
-                platform=Platform(platform) if platform else None,
+                platform=Subdir(platform) if platform else None,
                 alternative_target_prefix=used_at,
             )
         )
