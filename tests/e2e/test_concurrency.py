@@ -78,3 +78,24 @@ def test_two_adds_in_one_project_both_land(tmp_path: Path, make_index) -> None: 
     assert {"shared", "first", "second"} <= locked
     assert {"shared", "first", "second"} <= set(installed(project))
     assert shipyard(project, "sync").stderr.startswith("Audited")
+
+
+def test_many_source_builds_on_two_workers_do_not_deadlock(
+    tmp_path: Path, make_index, isolated_env: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # Each build holds the builder's lock on a pool worker while its own build
+    # requirements are resolved, which needs index pages fetched on that same pool;
+    # with two workers and three builds, both workers were taken (one building, one
+    # waiting for the lock) and the page waited forever behind them.
+    index = make_index([pkg(f"src{i}", "1.0", wheel=False, sdist=True) for i in range(3)])
+    project = new_project(tmp_path, index, [f"src{i}" for i in range(3)])
+    shipyard(project, "lock")
+    fresh_cache = tmp_path / "fresh-cache"
+    shipyard(
+        project,
+        "sync",
+        "--frozen",
+        SHIPYARD_CONCURRENCY="2",
+        SHIPYARD_CACHE_DIR=str(fresh_cache),
+    )
+    assert installed(project) == {"src0": "1.0", "src1": "1.0", "src2": "1.0"}

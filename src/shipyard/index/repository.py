@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +25,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from shipyard.background import BackgroundTask
 from shipyard.cache import Cache
 from shipyard.index.http import HttpClient
 from shipyard.index.metadata import CoreMetadata, MetadataFetcher
@@ -199,8 +200,10 @@ class IndexRepository:
         self.executor = executor
         self.refresh = refresh
         self.fetcher = MetadataFetcher(client, cache, build_metadata)
-        self._pages: dict[str, Future[list[ProjectVersion]]] = {}
-        self._metadata: dict[str, Future[CoreMetadata]] = {}
+        # Background tasks, not futures: a thread that needs a page or metadata still
+        # queued fetches it itself (a build's own resolution runs on a pool worker).
+        self._pages: dict[str, BackgroundTask[list[ProjectVersion]]] = {}
+        self._metadata: dict[str, BackgroundTask[CoreMetadata]] = {}
         self._lock = threading.Lock()
         self._local_hashes: dict[str, tuple[str, int]] = {}
         self._direct: dict[str, tuple[ProjectVersion, CoreMetadata]] = {}
@@ -239,7 +242,7 @@ class IndexRepository:
         with self._lock:
             if name in self._pages:
                 return
-            self._pages[name] = self.executor.submit(self._load_versions, name)
+            self._pages[name] = BackgroundTask(self._load_versions, name).submit(self.executor)
 
     def versions(self, name: str) -> list[ProjectVersion]:
         """Every version of canonical ``name``, newest first; empty when no source knows it.
@@ -265,7 +268,9 @@ class IndexRepository:
             if dist.url in self._metadata:
                 return
             if dist.is_wheel:
-                self._metadata[dist.url] = self.executor.submit(self.fetcher.fetch, dist)
+                self._metadata[dist.url] = BackgroundTask(self.fetcher.fetch, dist).submit(
+                    self.executor
+                )
                 return
         # sdists build in the foreground, one at a time (a build is heavy and may prompt
         # its own resolution); nothing to prefetch.
@@ -323,18 +328,18 @@ class IndexRepository:
             return self._direct[version.files[0].url][1]
         dist = self.metadata_file(version)
         with self._lock:
-            future = self._metadata.get(dist.url)
-        if future is None:
+            task = self._metadata.get(dist.url)
+        if task is None:
             cached = self.fetcher.cached(dist)
             if cached is not None:
                 return cached
             if dist.is_wheel:
                 self.prefetch_metadata(version)
                 with self._lock:
-                    future = self._metadata[dist.url]
+                    task = self._metadata[dist.url]
             else:
                 return self.fetcher.fetch(dist)
-        return future.result()
+        return task.result()
 
     # -- hashes of local files ----------------------------------------------------------
 
