@@ -258,6 +258,25 @@ def test_sdist_only_package_builds(tmp_path: Path, make_index) -> None:  # type:
     assert "sdist" in entry and "wheels" not in entry
 
 
+def test_a_backend_that_does_not_import_is_one_build_error(  # type: ignore[no-untyped-def]
+    tmp_path: Path, make_index, wheel_dir: Path
+) -> None:
+    # numpy 1.24's sdist on Python 3.12: setuptools' legacy backend needs distutils,
+    # and pyproject_hooks says BackendUnavailable instead of exiting non-zero.
+    from support import build_sdist
+
+    sdist = build_sdist(wheel_dir, "oldpkg", "1.0", backend="needs_distutils", build_requires=[])
+    index = make_index(PACKAGES)
+    project = new_project(tmp_path, index, [f"oldpkg @ {sdist.as_uri()}"])
+    result = shipyard(project, "lock", check=False)
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert "unexpected error" not in message and "Traceback" not in message
+    assert "Building oldpkg-1.0.tar.gz on Python 3.11" in message
+    assert "its build backend needs_distutils cannot be imported" in message
+    assert "No module named 'needs_distutils'" in message
+
+
 def test_backend_warnings_show_only_with_verbose(  # type: ignore[no-untyped-def]
     tmp_path: Path, make_index, monkeypatch
 ) -> None:

@@ -156,7 +156,41 @@ class Builder:
         self._envs[key] = root
         return root
 
-    def _hooks(self, source_dir: Path, build_system: Mapping[str, Any], env_root: Path) -> Any:
+    def _what(self, label: str) -> str:
+        """``"numpy-1.24.4.tar.gz on Python 3.12.1"``, for messages."""
+        return f"{label} on Python {self.interpreter.version}"
+
+    def _hook_failed(self, exc: Exception, label: str, step: str, backend: str) -> BuildError:
+        """The one-paragraph error for a hook that raised (rather than exited non-zero):
+        pyproject_hooks' ``BackendUnavailable`` (the backend does not import: a missing
+        ``distutils`` on Python 3.12, say), ``HookMissing`` and the rest."""
+        from pyproject_hooks import BackendUnavailable, HookMissing
+
+        if isinstance(exc, BackendUnavailable):
+            lines = [line for line in exc.traceback.strip().splitlines() if line.strip()]
+            cause = lines[-1].strip() if lines else "no reason given"
+            return BuildError(
+                f"Building {self._what(label)} failed: its build backend {backend} cannot "
+                f"be imported there ({cause}).",
+                hint="The package's build system may not support this Python: use a version "
+                "of it that has a wheel for this Python (`shipyard lock --upgrade-package "
+                "NAME`), or another Python. Run with -v for the backend's traceback.",
+                output=exc.traceback,
+            )
+        if isinstance(exc, HookMissing):
+            return BuildError(
+                f"Building {self._what(label)} failed: its build backend {backend} has no "
+                f"{exc.hook_name} hook, so it cannot make {step}.",
+                hint="Use a version of the package that publishes a wheel.",
+            )
+        return BuildError(
+            f"Building {step} of {self._what(label)} failed: {exc}.",
+            hint="Run with -v to see the backend's output.",
+        )
+
+    def _hooks(
+        self, source_dir: Path, build_system: Mapping[str, Any], env_root: Path, label: str
+    ) -> Any:
         from pyproject_hooks import BuildBackendHookCaller
 
         from shipyard.venv import inspect_venv
@@ -190,7 +224,8 @@ class Builder:
             if result.returncode != 0:
                 output = result.stdout.decode("utf-8", errors="replace")
                 raise BuildError(
-                    f"The build backend {backend} failed (exit code {result.returncode}).",
+                    f"Building {self._what(label)} failed: the build backend {backend} "
+                    f"exited with code {result.returncode}.",
                     context=str(source_dir),
                     hint="Run with -v to see its output; the package may need system "
                     "libraries or a compiler, or a wheel may exist for another version.",
@@ -205,7 +240,7 @@ class Builder:
             runner=runner,
         )
 
-    def _prepared(self, source_dir: Path, kind: str) -> tuple[Any, Path]:
+    def _prepared(self, source_dir: Path, kind: str, label: str) -> tuple[Any, Path]:
         build_system = read_build_system(source_dir)
         requires = [str(r) for r in build_system.get("requires", [])]
         for text in requires:
@@ -216,16 +251,23 @@ class Builder:
                     f"Invalid build requirement {text!r}: {exc}.", context=str(source_dir)
                 ) from exc
         env_root = self._environment(requires)
-        hooks = self._hooks(source_dir, build_system, env_root)
+        hooks = self._hooks(source_dir, build_system, env_root, label)
         getter = (
             hooks.get_requires_for_build_editable
             if kind == "editable"
             else hooks.get_requires_for_build_wheel
         )
-        extra = [str(r) for r in getter({})]
+        try:
+            extra = [str(r) for r in getter({})]
+        except ShipyardError:
+            raise
+        except Exception as exc:  # the hook library's own errors (a backend that won't import)
+            raise self._hook_failed(
+                exc, label, "its build requirements", str(build_system["build-backend"])
+            ) from exc
         if extra:
             env_root = self._environment([*requires, *extra])
-            hooks = self._hooks(source_dir, build_system, env_root)
+            hooks = self._hooks(source_dir, build_system, env_root, label)
         return hooks, env_root
 
     # -- public operations -------------------------------------------------------------
@@ -240,7 +282,7 @@ class Builder:
         :raises BuildError: when the backend fails.
         """
         self.reporter.build_started(name, "metadata")
-        hooks, _env = self._prepared(source_dir, "wheel")
+        hooks, _env = self._prepared(source_dir, "wheel", name)
         out = self.cache.tempdir("metadata")
         try:
             dist_info = hooks.prepare_metadata_for_build_wheel(str(out), {}, _allow_fallback=True)
@@ -248,7 +290,7 @@ class Builder:
         except ShipyardError:
             raise
         except Exception as exc:  # the hook library's own errors (missing backend …)
-            raise BuildError(f"Building metadata failed: {exc}.", context=str(source_dir)) from exc
+            raise self._hook_failed(exc, name, "its metadata", hooks.build_backend) from exc
         finally:
             shutil.rmtree(out, ignore_errors=True)
         self.reporter.build_finished(name, "metadata")
@@ -275,7 +317,7 @@ class Builder:
         """
         kind = "editable" if editable else "wheel"
         self.reporter.build_started(name, kind)
-        hooks, _env = self._prepared(source_dir, kind)
+        hooks, _env = self._prepared(source_dir, kind, name)
         out = self.cache.tempdir("wheel")
         try:
             if editable:
@@ -285,8 +327,6 @@ class Builder:
         except ShipyardError:
             raise
         except Exception as exc:
-            raise BuildError(
-                f"Building the {kind} failed: {exc}.", context=str(source_dir)
-            ) from exc
+            raise self._hook_failed(exc, name, f"the {kind}", hooks.build_backend) from exc
         self.reporter.build_finished(name, kind)
         return out / str(filename)
