@@ -1,12 +1,11 @@
 """Backtracking traps modelled on real ones (sentry-base's Google Cloud clients).
 
-resolvelib re-tries every version of a project after each backjump. Two of the
-provider's defences are exercised here against a repository shaped like the
-trap sentry-base sets: candidates that contradict the project's own
-requirement (``google-cloud-spanner`` needing ``sqlparse>=0.4.4`` against
-``sqlparse<=0.3.0``) are ruled out once, and a project whose candidates keep
-being rejected (``grpcio-status`` through ``google-api-core[grpc]``) is decided
-earlier, together with what requires it, by a restart.
+Sixty versions of ``spanner`` of which the newer half need ``sql>=0.4`` against the
+project's ``sql<=0.3``, and Google-style clients whose newer versions need a
+``proto`` that ``status`` (through ``core[grpc]``, and only on Python 3.14+)
+rules out. resolvelib, the first resolver, needed restarts and memos to get
+through; a conflict-driven resolver must learn each conflict once and land on the
+newest consistent set.
 """
 
 from __future__ import annotations

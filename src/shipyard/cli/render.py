@@ -52,12 +52,17 @@ def print_error(exc: BaseException, *, verbose: int = 0, color: str = "auto") ->
             "Run the command again with -v to see the traceback, and please report it."
         )
     # URLs and paths stay whole (copyable): no breaks at hyphens or inside long words.
-    wrapped = textwrap.fill(
-        text,
-        width=100,
-        subsequent_indent="  ",
-        break_on_hyphens=False,
-        break_long_words=False,
+    # A message of several lines (a resolver's derivation) keeps its line breaks.
+    wrapped = "\n  ".join(
+        textwrap.fill(
+            line,
+            width=100,
+            initial_indent="" if index == 0 else "  ",
+            subsequent_indent="  ",
+            break_on_hyphens=False,
+            break_long_words=False,
+        ).removeprefix("  " if index else "")
+        for index, line in enumerate(text.split("\n"))
     )
     stream.write(f"{red}error{reset}: {wrapped}\n")
 

@@ -74,6 +74,13 @@ class ProjectVersion:
             self._rows = None
         return files
 
+    def requires_python_texts(self) -> tuple[str | None, ...]:
+        """The distinct ``Requires-Python`` values its files declare on the index
+        (``None`` for a file that declares none), read without building the files."""
+        if self._rows is not None:
+            return tuple(dict.fromkeys(row[5] or None for row in self._rows))
+        return tuple(dict.fromkeys(f.requires_python or None for f in self.files)) or (None,)
+
     @property
     def yanked(self) -> bool:
         """True when every file of this version is yanked (PEP 592)."""

@@ -1,199 +1,479 @@
-"""Turn a failed resolution into an explanation that names the user's own requirements.
+"""Turn a failed resolution's derivation tree into sentences a user can act on.
 
-resolvelib reports a conflict as the requirements on one project that no
-candidate satisfies, each with the candidate that declared it. For each we walk
-back to the project through the requirement that first brought every parent in,
-and say it as a chain: "ml-service depends on pandas>=2.2 and pandas 2.2.3
-depends on numpy>=1.26". The hint names the project's own requirements on the
-chains: those are what the user can relax.
+A PubGrub failure is the incompatibility ``{root}`` with two causes, each an
+incompatibility derived the same way or one the world stated: a dependency
+("pandas>=2.2 depends on numpy>=1.26"), versions that cannot be used, a
+constraint. The report follows pubgrub-rs' reporter, which follows pub's: walk
+the tree, state external facts in pairs, number the conclusions reused later,
+and write each derived one as "Because …, …" / "And because …, …". Sets of
+versions are written as ranges (:func:`~shipyard.resolver.versions.describe`),
+so "scikit-learn>=1.5 depends on scipy>=1.6" rather than a list of releases.
+
+The project's own requirements are named with where they come from
+(``pyproject.toml``, a dependency group, ``requirements.in``) and end the
+message as what to relax. A failure in a fork names the targets it holds on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 
 from shipyard.errors import NoMatchingVersionError, PackageNotFoundError, ResolutionError
-from shipyard.resolver.provider import PYTHON, Provider, Requirement_
+from shipyard.resolver.provider import (
+    ROOT,
+    DependencyInfo,
+    ForkSource,
+    UnavailableInfo,
+    Universe,
+    split_identifier,
+)
+from shipyard.resolver.solver import Incompatibility
+from shipyard.resolver.versions import bit_positions, describe
 
-__all__ = ["explain_conflict"]
-
-_MAX_DEPTH = 6
-
-
-def _describe(req: Requirement_) -> str:
-    if req.name == PYTHON:
-        return f"Python {req.specifier}"
-    extra = f"[{req.extra}]" if req.extra else ""
-    spec = str(req.specifier)
-    return f"{req.name}{extra}{spec}" if spec else f"{req.name}{extra}"
-
-
-def _chain(
-    req: Requirement_, provider: Provider, project_name: str
-) -> tuple[list[str], Requirement_]:
-    """Sentences from the project down to ``req``, and the root requirement it starts at."""
-    steps: list[str] = []
-    current = req
-    seen: set[str] = set()
-    while current.parent is not None and len(steps) < _MAX_DEPTH:
-        parent = current.parent
-        verb = "requires" if current.name == PYTHON else "depends on"
-        steps.append(f"{parent.name} {parent.version} {verb} {_describe(current)}")
-        if parent.identifier in seen:
-            break
-        seen.add(parent.identifier)
-        introduced = provider.introduced_by.get(parent.identifier)
-        if introduced is None:
-            break
-        current = introduced
-    if current.parent is None:
-        origin = current.origin or project_name
-        steps.append(f"{origin} depends on {_describe(current)}")
-    steps.reverse()
-    return steps, current
+__all__ = ["explain_failure"]
 
 
-def _python_excluded(
-    req: Requirement_,
-    provider: Provider,
-    project_name: str,
-    requires_python: SpecifierSet | None,
-    chain: str,
-) -> ResolutionError | None:
-    """The error when versions match ``req`` but the newest one's ``Requires-Python``
-    leaves out some of the lock's target Pythons (a cap such as ``<3.15``)."""
-    matching = [
-        pv
-        for pv in provider.repository.versions(req.name)
-        if not pv.yanked and req.specifier.contains(pv.version, prereleases=False)
-    ]
-    if not matching:
-        return None
-    newest = matching[0]
-    declared = next((f.requires_python for f in newest.files if f.requires_python), None)
-    if not declared:
-        return None
-    excluded = sorted(
-        {
-            ".".join(target.markers["python_full_version"].split(".")[:2])
-            for index, target in enumerate(provider.targets)
-            if req.mask >> index & 1 and not provider.python_ok(declared, 1 << index)
-        },
-        key=lambda text: tuple(int(part) for part in text.split(".")),
-    )
-    if not excluded:
-        return None
-    project_python = str(requires_python) if requires_python else "any version"
-    pythons = ", ".join(excluded[:-1]) + " and " + excluded[-1] if excluded[1:] else excluded[0]
-    return ResolutionError(
-        f"Because {chain}, and {req.name} {newest.version} (the newest that matches) "
-        f"requires Python {declared}, no version of {req.name} can be used on Python "
-        f"{pythons}, which the lock covers ({project_name} requires-python "
-        f"{project_python}).",
-        hint=f"Add an upper bound to requires-python in pyproject.toml (for example "
-        f"'<{excluded[0]}'), or give {req.text!r} a marker such as "
-        f"\"python_version < '{excluded[0]}'\".",
-    )
+def _child(leaf: Incompatibility) -> tuple[str, int]:
+    """A dependency's child and the versions it admits (none when the term was dropped)."""
+    info = leaf.info
+    assert isinstance(info, DependencyInfo)
+    return info.child, leaf.terms[1][2] if len(leaf.terms) > 1 else 0
 
 
-def explain_conflict(
-    causes: Sequence[object],
+def _python_list(mask: int, universe: Universe) -> list[str]:
+    """The Python versions (``"3.12"``, or ``"3.9.2"`` past a patch boundary) of ``mask``."""
+    seen: dict[str, None] = {}
+    for i in bit_positions(mask):
+        target = universe.targets[i]
+        full = target.markers["python_full_version"]
+        minor = ".".join(full.split(".")[:2])
+        seen.setdefault(minor if full.endswith(".0") else full, None)
+    return sorted(seen, key=lambda t: tuple(int(p) for p in t.split(".") if p.isdigit()))
+
+
+def _join(items: Sequence[str]) -> str:
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+
+def describe_targets(mask: int, universe: Universe) -> str:
+    """Words for a set of targets: ``"Python 3.12 and 3.13"``, ``"Python 3.10 on
+    macOS x86_64"``, ``"Windows"``…"""
+    targets = universe.targets
+    everywhere = universe.all_mask
+    pythons = _python_list(mask, universe)
+    all_pythons = _python_list(everywhere, universe)
+    platforms: dict[tuple[str, str], None] = {}
+    for i in bit_positions(mask):
+        platforms.setdefault((targets[i].platform, targets[i].machine), None)
+    all_platforms = {(t.platform, t.machine) for t in targets}
+    parts = []
+    if pythons != all_pythons:
+        parts.append("Python " + _join(pythons))
+    if len(platforms) != len(all_platforms):
+        names = {"linux": "Linux", "macos": "macOS", "windows": "Windows"}
+        parts.append(_join([f"{names.get(p, p)} {m}" for p, m in platforms]))
+    return " on ".join(parts) if parts else "every target"
+
+
+class _Words:
+    """How terms and incompatibilities read."""
+
+    def __init__(self, universe: Universe, project_name: str) -> None:
+        self.universe = universe
+        self.project_name = project_name
+
+    def versions(self, package: str, bits: int) -> str:
+        """``"numpy>=1.26"``, ``"numpy"`` (any version), ``"pandas 2.2.3"`` (one)."""
+        name = split_identifier(package)[0]
+        table = self.universe.table(name)
+        if bits.bit_count() == 1:
+            version = table.versions[bits.bit_length() - 1].version
+            if self.universe.options.provided.get(name) == version:
+                return f"{package} {version} (provided by the conda packages)"
+            return f"{package} {version}"
+        text = describe(table, bits)
+        if text == "(none)":
+            return f"no version of {package}"
+        if " or " in text:
+            return f"{package} {text}"
+        return f"{package}{text}"
+
+    def requirement(self, info: DependencyInfo, child: str, bits: int) -> str:
+        """A dependency's child as written (``"numpy>=1.26; python_version < '3.12'"``)."""
+        try:
+            req = Requirement(info.text)
+        except InvalidRequirement:
+            return self.versions(child, bits)
+        extra = split_identifier(child)[1]
+        text = (
+            f"{child}{req.specifier}" if extra or not req.extras else f"{req.name}{req.specifier}"
+        )
+        if req.url:
+            text = f"{child} @ {req.url}"
+        if req.marker is not None:
+            text += f" (where {req.marker})"
+        return text
+
+    def external(self, incompatibility: Incompatibility) -> str:
+        """A fact the world stated."""
+        info = incompatibility.info
+        terms = incompatibility.terms
+        if incompatibility.kind == "dependency" and isinstance(info, DependencyInfo):
+            parent, _p, parent_bits = terms[0]
+            child, child_bits = _child(incompatibility)
+            child_name = split_identifier(child)[0]
+            if not self.universe.table(child_name).versions:
+                what = f"{child}, which no index has"
+            else:
+                what = self.requirement(info, child, child_bits)
+            if info.spec_bits and not child_bits:
+                pythons = _join(_python_list(info.mask, self.universe))
+                what += f", which has no version for Python {pythons}"
+            if parent == ROOT:
+                origin = info.origin or self.project_name
+                return f"{origin} depends on {what}"
+            return f"{self.versions(parent, parent_bits)} depends on {what}"
+        if incompatibility.kind == "unavailable" and isinstance(info, UnavailableInfo):
+            package, _positive, bits = terms[0]
+            versions = self.versions(package, bits)
+            reason = info.reason
+            one = bits.bit_count() == 1
+            if reason == "yanked":
+                return f"{versions} {'is' if one else 'are'} yanked"
+            if reason == "prerelease":
+                return (
+                    f"{versions} {'is a pre-release' if one else 'are only pre-releases'}"
+                    " (pre-releases need --prerelease allow or a specifier that names one)"
+                )
+            if reason == "constraint":
+                return f"the constraint {info.detail} rules out {versions}"
+            if reason == "url":
+                return f"{versions} depends on {info.detail}, another source than the one required"
+            if reason == "self":
+                return f"{versions} depends on itself at another version ({info.detail})"
+            return f"{versions} {'has' if one else 'have'} no usable file for these targets"
+        return self.conclusion(incompatibility)
+
+    def conclusion(self, incompatibility: Incompatibility) -> str:
+        """What a derived incompatibility says."""
+        terms = [t for t in incompatibility.terms if t[0] != ROOT or not t[1]]
+        if incompatibility.is_failure() or not terms:
+            return "the requirements cannot be met"
+        has_root = any(t[0] == ROOT for t in incompatibility.terms)
+        positive = [t for t in terms if t[1]]
+        negative = [t for t in terms if not t[1]]
+        if has_root and not positive and len(negative) == 1:
+            package, _p, bits = negative[0]
+            return f"{self.project_name} requires {self.versions(package, bits)}"
+        if len(terms) == 1:
+            package, is_positive, bits = terms[0]
+            if is_positive:
+                return f"{self.versions(package, bits)} cannot be used"
+            return f"{self.versions(package, bits)} is required"
+        if len(positive) == 1 and len(negative) == 1:
+            return (
+                f"{self.versions(positive[0][0], positive[0][2])} requires "
+                f"{self.versions(negative[0][0], negative[0][2])}"
+            )
+        if len(positive) == len(terms):
+            return (
+                _join([self.versions(p, b) for p, _x, b in positive]) + " cannot be used together"
+            )
+        if len(negative) == 1:
+            return (
+                _join([self.versions(p, b) for p, _x, b in positive])
+                + f" together require {self.versions(negative[0][0], negative[0][2])}"
+            )
+        return (
+            _join([self.versions(p, b) for p, _x, b in positive])
+            + " cannot be used with "
+            + _join([f"anything but {self.versions(p, b)}" for p, _x, b in negative])
+        )
+
+
+def _is_root(incompatibility: Incompatibility) -> bool:
+    return incompatibility.kind == "dependency" and incompatibility.terms[0][0] == ROOT
+
+
+class _Report:
+    """pubgrub-rs' reporter: lines of "Because …, …" over the derivation tree."""
+
+    def __init__(self, words: _Words, failure: Incompatibility) -> None:
+        self.words = words
+        self.lines: list[str] = []
+        self.refs: dict[int, int] = {}
+        self.count = 0
+        uses: dict[int, int] = {}
+        stack = [failure]
+        visited: set[int] = set()
+        while stack:
+            node = stack.pop()
+            if node.causes is None:
+                continue
+            for cause in node.causes:
+                uses[id(cause)] = uses.get(id(cause), 0) + 1
+                if id(cause) not in visited:
+                    visited.add(id(cause))
+                    stack.append(cause)
+        self.shared = {key for key, count in uses.items() if count > 1}
+        if failure.causes is None:
+            self.lines.append(words.external(failure).capitalize() + ".")
+        else:
+            self._build(failure)
+
+    def _ref(self, node: Incompatibility) -> int | None:
+        return self.refs.get(id(node))
+
+    def _add_ref(self) -> int:
+        self.count += 1
+        if self.lines:
+            self.lines[-1] = f"{self.lines[-1]} ({self.count})"
+        return self.count
+
+    def _build(self, node: Incompatibility) -> None:
+        self._helper(node)
+        if id(node) in self.shared and id(node) not in self.refs:
+            self.refs[id(node)] = self._add_ref()
+
+    def _helper(self, node: Incompatibility) -> None:
+        assert node.causes is not None
+        first, second = node.causes
+        words = self.words
+        current = words.conclusion(node)
+        if first.causes is None and second.causes is None:
+            if _is_root(second) and not _is_root(first):
+                first, second = second, first  # the project's own requirement first
+            self.lines.append(
+                f"Because {words.external(first)} and {words.external(second)}, {current}."
+            )
+        elif second.causes is None:
+            self._one_each(first, second, current)
+        elif first.causes is None:
+            self._one_each(second, first, current)
+        else:
+            ref1, ref2 = self._ref(first), self._ref(second)
+            if ref1 is not None and ref2 is not None:
+                self.lines.append(
+                    f"Because {words.conclusion(first)} ({ref1}) and "
+                    f"{words.conclusion(second)} ({ref2}), {current}."
+                )
+            elif ref1 is not None:
+                self._build(second)
+                self.lines.append(f"And because {words.conclusion(first)} ({ref1}), {current}.")
+            elif ref2 is not None:
+                self._build(first)
+                self.lines.append(f"And because {words.conclusion(second)} ({ref2}), {current}.")
+            else:
+                self._build(first)
+                if id(first) in self.shared:
+                    self.lines.append("")
+                    self._build(node)
+                else:
+                    ref = self._add_ref()
+                    self.refs[id(first)] = ref
+                    self.lines.append("")
+                    self._build(second)
+                    self.lines.append(f"And because {words.conclusion(first)} ({ref}), {current}.")
+
+    def _one_each(self, derived: Incompatibility, external: Incompatibility, current: str) -> None:
+        words = self.words
+        ref = self._ref(derived)
+        if ref is not None:
+            self.lines.append(
+                f"Because {words.conclusion(derived)} ({ref}) and {words.external(external)}, "
+                f"{current}."
+            )
+            return
+        assert derived.causes is not None
+        a, b = derived.causes
+        if a.causes is not None and b.causes is None and self._ref(a) is None:
+            self._build(a)
+            self.lines.append(
+                f"And because {words.external(b)} and {words.external(external)}, {current}."
+            )
+        elif b.causes is not None and a.causes is None and self._ref(b) is None:
+            self._build(b)
+            self.lines.append(
+                f"And because {words.external(a)} and {words.external(external)}, {current}."
+            )
+        else:
+            self._build(derived)
+            self.lines.append(f"And because {words.external(external)}, {current}.")
+
+
+def _python_notes(leaves: Sequence[Incompatibility], universe: Universe) -> list[str]:
+    """Sentences for dependencies whose versions Requires-Python narrowed: "numpy>=2.1
+    requires Python>=3.10", grouped per distinct Requires-Python."""
+    notes: list[str] = []
+    for leaf in leaves:
+        info = leaf.info
+        if not isinstance(info, DependencyInfo):
+            continue
+        child, bits = _child(leaf)
+        name = split_identifier(child)[0]
+        table = universe.table(name)
+        removed = info.spec_bits & ~bits
+        if not removed:
+            continue
+        by_text: dict[str, int] = {}
+        for position in bit_positions(removed & table.stable_bits & table.unyanked_bits or removed):
+            texts = [t for t in table.requires_python[position] if t]
+            if texts:
+                by_text[texts[0]] = by_text.get(texts[0], 0) | 1 << position
+        pythons = _join(_python_list(info.mask, universe))
+        words = _Words(universe, "")
+        for text, versions in by_text.items():
+            subject = words.versions(name, versions)
+            if subject == name:
+                subject = f"every version of {name}"
+            notes.append(f"{subject} requires Python {text}, so it cannot serve Python {pythons}")
+    return list(dict.fromkeys(notes))
+
+
+def _python_hint(fork_mask: int, universe: Universe, roots: Sequence[Incompatibility]) -> str:
+    """What to change when Requires-Python leaves the failed fork's Pythons without a
+    version: a bound on requires-python that leaves them out, or a marker."""
+    failed = _python_list(fork_mask, universe)
+    every = _python_list(universe.all_mask, universe)
+    if failed and failed != every and every[-len(failed) :] == failed:
+        change = f"add the upper bound '<{failed[0]}' to requires-python in pyproject.toml"
+        marker = f'python_version < "{failed[0]}"'
+    elif failed and failed != every and every[: len(failed)] == failed:
+        higher = every[len(failed)]
+        change = f"raise requires-python in pyproject.toml to '>={higher}'"
+        marker = f'python_version >= "{higher}"'
+    else:
+        return (
+            "Change requires-python in pyproject.toml, or give the requirement a marker "
+            "that leaves those Pythons out"
+        )
+    texts = [str(getattr(leaf.info, "text", "")) for leaf in roots]
+    if len(texts) == 1 and ";" not in texts[0]:
+        return f"{change[0].upper()}{change[1:]}, or write '{texts[0]}; {marker}'"
+    return f"{change[0].upper()}{change[1:]}, or give the requirement the marker {marker}"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def explain_failure(
+    failure: Incompatibility,
     *,
-    provider: Provider,
+    universe: Universe,
+    source: ForkSource,
+    fork_mask: int,
     project_name: str,
     requires_python: SpecifierSet | None,
 ) -> ResolutionError | PackageNotFoundError | NoMatchingVersionError:
-    """Build the error for resolvelib's ``ResolutionImpossible.causes``.
+    """The error for a fork that cannot be resolved.
 
-    :param causes: ``RequirementInformation`` items (``requirement``, ``parent``).
-    :param requires_python: the project's ``requires-python``, named when a package
-        needs a newer Python than the project allows.
+    :param failure: the solver's derived failure (its causes are the derivation).
+    :param fork_mask: the targets of the failed fork; when it is not every target, the
+        message names them and the hint suggests leaving them out.
     :returns: the error to raise (the caller raises it).
     """
-    reqs: list[Requirement_] = [getattr(c, "requirement") for c in causes]  # noqa: B009
-    names = sorted({r.name for r in reqs})
-    name = names[0] if names else "?"
-    if name != PYTHON and not provider.repository.versions(name):
-        direct = [r for r in reqs if r.parent is None]
-        where = (
-            (direct[0].origin or project_name)
-            if direct
-            else _chain(reqs[0], provider, project_name)[0][0]
+    del source, requires_python
+    words = _Words(universe, project_name)
+    leaves = list(failure.leaves())
+    roots = [
+        leaf
+        for leaf in leaves
+        if isinstance(leaf.info, DependencyInfo) and leaf.terms[0][0] == ROOT
+    ]
+    where = "" if fork_mask == universe.all_mask else describe_targets(fork_mask, universe)
+    notes = _python_notes(leaves, universe)
+    if len(roots) == 1 and all(leaf is roots[0] or leaf.kind == "unavailable" for leaf in leaves):
+        single = _direct_failure(roots[0], leaves, universe, words, notes, fork_mask)
+        if single is not None:
+            return single
+    lines = [line for line in _Report(words, failure).lines if line]
+    text = "\n".join(lines)
+    if where:
+        text = f"On {where}: {text[:1].lower()}{text[1:]}"
+    if notes:
+        text += "\n(" + "; ".join(notes) + ".)"
+    order = {str(root.requirement): i for i, root in enumerate(universe.roots)}
+    own = sorted(
+        dict.fromkeys(
+            (order.get(leaf.info.text, len(order)), leaf.info.text, leaf.info.origin or "")
+            for leaf in roots
+            if isinstance(leaf.info, DependencyInfo)
         )
+    )
+    constraints = [
+        leaf.info.detail
+        for leaf in leaves
+        if isinstance(leaf.info, UnavailableInfo) and leaf.info.reason == "constraint"
+    ]
+    hints = []
+    if notes:
+        hints.append(_python_hint(fork_mask, universe, roots))
+    if own:
+        named = [
+            f"{text} ({origin})" if origin and origin != project_name else text
+            for _index, text, origin in own
+        ]
+        hints.append(f"relax one of your requirements: {', '.join(named)}")
+    if constraints:
+        hints.append(
+            f"or the constraint {', '.join(dict.fromkeys(constraints))} "
+            "([tool.shipyard] constraint-dependencies, or a -c file)"
+        )
+    if where and not notes:
+        hints.append(
+            f"or leave {where} out of the lock (requires-python, or [tool.shipyard] environments)"
+        )
+    hint = _sentence("; ".join(hints) if hints else "relax one of the requirements above") + "."
+    return ResolutionError(text, hint=hint)
+
+
+def _direct_failure(
+    root: Incompatibility,
+    leaves: Sequence[Incompatibility],
+    universe: Universe,
+    words: _Words,
+    notes: Sequence[str],
+    fork_mask: int,
+) -> ResolutionError | PackageNotFoundError | NoMatchingVersionError | None:
+    """The error when one of the project's own requirements fails alone: an unknown
+    project, no matching version, or no version for some of the lock's Pythons."""
+    info = root.info
+    assert isinstance(info, DependencyInfo)
+    child, bits = _child(root)
+    name = split_identifier(child)[0]
+    table = universe.table(name)
+    origin = info.origin or words.project_name
+    if not table.versions:
         return PackageNotFoundError(
-            f"No index or find-links location has a project named '{name}' (required by {where}).",
+            f"No index or find-links location has a project named '{name}' (required by {origin}).",
             hint="Check the spelling, or add the index that hosts it with --extra-index-url.",
         )
-    lines: list[str] = []
-    roots: list[str] = []
-    for req in reqs:
-        steps, root = _chain(req, provider, project_name)
-        lines.append(" and ".join(steps))
-        if root.parent is None:
-            roots.append(root.text)
-    roots = sorted(dict.fromkeys(roots))
-    python = name == PYTHON
-    if python:
-        project_python = str(requires_python) if requires_python else "any version"
-        summary = (
-            f"Because {'; and '.join(lines)}, but {project_name} supports Python "
-            f"{project_python} (requires-python), no version can be used on every "
-            "target Python."
-        )
-        hint = (
-            "Raise requires-python in pyproject.toml, or constrain the package to a version "
-            "that still supports your oldest Python"
-        )
-        if roots:
-            hint += f" (relax or pin: {', '.join(roots)})"
-        return ResolutionError(summary, hint=hint + ".")
-    provided = provider.options.provided.get(name)
-    if provided is not None:
+    requirement = words.requirement(info, child, bits)
+    provided = universe.options.provided.get(name)
+    if provided is not None and not info.spec_bits:
         return ResolutionError(
-            f"Because {'; and '.join(lines)}, but {name} {provided} is provided by the "
-            "conda packages, the requirements cannot be met.",
-            hint=f"Relax the requirement on {name} ({', '.join(roots) or 'see above'}), or "
-            "ask conda for a version that satisfies it in [tool.shipyard.conda] "
-            "dependencies.",
+            f"{origin} depends on {requirement}, but {name} {provided} is provided by the "
+            "conda packages, so the requirements cannot be met.",
+            hint=f"Relax the requirement on {name} ('{info.text}'), or ask conda for a version "
+            "that satisfies it in [tool.shipyard.conda] dependencies.",
         )
-    if len(reqs) == 1 or len({str(r.specifier) for r in reqs}) == 1:
-        req = reqs[0]
-        too_new = _python_excluded(req, provider, project_name, requires_python, lines[0])
-        if too_new is not None:
-            return too_new
-        available = [str(pv.version) for pv in provider.repository.versions(name)[:5]]
-        listing = ", ".join(available) if available else "none"
-        constrained = [str(s) for s in provider.constraints_on(name, provider.fork_mask)]
-        limits = (
-            f" and the constraint-dependencies ({', '.join(constrained)})" if constrained else ""
+    if not info.spec_bits:
+        newest = ", ".join(str(pv.version) for pv in table.versions[:5])
+        return NoMatchingVersionError(
+            f"{origin} depends on {requirement}, and no version of {name} matches it "
+            f"(newest available: {newest}).",
+            hint=f"Change the requirement '{info.text}' (pre-releases need --prerelease "
+            "allow), or check the index.",
         )
-        summary = (
-            f"Because {lines[0]}, and no version of {name} matches {_describe(req)}{limits} "
-            f"(newest available: {listing}), the requirements cannot be met."
-        )
-        if constrained:
-            return ResolutionError(
-                summary,
-                hint=f"Relax the constraint on {name} in [tool.shipyard] constraint-dependencies "
-                f"or the requirement '{req.text}'.",
-            )
-        if req.parent is None:
-            return NoMatchingVersionError(
-                summary,
-                hint=f"Change the requirement '{req.text}' in pyproject.toml "
-                "(pre-releases need --prerelease allow), or check the index.",
-            )
+    if not bits and notes:
+        pythons = _join(_python_list(info.mask, universe))
         return ResolutionError(
-            summary,
-            hint=f"Relax {', '.join(roots) or 'the requirement'} so another version can be used.",
+            f"{name} has no version for Python {pythons}, which the lock covers "
+            f"({origin} depends on {requirement}): " + "; ".join(notes) + ".",
+            hint=_sentence(_python_hint(fork_mask, universe, [root])) + ".",
         )
-    joined = "; and ".join(lines)
-    summary = f"Because {joined}, no version of {name} satisfies all of these requirements."
-    hint = (
-        f"Relax one of your requirements: {', '.join(roots)}."
-        if roots
-        else "Relax one of the requirements above."
-    )
-    return ResolutionError(summary, hint=hint)
+    return None

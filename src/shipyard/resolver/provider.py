@@ -1,55 +1,75 @@
-"""The resolvelib provider: how shipyard's requirements and candidates behave.
+"""What the solver needs to know about Python packages, for one fork of targets.
 
-A universal resolution serves a set of target environments at once. Every
-requirement carries a *target mask* (bit ``i`` set when it applies to
-``targets[i]``): the mask of its parent candidate narrowed by its own marker.
-A candidate carries the union of the masks of the requirements it was chosen
-for, so a package's ``Requires-Python`` is checked only against the Python
-versions that actually need it, and a dependency with a marker that no target
-satisfies is never added.
+A universal resolution serves a set of target environments (Python minor ×
+platform) at once; bit ``i`` of a *target mask* stands for ``targets[i]``. It
+starts as one fork holding every target and splits into forks with fewer
+(:mod:`shipyard.resolver.universal`). Within a fork, :class:`ForkSource` turns
+the world into PubGrub terms for :class:`~shipyard.resolver.solver.Solver`:
 
-Identifiers are canonical project names, ``name[extra]`` for an extra (which
-depends on ``name`` at the same version, as pip models extras), and
-``<python>`` for the virtual Python requirement a candidate's
-``Requires-Python`` turns into.
+* packages are canonical names, ``name[extra]`` for an extra (which depends on
+  ``name`` at the same version, as pip models extras) and :data:`ROOT`;
+* a dependency with a marker applies on the targets where the marker holds; one
+  that holds on none of the fork's targets is dropped;
+* ``Requires-Python`` is folded into each dependency: ``A → B>=2`` on targets ``e``
+  admits the versions of ``B>=2`` whose Requires-Python admits at least one Python
+  of ``e``. Whether the chosen version serves *every* target that needs it is
+  checked when it is chosen and again when the fork is done; where it does not,
+  the fork is split (:class:`SplitFork`) so each part gets the newest version its
+  Pythons allow — uv's ``requires-python`` fork strategy;
+* pre-releases (PEP 440), yanked files (PEP 592), ``exclude-newer``, ``no-binary``
+  and ``only-binary`` decide which versions can be *chosen*; versions that cannot
+  become ``unavailable`` incompatibilities with the reason, for explanations.
 
 No I/O happens here: versions and metadata come from a :class:`Repository`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Literal, Protocol, overload
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
-from resolvelib import AbstractProvider
 
 from shipyard.index.metadata import CoreMetadata
 from shipyard.index.repository import ProjectVersion
 from shipyard.models import DistFile, TargetEnvironment
 from shipyard.reporting import ResolveReporter
+from shipyard.resolver.solver import ROOT, Incompatibility
+from shipyard.resolver.versions import VersionTable, bit_positions, specifier
 from shipyard.specs.targets import wheel_target_mask
 
-__all__ = [
-    "PYTHON",
-    "Candidate",
-    "Provider",
-    "Repository",
-    "Requirement_",
-    "ResolveOptions",
-]
+if TYPE_CHECKING:
+    from shipyard.resolver.solver import Solver
 
-PYTHON = "<python>"
+__all__ = [
+    "ROOT",
+    "DependencyInfo",
+    "ForkSource",
+    "ForkStrategy",
+    "PrereleasePolicy",
+    "Repository",
+    "ResolutionStrategy",
+    "ResolveOptions",
+    "RestartFork",
+    "RootRequirement",
+    "SplitFork",
+    "UnavailableInfo",
+    "Universe",
+]
 
 ResolutionStrategy = Literal["highest", "lowest", "lowest-direct"]
 PrereleasePolicy = Literal["allow", "if-necessary", "disallow", "if-necessary-or-explicit"]
+ForkStrategy = Literal["requires-python", "fewest"]
+
+#: candidates whose metadata is fetched ahead once the solver starts rejecting versions
+_PREFETCH_AHEAD = 8
 
 
 class Repository(Protocol):
@@ -82,12 +102,16 @@ class ResolveOptions:
 
     :param strategy: ``highest`` (default), ``lowest``, or ``lowest-direct`` (lowest
         for the project's own requirements, highest for the rest).
+    :param fork_strategy: ``requires-python`` (default: each range of Pythons gets the
+        newest versions it allows, as uv's default) or ``fewest`` (one version wherever
+        one serves every Python, as ``uv lock --fork-strategy fewest``).
     :param prerelease: ``if-necessary-or-explicit`` (default: pre-releases only when a
         specifier names one or nothing else fits), ``allow``, ``if-necessary``, ``disallow``.
     :param exclude_newer: ignore files uploaded after this time (timezone-aware).
     :param no_binary: names that must be built from source (``":all:"`` for every name).
     :param only_binary: names that must not be built from source (``":all:"`` for every).
-    :param preferences: canonical name → version to keep when it still fits (from the lock).
+    :param preferences: canonical name → the version (or versions, newest first) to keep
+        when it still fits (from the lock).
     :param provided: canonical name → version already provided by the environment
         outside PyPI (conda packages that are Python distributions). Such a name has
         that one candidate, with no files and no dependencies of its own (its provider
@@ -101,11 +125,12 @@ class ResolveOptions:
     """
 
     strategy: ResolutionStrategy = "highest"
+    fork_strategy: ForkStrategy = "requires-python"
     prerelease: PrereleasePolicy = "if-necessary-or-explicit"
     exclude_newer: datetime | None = None
     no_binary: frozenset[str] = frozenset()
     only_binary: frozenset[str] = frozenset()
-    preferences: Mapping[str, Version] = field(default_factory=dict)
+    preferences: Mapping[str, Version | Sequence[Version]] = field(default_factory=dict)
     provided: Mapping[str, Version] = field(default_factory=dict)
     constraints: Mapping[str, tuple[tuple[SpecifierSet, str | None], ...]] = field(
         default_factory=dict
@@ -113,79 +138,78 @@ class ResolveOptions:
     no_deps: bool = False
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Requirement_:
-    """One requirement in the resolution.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RootRequirement:
+    """A requirement the project declares.
 
-    :param name: canonical project name (or :data:`PYTHON`).
-    :param extra: the extra this requirement selects (one per requirement; ``None``: base).
-    :param specifier: the version specifier.
-    :param mask: bitmask of the target environments it applies to.
-    :param parent: the candidate that declared it; ``None`` for the project's own.
-    :param text: the requirement as written (for messages).
-    :param marker: its marker string as written (``None``: unconditional).
-    :param origin: for root requirements, who declares it (``"ml-service"``,
+    :param requirement: the PEP 508 requirement.
+    :param selector: the lock-file marker that selects it: ``None`` for
+        ``[project].dependencies``, ``"'plots' in extras"`` for an extra,
+        ``"'dev' in dependency_groups"`` for a group.
+    :param origin: who declares it, for messages (``"ml-service"``,
         ``"ml-service[plots]"``, ``"dependency group 'dev'"``).
-    :param url: for a direct reference (``name @ url``, PEP 440/508), the URL.
     """
 
-    name: str
-    extra: str | None
-    specifier: SpecifierSet
-    mask: int
-    parent: Candidate | None
+    requirement: Requirement
+    selector: str | None
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyInfo:
+    """What a ``dependency`` incompatibility stands for, for explanations.
+
+    :param text: the requirement as written (``"numpy>=1.26; python_version>='3.12'"``).
+    :param origin: for the project's own requirements, who declares them.
+    :param mask: the fork's targets on which it applies.
+    :param spec_bits: the versions its specifier admits, before Requires-Python is
+        folded in (the incompatibility's own term is the folded set).
+    :param child: the package it requires (the term on it is left out when no version
+        is admitted: the incompatibility then rules out the parent alone).
+    """
+
     text: str
-    marker: str | None = None
-    origin: str | None = None
-    url: str | None = None
-
-    @property
-    def identifier(self) -> str:
-        """The resolvelib identifier: ``name`` or ``name[extra]``."""
-        return f"{self.name}[{self.extra}]" if self.extra else self.name
+    origin: str | None
+    mask: int
+    spec_bits: int
+    child: str
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Candidate:
-    """One version of one project the resolver may pick, for the targets in ``mask``.
+@dataclass(frozen=True, slots=True)
+class UnavailableInfo:
+    """Why an ``unavailable`` incompatibility rules versions out.
 
-    :param name: canonical name; :param extra: the extra (``None``: base);
-    :param version: the version; :param project_version: its files and index;
-    :param mask: the targets it must serve.
+    :param reason: ``"missing"`` (no index has the project), ``"files"`` (no file for
+        the fork's targets, or none allowed by exclude-newer/no-binary/only-binary),
+        ``"yanked"``, ``"prerelease"``, ``"constraint"``, ``"provided"`` (conda provides
+        another version), ``"url"`` (two different direct references), ``"self"`` (the
+        version depends on itself at another version).
+    :param detail: words for the message (the constraint text, the provided version…).
     """
 
-    name: str
-    extra: str | None
-    version: Version
-    project_version: ProjectVersion | None
-    mask: int
+    reason: str
+    detail: str = ""
 
-    @property
-    def identifier(self) -> str:
-        """The resolvelib identifier."""
-        return f"{self.name}[{self.extra}]" if self.extra else self.name
 
-    def _key(self) -> tuple[str, str | None, Version, int]:
-        return (self.name, self.extra, self.version, self.mask)
+class SplitFork(Exception):
+    """Raised inside a fork when a chosen version serves only some of the targets that
+    need it: the fork is split into ``admitted`` (the targets it serves) and the rest."""
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Candidate) and self._key() == other._key()
+    def __init__(self, admitted: int, package: str, version: Version) -> None:
+        super().__init__(f"{package} {version}")
+        self.admitted = admitted
+        self.package = package
+        self.version = version
 
-    def __hash__(self) -> int:
-        return hash(self._key())
 
-    def __repr__(self) -> str:
-        return f"<Candidate {self.identifier}=={self.version}>"
+class RestartFork(Exception):
+    """Raised when a version's metadata shows a Requires-Python its index did not: the
+    fork starts over with the corrected table."""
 
 
 @lru_cache(maxsize=8192)
 def _parse_marker(text: str) -> Marker:
     return Marker(text)
-
-
-@lru_cache(maxsize=4096)
-def _specifier(text: str) -> SpecifierSet:
-    return SpecifierSet(text)
 
 
 @lru_cache(maxsize=4096)
@@ -200,620 +224,601 @@ def _names_prerelease(operator: str, version: str) -> bool:
         return False
 
 
-def _bit_positions(bits: int) -> list[int]:
-    """The positions of the set bits of ``bits``, lowest first."""
-    positions = []
-    while bits:
-        low = bits & -bits
-        positions.append(low.bit_length() - 1)
-        bits ^= low
-    return positions
+def split_identifier(identifier: str) -> tuple[str, str | None]:
+    """``"b[x]"`` → ``("b", "x")``; ``"b"`` → ``("b", None)``."""
+    name, _, extra = identifier.partition("[")
+    return name, (extra[:-1] or None) if extra else None
 
 
-#: candidates whose metadata is fetched ahead once the resolver starts rejecting
-_PREFETCH_AHEAD = 8
+def _identifier(name: str, extra: str | None) -> str:
+    return f"{name}[{extra}]" if extra else name
 
 
-class _Matches(Sequence[Candidate]):
-    """The candidates of one ``find_matches`` call, produced lazily and re-filtered.
+@dataclass(slots=True)
+class Edge:
+    """One dependency of a chosen version, as the lock's markers need it.
 
-    resolvelib re-iterates a criterion's candidates after every backjump. Each
-    iteration here skips versions with no usable file for ``mask`` and versions
-    the provider has since found dead, so a candidate that contradicts the
-    project's own requirements is rejected once, not once per backjump.
+    :param child: the identifier it requires; :param marker: its marker as written;
+    :param extra: the parent's extra (the marker is evaluated with it).
     """
 
-    def __init__(
-        self,
-        provider: Provider,
-        name: str,
-        extra: str | None,
-        mask: int,
-        versions: list[ProjectVersion],
-    ) -> None:
-        self._provider = provider
-        self._name = name
-        self._extra = extra
-        self._mask = mask
-        self._versions = versions
-
-    def __iter__(self) -> Iterator[Candidate]:
-        provider, name, mask = self._provider, self._name, self._mask
-        versions = self._versions
-        yielded = 0
-        for index, pv in enumerate(versions):
-            if provider.usable_files(name, pv, mask) and not provider.is_dead(
-                name, pv.version, mask
-            ):
-                if yielded:
-                    # The resolver is walking down this list (the candidates before were
-                    # rejected): fetch the next few candidates' metadata in parallel
-                    # instead of one round trip per rejection.
-                    for ahead in versions[index + 1 : index + 1 + _PREFETCH_AHEAD]:
-                        provider.repository.prefetch_metadata(ahead)
-                yielded += 1
-                yield Candidate(name, self._extra, pv.version, pv, mask)
-
-    def first(self) -> Candidate | None:
-        """The best candidate, or ``None``."""
-        return next(iter(self), None)
-
-    def __bool__(self) -> bool:
-        return self.first() is not None
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    @overload
-    def __getitem__(self, index: int) -> Candidate: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Candidate]: ...
-    def __getitem__(self, index: int | slice) -> Candidate | Sequence[Candidate]:
-        return list(self)[index]
+    child: str
+    marker: str | None
+    extra: str | None
+    mask: int
 
 
-class _VersionTable:
-    """One project's versions (newest first) with bitsets over their positions.
+class Universe:
+    """What every fork of one resolution shares: the targets, the version tables, the
+    parsed metadata and the marker and Requires-Python evaluations.
 
-    Bit ``i`` stands for ``versions[i]``. Each distinct specifier is evaluated
-    once per project; a resolution (with all its backtracking) then combines
-    requirements with integer ``&``.
-    """
-
-    __slots__ = (
-        "all_bits",
-        "by_text",
-        "position",
-        "spec_bits",
-        "stable_bits",
-        "unyanked_bits",
-        "versions",
-    )
-
-    def __init__(self, versions: Sequence[ProjectVersion]) -> None:
-        self.versions = versions
-        self.position = {pv.version: i for i, pv in enumerate(versions)}
-        self.by_text: dict[str, list[int]] | None = None
-        self.all_bits = (1 << len(versions)) - 1
-        stable = unyanked = 0
-        for i, pv in enumerate(versions):
-            if not pv.version.is_prerelease:
-                stable |= 1 << i
-            if not pv.yanked:
-                unyanked |= 1 << i
-        self.stable_bits = stable
-        self.unyanked_bits = unyanked
-        self.spec_bits: dict[SpecifierSet, int] = {}
-
-    def matching(self, specifier: SpecifierSet) -> int:
-        """The versions ``specifier`` admits (pre-releases included)."""
-        bits = self.spec_bits.get(specifier)
-        if bits is None:
-            if not len(specifier):
-                bits = self.all_bits
-            else:
-                bits = 0
-                for i, pv in enumerate(self.versions):
-                    if specifier.contains(pv.version, prereleases=True):
-                        bits |= 1 << i
-            self.spec_bits[specifier] = bits
-        return bits
-
-    def positions_of(self, text: str) -> list[int]:
-        """Positions of the versions whose normalized text is ``text`` (for ``==``)."""
-        if self.by_text is None:
-            self.by_text = {}
-            for i, pv in enumerate(self.versions):
-                self.by_text.setdefault(str(pv.version), []).append(i)
-        try:
-            key = str(Version(text))
-        except InvalidVersion:
-            key = text
-        return self.by_text.get(key, [])
-
-
-class Provider(AbstractProvider["Requirement_", "Candidate", str]):
-    """The resolvelib provider for one universal resolution (one fork of targets).
-
-    :param targets: all target environments of the lock (bit ``i`` ↔ ``targets[i]``).
-    :param fork_mask: the targets this resolution serves (all of them unless forked).
-    :param root_names: canonical names the project requires directly.
-    :param repository: where versions and metadata come from.
+    :param targets: the lock's target environments (bit ``i`` ↔ ``targets[i]``).
+    :param roots: the project's requirements.
     """
 
     def __init__(
         self,
         *,
         targets: Sequence[TargetEnvironment],
-        fork_mask: int,
-        root_names: frozenset[str],
+        roots: Sequence[RootRequirement],
         repository: Repository,
         options: ResolveOptions,
         reporter: ResolveReporter | None = None,
     ) -> None:
         self.targets = tuple(targets)
-        self.fork_mask = fork_mask
-        self.root_names = root_names
+        self.roots = tuple(roots)
         self.repository = repository
         self.options = options
         self.reporter = reporter
+        self.all_mask = (1 << len(self.targets)) - 1
+        self.root_names = frozenset(canonicalize_name(r.requirement.name) for r in roots)
         self._envs = tuple(dict(t.markers) for t in self.targets)
         self._python_versions = tuple(
             Version(t.markers["python_full_version"]) for t in self.targets
         )
-        self._mask_cache: dict[tuple[str, str], int] = {}
-        self._python_cache: dict[tuple[str, int], bool] = {}
+        self._tables: dict[str, VersionTable] = {}
+        self._urls: dict[str, str] = {}
+        self._marker_masks: dict[tuple[str, str], int] = {}
+        self._admitted: dict[str, int] = {}
         self._wheel_masks: dict[str, int] = {}
-        self._usable_cache: dict[tuple[str, Version, int], tuple[DistFile, ...]] = {}
-        self._deps_cache: dict[Candidate, list[Requirement_]] = {}
-        self._tables: dict[str, _VersionTable] = {}
-        #: canonical name → (mask, specifier) of the project's own requirements on it
-        self._root_specs: dict[str, list[tuple[int, SpecifierSet]]] = {}
-        #: canonical name → {requiring project: how many versions its requirement admits}
-        self.requirers: dict[str, dict[str, int]] = {}
-        #: names to decide first, in this order (see ``universal._ConflictWatch``)
-        self.prioritized: dict[str, int] = {}
-        #: (name, version) → target masks on which that version can never be used
-        self._dead: dict[tuple[str, Version], list[int]] = {}
-        #: identifier → the first requirement that brought it in (for explanations)
-        self.introduced_by: dict[str, Requirement_] = {}
+        self._requirements: dict[tuple[str, Version], tuple[Requirement, ...]] = {}
+        self.announced: set[tuple[str, Version]] = set()
+        preferences: dict[str, tuple[Version, ...]] = {}
+        for name, value in options.preferences.items():
+            versions = (value,) if isinstance(value, Version) else tuple(value)
+            preferences[name] = tuple(sorted(versions, reverse=True))
+        self.preferences = preferences
 
-    def narrowing_requirers(self, name: str) -> list[str]:
-        """The projects whose requirements on ``name`` exclude some of its versions,
-        the most restrictive first."""
+    # -- tables ---------------------------------------------------------------------
+
+    def table(self, name: str) -> VersionTable:
+        """The versions of canonical ``name`` (one for a direct reference or a version
+        provided by conda)."""
         table = self._tables.get(name)
-        total = len(table.versions) if table is not None else 0
-        found = self.requirers.get(name, {})
-        return sorted((n for n, count in found.items() if count < total), key=found.__getitem__)
+        if table is None:
+            provided = self.options.provided.get(name)
+            url = self._urls.get(name)
+            if provided is not None:
+                versions = [ProjectVersion(provided, (), "")]
+            elif url is not None:
+                versions = [self.repository.direct_version(name, url)]
+            else:
+                versions = self.repository.versions(name)
+            table = self._tables[name] = VersionTable(versions)
+        return table
 
-    def prioritize(self, name: str) -> None:
-        """Decide ``name`` before every project not prioritized earlier."""
-        self.prioritized.setdefault(name, len(self.prioritized))
+    def has_table(self, name: str) -> bool:
+        """Whether ``name``'s versions are loaded already."""
+        return name in self._tables
 
-    def set_root_requirements(self, requirements: Iterable[Requirement_]) -> None:
-        """Record the project's own requirements, so a candidate that contradicts one
-        of them is ruled out once instead of on every backtrack."""
-        for req in requirements:
-            if req.extra is None and req.url is None and req.parent is None:
-                self._root_specs.setdefault(req.name, []).append((req.mask, req.specifier))
+    def use_url(self, name: str, url: str) -> bool:
+        """Make ``name`` come from the direct reference ``url``; ``False`` when its versions
+        come from somewhere else already (another URL, or the index)."""
+        known = self._urls.get(name)
+        if known is not None:
+            return known == url
+        if name in self._tables or name in self.options.provided:
+            return False
+        self._urls[name] = url
+        return True
 
-    def is_dead(self, name: str, version: Version, mask: int) -> bool:
-        """Whether ``version`` of ``name`` is known to be unusable for the targets in
-        ``mask`` (it contradicts a requirement of the project itself)."""
-        masks = self._dead.get((name, version))
-        return masks is not None and any(dead & ~mask == 0 for dead in masks)
+    def url_of(self, name: str) -> str | None:
+        """The direct reference ``name`` comes from, if any."""
+        return self._urls.get(name)
 
-    def _check_against_roots(self, candidate: Candidate, deps: Sequence[Requirement_]) -> None:
-        """Mark ``candidate`` dead when one of its dependencies admits no version the
-        project's own requirement on that name admits, on a target both apply to.
-
-        Such a candidate fails whatever else is pinned; without this memo resolvelib
-        re-tries it after every backjump (sentry-base's google-cloud-spanner versions
-        that need ``sqlparse>=0.4.4`` against the project's ``sqlparse<=0.3.0``).
-        """
-        for dep in deps:
-            roots = self._root_specs.get(dep.name)
-            if not roots or dep.extra is not None or dep.url is not None:
-                continue
-            table = self._tables.get(dep.name)
-            if table is None:
-                continue  # its page is not loaded yet; resolvelib will find out itself
-            dep_bits = table.matching(dep.specifier)
-            for root_mask, root_spec in roots:
-                if dep.mask & root_mask and not dep_bits & table.matching(root_spec):
-                    self._dead.setdefault((candidate.name, candidate.version), []).append(
-                        candidate.mask
-                    )
-                    return
-
-    # -- masks ------------------------------------------------------------------------
+    # -- targets --------------------------------------------------------------------
 
     def marker_mask(self, marker: str | None, extra: str = "") -> int:
-        """Targets (within the fork) on which ``marker`` holds with ``extra`` selected."""
+        """Targets on which ``marker`` holds with ``extra`` selected (all for ``None``).
+
+        :raises InvalidMarker: for a marker packaging cannot parse.
+        """
         if marker is None:
-            return self.fork_mask
+            return self.all_mask
         key = (marker, extra)
-        found = self._mask_cache.get(key)
-        if found is not None:
-            return found
-        parsed = _parse_marker(marker)
+        found = self._marker_masks.get(key)
+        if found is None:
+            parsed = _parse_marker(marker)
+            found = 0
+            for index, env in enumerate(self._envs):
+                if parsed.evaluate({**env, "extra": extra}):
+                    found |= 1 << index
+            self._marker_masks[key] = found
+        return found
+
+    def admitted(self, requires_python: str) -> int:
+        """Targets whose Python a ``Requires-Python`` text admits (all when it does not
+        parse, as pip ignores such a value)."""
+        found = self._admitted.get(requires_python)
+        if found is None:
+            spec = specifier(requires_python)
+            if spec is None:
+                found = self.all_mask
+            else:
+                found = 0
+                for index, version in enumerate(self._python_versions):
+                    if spec.contains(version, prereleases=True):
+                        found |= 1 << index
+            self._admitted[requires_python] = found
+        return found
+
+    def version_admits(self, table: VersionTable, position: int) -> int:
+        """Targets the Requires-Python of ``table.versions[position]`` admits."""
         mask = 0
-        for index, env in enumerate(self._envs):
-            if self.fork_mask >> index & 1 and parsed.evaluate({**env, "extra": extra}):
-                mask |= 1 << index
-        self._mask_cache[key] = mask
+        for text in table.requires_python[position]:
+            mask |= self.all_mask if text is None else self.admitted(text)
         return mask
-
-    def constraints_on(self, name: str, mask: int) -> list[SpecifierSet]:
-        """The constraint specifiers on ``name`` whose marker holds on a target of ``mask``."""
-        return [
-            specifier
-            for specifier, marker in self.options.constraints.get(name, ())
-            if self.marker_mask(marker) & mask
-        ]
-
-    def python_ok(self, requires_python: str | None, mask: int) -> bool:
-        """Whether ``requires_python`` admits the Python of every target in ``mask``."""
-        if not requires_python:
-            return True
-        key = (requires_python, mask)
-        found = self._python_cache.get(key)
-        if found is not None:
-            return found
-        try:
-            spec = _specifier(requires_python)
-        except InvalidSpecifier:
-            return True  # an unparseable Requires-Python is ignored, as pip does
-        result = True
-        index = 0
-        while mask:
-            if mask & 1 and not spec.contains(self._python_versions[index], prereleases=True):
-                result = False
-                break
-            mask >>= 1
-            index += 1
-        self._python_cache[key] = result
-        return result
 
     def wheel_mask(self, filename: str) -> int:
         """Targets a wheel can be installed on (memoized per filename)."""
         found = self._wheel_masks.get(filename)
         if found is None:
-            found = wheel_target_mask(filename, self.targets)
-            self._wheel_masks[filename] = found
+            found = self._wheel_masks[filename] = wheel_target_mask(filename, self.targets)
         return found
 
-    # -- resolvelib protocol ------------------------------------------------------------
+    def file_mask(self, name: str, dist: DistFile, all_yanked: bool) -> int:
+        """The targets ``dist`` may be used for: none when yanked (unless every file of
+        its version is), newer than ``exclude_newer``, or refused by ``no_binary`` /
+        ``only_binary``; a wheel's tags and the file's Requires-Python narrow the rest."""
+        options = self.options
+        if dist.yanked is not None and not all_yanked:
+            return 0
+        if (
+            options.exclude_newer is not None
+            and dist.upload_time is not None
+            and dist.upload_time > options.exclude_newer
+        ):
+            return 0
+        if dist.is_wheel:
+            if ":all:" in options.no_binary or name in options.no_binary:
+                return 0
+            mask = self.wheel_mask(dist.filename)
+        else:
+            if ":all:" in options.only_binary or name in options.only_binary:
+                return 0
+            mask = self.all_mask
+        if dist.requires_python:
+            mask &= self.admitted(dist.requires_python)
+        return mask
 
-    def identify(self, requirement_or_candidate: Requirement_ | Candidate) -> str:
-        """The identifier shared by a requirement and the candidates that can satisfy it."""
-        return requirement_or_candidate.identifier
+    def usable_files(self, name: str, pv: ProjectVersion, mask: int) -> tuple[DistFile, ...]:
+        """The files of ``pv`` that serve at least one target of ``mask``."""
+        if not pv.index:
+            return pv.files  # a direct reference: exactly what the project named
+        all_yanked = pv.yanked
+        return tuple(f for f in pv.files if self.file_mask(name, f, all_yanked) & mask)
 
-    def get_preference(
-        self,
-        identifier: str,
-        resolutions: Mapping[str, Candidate],
-        candidates: Mapping[str, Iterator[Candidate]],
-        information: Mapping[str, Iterator[Any]],
-        backtrack_causes: Sequence[Any],
-    ) -> tuple[bool, int, bool, bool, bool, str]:
-        """Order in which to pin identifiers: the Python check first, then projects
-        prioritized after repeated conflicts, then causes of backtracking, then exact
-        pins, then the project's direct requirements."""
-        infos = list(information[identifier])
-        pinned = any(
-            any(
-                s.operator in ("==", "===") and "*" not in s.version
-                for s in i.requirement.specifier
-            )
-            for i in infos
-        )
-        direct = any(i.parent is None for i in infos)
-        causes = {c.requirement.name for c in backtrack_causes} | {
-            c.parent.name for c in backtrack_causes if c.parent is not None
-        }
-        name = identifier.partition("[")[0]
-        rank = self.prioritized.get(name, len(self.prioritized))
-        return (identifier != PYTHON, rank, name not in causes, not pinned, not direct, identifier)
+    def requirements_of(self, name: str, pv: ProjectVersion) -> tuple[Requirement, ...]:
+        """The parsed ``Requires-Dist`` of one version (invalid ones reported, skipped)."""
+        key = (name, pv.version)
+        found = self._requirements.get(key)
+        if found is not None:
+            return found
+        metadata = self.repository.metadata(pv)
+        parsed = []
+        for text in metadata.requires_dist:
+            try:
+                parsed.append(Requirement(text))
+            except InvalidRequirement as exc:
+                if self.reporter is not None:
+                    self.reporter.warning(
+                        f"Ignoring an invalid requirement {text!r} in the metadata of "
+                        f"{name} {pv.version}: {str(exc).splitlines()[0]}"
+                    )
+        found = self._requirements[key] = tuple(parsed)
+        return found
 
-    def find_matches(
-        self,
-        identifier: str,
-        requirements: Mapping[str, Iterator[Requirement_]],
-        incompatibilities: Mapping[str, Iterator[Candidate]],
-    ) -> Sequence[Candidate]:
-        """Candidates satisfying every requirement on ``identifier``, best first.
 
-        The versions that pass the specifiers are found with per-project bitsets;
-        the result is a lazy sequence (:class:`_Matches`) that checks each version's
-        files only when the resolver gets that far down the list, and that skips
-        versions found dead since (resolvelib keeps and re-iterates it).
+class ForkSource:
+    """The :class:`~shipyard.resolver.solver.Source` for one fork of targets.
+
+    :param fork_mask: the targets this fork serves.
+    :param preferred: canonical name → versions chosen by forks resolved before this
+        one, tried first after the lock's own preferences (so forks agree wherever they
+        can).
+    """
+
+    def __init__(
+        self, universe: Universe, fork_mask: int, preferred: Mapping[str, Sequence[Version]]
+    ) -> None:
+        self.universe = universe
+        self.fork_mask = fork_mask
+        self.preferred = preferred
+        self.options = universe.options
+        #: identifier → the targets needing it, as estimated when it was chosen
+        self.need: dict[str, int] = {ROOT: fork_mask}
+        #: identifier → [(parent identifier, parent position, targets of the edge)]
+        self.incoming: dict[str, list[tuple[str, int, int]]] = {}
+        #: (identifier, position) → the dependency edges of that version, for markers
+        self.edges: dict[tuple[str, int], list[Edge]] = {}
+        self._order: dict[str, int] = {ROOT: 0}
+        self._constrained: set[str] = set()
+        self._explicit_pre: set[str] = set()
+        self._rejected: dict[str, int] = {}
+        self._usable: dict[tuple[str, int], bool] = {}
+
+    # -- Source protocol --------------------------------------------------------------
+
+    def priority(self, package: str) -> tuple[int, ...]:
+        """Exact pins and direct references first, then the order packages were met in
+        (breadth-first from the project's requirements)."""
+        order = self._order.get(package)
+        if order is None:
+            order = self._order[package] = len(self._order)
+        name = split_identifier(package)[0]
+        if self.universe.url_of(name) is not None or name in self.options.provided:
+            return (0, order)
+        return (1, order)
+
+    def choose(self, package: str, allowed: int, solver: Solver) -> int | Incompatibility:
+        """The version to try for ``package`` within ``allowed``.
+
+        :raises SplitFork: when the best version serves only some of the targets that
+            need the package (and the fork strategy wants the newest per Python range).
         """
-        reqs = list(requirements[identifier])
-        mask = 0
-        for req in reqs:
-            mask |= req.mask
-        for req in reqs:
-            self.introduced_by.setdefault(identifier, req)
-        if identifier == PYTHON:
-            if all(self.python_ok(str(r.specifier), r.mask) for r in reqs):
-                return [Candidate(PYTHON, None, Version("0"), None, mask)]
-            return []
-        name, _, extra_part = identifier.partition("[")
-        extra = extra_part.rstrip("]") or None
-        if extra:
-            # Versions the base requirement excludes are excluded for the extra too.
-            reqs = reqs + [r for r in requirements.get(name, ()) if r.extra is None]
-        bad = {c.version for c in incompatibilities[identifier]}
-        urls = {r.url for r in reqs if r.url}
-        constraints = self.constraints_on(name, mask)
-        provided = self.options.provided.get(name)
-        if provided is not None:
-            if (
-                urls
-                or provided in bad
-                or not all(
-                    s.contains(provided, prereleases=True)
-                    for s in [r.specifier for r in reqs] + constraints
+        if package == ROOT:
+            return 0
+        name, extra = split_identifier(package)
+        universe = self.universe
+        table = universe.table(name)
+        need = self._need(package, solver)
+        candidates = allowed
+        if extra is not None:
+            # ``name[extra]`` at a version means ``name`` at that version: only the
+            # versions the base may still take are worth trying. When there are none,
+            # say so as a fact over the whole set (name[extra] ∈ S needs name ∈ S) so
+            # the solver learns it at once instead of trying each version in turn.
+            positive, bits = solver.term_of(name)
+            base = bits if positive else table.all_bits & ~bits
+            if not candidates & base:
+                return Incompatibility(
+                    ((package, True, allowed), (name, False, allowed)),
+                    "dependency",
+                    info=DependencyInfo(f"{name}[{extra}]", None, self.fork_mask, allowed, name),
                 )
-            ):
-                return []
-            return [Candidate(name, extra, provided, None, mask)]
-        if urls:
-            return self._direct_matches(name, extra, urls, reqs, mask, bad)
-        table = self._table(name)
-        bits = table.all_bits
-        requirers = self.requirers.setdefault(name, {})
-        for req in reqs:
-            admitted = table.matching(req.specifier)
-            bits &= admitted
-            if req.parent is not None and req.parent.name != name:
-                count = admitted.bit_count()
-                if count < requirers.get(req.parent.name, len(table.versions) + 1):
-                    requirers[req.parent.name] = count
-        for specifier in constraints:
-            bits &= table.matching(specifier)
-        for version in bad:
-            position = table.position.get(version)
-            if position is not None:
-                bits &= ~(1 << position)
-        # Yanked versions only when a requirement pins exactly that version (PEP 592).
-        pinned = {
-            s.version
-            for specifier in [r.specifier for r in reqs] + constraints
-            for s in specifier
-            if s.operator in ("==", "===")
-        }
-        allowed_yanked = 0
-        for text in pinned:
-            for position in table.positions_of(text):
-                allowed_yanked |= 1 << position
-        bits &= table.unyanked_bits | allowed_yanked
-        if not self._allow_prereleases(reqs, bits & table.stable_bits):
-            bits &= table.stable_bits
-        if not bits:
-            return []
-        positions = _bit_positions(bits)
-        lowest = self.options.strategy == "lowest" or (
-            self.options.strategy == "lowest-direct" and name in self.root_names
+            candidates &= base
+        reason = ""
+        if candidates & ~table.unyanked_bits and not _pinned(table, candidates):
+            candidates &= table.unyanked_bits
+            reason = "yanked"
+        if not self._prereleases_allowed(name, candidates):
+            candidates &= table.stable_bits
+            reason = reason or "prerelease"
+        if not candidates:
+            return Incompatibility(
+                ((package, True, allowed),), "unavailable", info=UnavailableInfo(reason)
+            )
+        order = self._order_of(name, table, candidates)
+        covering = table.admitting(need, universe.admitted, every=True)
+        if self.options.fork_strategy == "fewest":
+            order = [p for p in order if covering >> p & 1] + [
+                p for p in order if not covering >> p & 1
+            ]
+        unusable = 0
+        for index, position in enumerate(order):
+            if not self._has_files(name, table, position):
+                unusable |= 1 << position
+                continue
+            if self._rejected.get(name) or index:
+                for ahead in order[index + 1 : index + 1 + _PREFETCH_AHEAD]:
+                    universe.repository.prefetch_metadata(table.versions[ahead])
+            self._rejected[name] = self._rejected.get(name, 0) + 1
+            if not covering >> position & 1:
+                admitted = universe.version_admits(table, position) & self.fork_mask
+                raise SplitFork(admitted, name, table.versions[position].version)
+            return position
+        return Incompatibility(
+            ((package, True, unusable),), "unavailable", info=UnavailableInfo("files")
         )
-        if lowest:
-            positions.reverse()
-        preferred = self.options.preferences.get(name)
-        if preferred is not None:
-            position = table.position.get(preferred)
-            if position is not None and bits >> position & 1:
-                positions.remove(position)
-                positions.insert(0, position)
-        matches = _Matches(self, name, extra, mask, [table.versions[p] for p in positions])
-        first = matches.first()
-        if first is None:
-            return []
-        if first.project_version is not None:
-            self.repository.prefetch_metadata(first.project_version)
-        return matches
 
-    def _table(self, name: str) -> _VersionTable:
-        table = self._tables.get(name)
-        if table is None:
-            table = _VersionTable(self.repository.versions(name))
-            self._tables[name] = table
-        return table
+    def dependencies(self, package: str, position: int) -> list[Incompatibility]:
+        """The incompatibilities of one chosen version: its dependencies (each narrowed to
+        the targets its marker holds on), and the constraints on packages met first.
 
-    def _direct_matches(
+        :raises RestartFork: when its metadata's Requires-Python excludes targets its
+            index entry did not say it excludes.
+        """
+        if package == ROOT:
+            return self._root_dependencies()
+        universe = self.universe
+        name, extra = split_identifier(package)
+        table = universe.table(name)
+        pv = table.versions[position]
+        version_bits = 1 << position
+        result: list[Incompatibility] = []
+        edges: list[Edge] = []
+        self.edges[(package, position)] = edges
+        if extra is not None:
+            edges.append(Edge(name, None, extra, self.fork_mask))
+            self._link(name, position, package, self.fork_mask)
+            result.append(
+                Incompatibility(
+                    ((package, True, version_bits), (name, False, version_bits)),
+                    "dependency",
+                    info=DependencyInfo(
+                        f"{name}=={pv.version}", None, self.fork_mask, version_bits, name
+                    ),
+                )
+            )
+        if not pv.index and name in self.options.provided:
+            return result
+        if universe.reporter is not None and extra is None:
+            key = (name, pv.version)
+            if key not in universe.announced:
+                universe.announced.add(key)
+                universe.reporter.package_resolved(name, str(pv.version))
+        requirements = universe.requirements_of(name, pv)
+        if extra is None and pv.index:
+            requires_python = universe.repository.metadata(pv).requires_python
+            if (
+                requires_python
+                and table.set_requires_python(position, requires_python)
+                and universe.admitted(requires_python) & self.fork_mask != self.fork_mask
+            ):
+                raise RestartFork(name)
+        if self.options.no_deps:
+            return result
+        wanted: list[tuple[Requirement, str | None, int]] = []
+        for req in requirements:
+            marker = str(req.marker) if req.marker is not None else None
+            if extra is not None and (marker is None or "extra" not in marker):
+                continue  # a base dependency: the base package brings it in
+            try:
+                mask = universe.marker_mask(marker, extra or "") & self.fork_mask
+            except InvalidMarker:
+                continue
+            if mask:
+                wanted.append((req, marker, mask))
+                universe.repository.prefetch(canonicalize_name(req.name))
+        for req, marker, mask in wanted:
+            for child, incompatibility in self._requirement(
+                package, version_bits, req, mask, str(req), None
+            ):
+                edges.append(Edge(child, marker, extra, mask))
+                self._link(child, position, package, mask)
+                result.extend(incompatibility)
+        return result
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _root_dependencies(self) -> list[Incompatibility]:
+        universe = self.universe
+        result: list[Incompatibility] = []
+        edges: list[Edge] = []
+        self.edges[(ROOT, 0)] = edges
+        for root in universe.roots:
+            req = root.requirement
+            name = canonicalize_name(req.name)
+            if req.url is not None:
+                universe.use_url(name, req.url)
+            universe.repository.prefetch(name)
+        for root in universe.roots:
+            req = root.requirement
+            marker = str(req.marker) if req.marker is not None else None
+            mask = universe.marker_mask(marker) & self.fork_mask
+            if not mask:
+                continue
+            for child, incompatibility in self._requirement(
+                ROOT, 1, req, mask, str(req), root.origin
+            ):
+                edges.append(Edge(child, marker, None, mask))
+                self._link(child, 0, ROOT, mask)
+                result.extend(incompatibility)
+        return result
+
+    def _link(self, child: str, position: int, parent: str, mask: int) -> None:
+        self.incoming.setdefault(child, []).append((parent, position, mask))
+        if child not in self._order:
+            self._order[child] = len(self._order)
+
+    def _requirement(
         self,
-        name: str,
-        extra: str | None,
-        urls: set[str],
-        reqs: Sequence[Requirement_],
+        parent: str,
+        parent_bits: int,
+        req: Requirement,
         mask: int,
-        bad: set[Version],
-    ) -> list[Candidate]:
-        """The single candidate of a direct reference, if every requirement accepts it."""
-        if len(urls) != 1:
-            return []  # two different URLs for one project cannot both be honoured
-        url = next(iter(urls))
-        pv = self.repository.direct_version(name, url)
-        if pv.version in bad:
-            return []
-        if not all(r.specifier.contains(pv.version, prereleases=True) for r in reqs):
-            return []
-        return [Candidate(name, extra, pv.version, pv, mask)]
+        text: str,
+        origin: str | None,
+    ) -> Iterable[tuple[str, list[Incompatibility]]]:
+        """The incompatibilities of one requirement: one per identifier (the base and
+        each extra), each with the constraints on that package if it is new here."""
+        universe = self.universe
+        name = canonicalize_name(req.name)
+        if req.url is not None and not universe.use_url(name, req.url):
+            yield (
+                name,
+                [
+                    Incompatibility(
+                        ((parent, True, parent_bits),),
+                        "unavailable",
+                        info=UnavailableInfo("url", f"{name} @ {req.url}"),
+                    )
+                ],
+            )
+            return
+        table = universe.table(name)
+        spec_bits = table.matching(req.specifier)
+        if req.url is None and universe.url_of(name) is not None:
+            spec_bits = table.all_bits if not len(req.specifier) else spec_bits
+        bits = spec_bits & table.admitting(mask, universe.admitted, every=False)
+        if any(_names_prerelease(s.operator, s.version) for s in req.specifier):
+            self._explicit_pre.add(name)
+        self._prefetch_best(name, table, bits)
+        extras = [None, *sorted({canonicalize_name(e) for e in req.extras})]
+        for extra in extras:
+            child = _identifier(name, extra)
+            info = DependencyInfo(text, origin, mask, spec_bits, child)
+            found: list[Incompatibility] = []
+            if child == parent:
+                if not parent_bits & bits:
+                    found.append(
+                        Incompatibility(
+                            ((parent, True, parent_bits),),
+                            "unavailable",
+                            info=UnavailableInfo("self", text),
+                        )
+                    )
+                yield child, found
+                continue
+            terms: tuple[tuple[str, bool, int], ...] = ((parent, True, parent_bits),)
+            if bits:
+                terms += ((child, False, bits),)
+            found.append(Incompatibility(terms, "dependency", info=info))
+            if child not in self._constrained:
+                self._constrained.add(child)
+                found.extend(self._constraints(child, name, table))
+            yield child, found
 
-    def _allow_prereleases(self, reqs: Sequence[Requirement_], stable_bits: int) -> bool:
-        """Whether pre-releases may be chosen: per the policy, when a specifier names
-        one, or when no stable, unyanked version fits (``stable_bits`` is empty)."""
+    def _constraints(self, child: str, name: str, table: VersionTable) -> list[Incompatibility]:
+        result = []
+        for spec, marker in self.options.constraints.get(name, ()):
+            if not self.universe.marker_mask(marker) & self.fork_mask:
+                continue
+            outside = table.all_bits & ~table.matching(spec)
+            if outside:
+                text = f"{name}{spec}" + (f"; {marker}" if marker else "")
+                result.append(
+                    Incompatibility(
+                        ((child, True, outside),),
+                        "unavailable",
+                        info=UnavailableInfo("constraint", text),
+                    )
+                )
+        return result
+
+    def _prefetch_best(self, name: str, table: VersionTable, bits: int) -> None:
+        """Start fetching the metadata of the version most likely chosen among ``bits``."""
+        likely = bits & table.unyanked_bits & table.stable_bits or bits
+        if not likely:
+            return
+        for version in self.universe.preferences.get(name, ()):
+            position = table.position.get(version)
+            if position is not None and likely >> position & 1:
+                self.universe.repository.prefetch_metadata(table.versions[position])
+                return
+        lowest = self.options.strategy == "lowest" or (
+            self.options.strategy == "lowest-direct" and name in self.universe.root_names
+        )
+        position = likely.bit_length() - 1 if lowest else (likely & -likely).bit_length() - 1
+        self.universe.repository.prefetch_metadata(table.versions[position])
+
+    def _need(self, package: str, solver: Solver) -> int:
+        """The targets that need ``package`` given the versions decided so far."""
+        decisions = solver.decisions
+        need = 0
+        for parent, position, mask in self.incoming.get(package, ()):
+            if decisions.get(parent) == position:
+                need |= mask & self.need.get(parent, self.fork_mask)
+        need = need or self.fork_mask
+        self.need[package] = need
+        return need
+
+    def _prereleases_allowed(self, name: str, candidates: int) -> bool:
         policy = self.options.prerelease
         if policy == "allow":
             return True
         if policy == "disallow":
             return False
-        if policy == "if-necessary-or-explicit" and any(
-            _names_prerelease(s.operator, s.version) for r in reqs for s in r.specifier
-        ):
+        if policy == "if-necessary-or-explicit" and name in self._explicit_pre:
             return True
-        return not stable_bits
+        return not candidates & self.universe.table(name).stable_bits
 
-    def usable_files(self, name: str, pv: ProjectVersion, mask: int) -> tuple[DistFile, ...]:
-        """The files of ``pv`` that may be used for the targets in ``mask``.
-
-        Drops yanked files (unless all are yanked), files uploaded after
-        ``exclude_newer``, wheels under ``no_binary`` and sdists under
-        ``only_binary``, wheels no target in ``mask`` can install, and files whose
-        ``Requires-Python`` excludes a target in ``mask``.
-        """
-        key = (name, pv.version, mask)
-        cached = self._usable_cache.get(key)
-        if cached is not None:
-            return cached
-        options = self.options
-        no_binary = ":all:" in options.no_binary or name in options.no_binary
-        only_binary = ":all:" in options.only_binary or name in options.only_binary
-        all_yanked = pv.yanked
-        usable: list[DistFile] = []
-        for dist in pv.files:
-            if dist.yanked is not None and not all_yanked:
-                continue
-            if (
-                options.exclude_newer is not None
-                and dist.upload_time is not None
-                and dist.upload_time > options.exclude_newer
-            ):
-                continue
-            if dist.is_wheel:
-                if no_binary or not self.wheel_mask(dist.filename) & mask:
-                    continue
-            elif only_binary:
-                continue
-            if not self.python_ok(dist.requires_python, mask):
-                continue
-            usable.append(dist)
-        result = tuple(usable)
-        self._usable_cache[key] = result
-        return result
-
-    def is_satisfied_by(self, requirement: Requirement_, candidate: Candidate) -> bool:
-        """Whether ``candidate`` satisfies ``requirement`` (version and targets)."""
-        if requirement.mask & ~candidate.mask:
-            return False
-        if candidate.name == PYTHON:
-            return self.python_ok(str(requirement.specifier), requirement.mask)
-        if requirement.url and (
-            candidate.project_version is None
-            or candidate.project_version.files[0].url != requirement.url
-        ):
-            return False
-        return requirement.specifier.contains(candidate.version, prereleases=True)
-
-    def get_dependencies(self, candidate: Candidate) -> list[Requirement_]:
-        """The requirements ``candidate`` brings in, each narrowed to its targets."""
-        cached = self._deps_cache.get(candidate)
-        if cached is not None:
-            return cached
-        if self.reporter is not None and candidate.extra is None and candidate.name != PYTHON:
-            self.reporter.package_resolved(candidate.name, str(candidate.version))
-        if candidate.name == PYTHON or candidate.project_version is None:
-            return []
-        metadata = self.repository.metadata(candidate.project_version)
-        deps: list[Requirement_] = []
-        if candidate.extra:
-            deps.append(
-                Requirement_(
-                    name=candidate.name,
-                    extra=None,
-                    specifier=SpecifierSet(f"=={candidate.version}"),
-                    mask=candidate.mask,
-                    parent=candidate,
-                    text=f"{candidate.name}=={candidate.version}",
-                )
-            )
-        else:
-            requires_python = metadata.requires_python
-            if requires_python and not self.python_ok(requires_python, candidate.mask):
-                try:
-                    spec = _specifier(requires_python)
-                except InvalidSpecifier:
-                    spec = SpecifierSet()
-                deps.append(
-                    Requirement_(
-                        name=PYTHON,
-                        extra=None,
-                        specifier=spec,
-                        mask=candidate.mask,
-                        parent=candidate,
-                        text=f"Python{requires_python}",
-                    )
-                )
-        for text in () if self.options.no_deps else metadata.requires_dist:
-            try:
-                req = Requirement(text)
-            except InvalidRequirement as exc:
-                if self.reporter is not None:
-                    self.reporter.warning(
-                        f"Ignoring an invalid requirement {text!r} in the metadata of "
-                        f"{candidate.name} {candidate.version}: {str(exc).splitlines()[0]}"
-                    )
-                continue
-            marker = str(req.marker) if req.marker is not None else None
-            try:
-                if candidate.extra:
-                    if marker is None or "extra" not in marker:
-                        continue  # a base dependency: the base candidate brings it in
-                    mask = self.marker_mask(marker, candidate.extra) & candidate.mask
-                else:
-                    mask = self.marker_mask(marker, "") & candidate.mask
-            except InvalidMarker:
-                continue
-            if not mask:
-                continue
-            deps.extend(requirements_for(req, mask=mask, parent=candidate, text=text))
-        for dep in deps:
-            if dep.name != PYTHON:
-                self.repository.prefetch(dep.name)
-        if candidate.extra is None and self._root_specs:
-            self._check_against_roots(candidate, deps)
-        self._deps_cache[candidate] = deps
-        return deps
-
-    def narrow_requirement_selection(
-        self,
-        identifiers: Iterable[str],
-        resolutions: Mapping[str, Candidate],
-        candidates: Mapping[str, Iterator[Candidate]],
-        information: Mapping[str, Iterator[Any]],
-        backtrack_causes: Sequence[Any],
-    ) -> Iterable[str]:
-        """Resolve the Python requirement before anything else when it is pending."""
-        identifiers = list(identifiers)
-        if PYTHON in identifiers:
-            return [PYTHON]
-        return identifiers
-
-
-def requirements_for(
-    req: Requirement,
-    *,
-    mask: int,
-    parent: Candidate | None,
-    text: str,
-    origin: str | None = None,
-) -> list[Requirement_]:
-    """Turn a PEP 508 requirement into resolver requirements: one for the base project
-    and one per extra (each ``name[extra]`` depends on the base at the same version)."""
-    name = canonicalize_name(req.name)
-    marker = str(req.marker) if req.marker is not None else None
-    extras: list[str | None] = [None, *sorted(canonicalize_name(e) for e in req.extras)]
-    return [
-        Requirement_(
-            name=name,
-            extra=extra,
-            specifier=req.specifier,
-            mask=mask,
-            parent=parent,
-            text=text,
-            marker=marker,
-            origin=origin,
-            url=req.url,
+    def _order_of(self, name: str, table: VersionTable, candidates: int) -> list[int]:
+        """Positions of ``candidates`` in the order to try them: the lock's preferences,
+        the versions earlier forks chose, then by the resolution strategy."""
+        positions = bit_positions(candidates)
+        lowest = self.options.strategy == "lowest" or (
+            self.options.strategy == "lowest-direct" and name in self.universe.root_names
         )
-        for extra in extras
-    ]
+        if lowest:
+            positions.reverse()
+        first: list[int] = []
+        for version in (*self.universe.preferences.get(name, ()), *self.preferred.get(name, ())):
+            position = table.position.get(version)
+            if position is not None and candidates >> position & 1 and position not in first:
+                first.append(position)
+        if not first:
+            return positions
+        rest = [p for p in positions if p not in first]
+        return first + rest
+
+    def _has_files(self, name: str, table: VersionTable, position: int) -> bool:
+        key = (name, position)
+        found = self._usable.get(key)
+        if found is None:
+            pv = table.versions[position]
+            if not pv.index:
+                found = True
+            else:
+                all_yanked = pv.yanked
+                found = any(
+                    self.universe.file_mask(name, f, all_yanked) & self.fork_mask for f in pv.files
+                )
+            self._usable[key] = found
+        return found
+
+    # -- after the solver ---------------------------------------------------------------
+
+    def exact_need(self, decisions: Mapping[str, int]) -> dict[str, int]:
+        """The targets that need each decided package in the finished solution (the
+        least fixed point over the dependency edges of the decided versions)."""
+        need = {ROOT: self.fork_mask}
+        changed = True
+        while changed:
+            changed = False
+            for child, parents in self.incoming.items():
+                if child not in decisions:
+                    continue
+                mask = 0
+                for parent, position, edge in parents:
+                    if decisions.get(parent) == position:
+                        mask |= edge & need.get(parent, 0)
+                if mask != need.get(child, 0):
+                    need[child] = mask
+                    changed = True
+        return need
+
+    def uncovered(
+        self, decisions: Mapping[str, int], need: Mapping[str, int], order: Sequence[str]
+    ) -> SplitFork | None:
+        """The first decided version (in decision ``order``) whose Requires-Python leaves
+        out targets that need it, as the split to make; ``None`` when all serve."""
+        universe = self.universe
+        for package in order:
+            if package == ROOT:
+                continue
+            name = split_identifier(package)[0]
+            table = universe.table(name)
+            position = decisions[package]
+            admitted = universe.version_admits(table, position)
+            wanted = need.get(package, 0)
+            if wanted & ~admitted:
+                return SplitFork(admitted & self.fork_mask, name, table.versions[position].version)
+        return None
+
+
+def _pinned(table: VersionTable, candidates: int) -> bool:
+    """Whether ``candidates`` are all one release (``==1.0`` pins it; PEP 592 lets a
+    yanked version be chosen then)."""
+    low = (candidates & -candidates).bit_length() - 1
+    return candidates & ~table.equal_to(str(table.versions[low].version)) == 0

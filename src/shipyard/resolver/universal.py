@@ -1,105 +1,59 @@
-"""Universal resolution: one set of pins that serves every target environment.
+"""Universal resolution: one lock that serves every target environment.
 
-The resolution starts as one *fork* covering all targets. When resolvelib finds
-no solution and the conflicting requirements apply to different targets (say
-``numpy<2; sys_platform == 'darwin'`` next to ``numpy>=2`` elsewhere), the fork
-is split along the narrowest requirement's targets and each part is resolved
-on its own, preferring the versions already chosen by the other parts — so a
-package has one version wherever the requirements allow and several only where
-markers force them.
+The resolution starts as one *fork* holding every target (Python minor ×
+platform) and runs PubGrub (:mod:`shipyard.resolver.solver`) over it. A fork is
+split in two and each part resolved on its own when
 
-Each locked package gets a marker (PEP 751 ``packages.marker``): the union,
-over the paths that reach it, of the markers along the path, starting from the
-project's dependencies, ``'<extra>' in extras`` or ``'<group>' in
-dependency_groups``; with forks, each fork's marker is and-ed in. Markers are
-simplified against ``requires-python`` and rendered canonically, so the same
-inputs give the same lock.
+* a chosen version's Requires-Python leaves out some of the targets that need it
+  (``requires-python`` fork strategy: Django 6 for Python ≥ 3.12 and 5.2 below;
+  a ``<3.14`` cap: that version up to 3.13, another — or an error naming 3.14 —
+  above), or
+* the fork fails and the derivation of the failure rests on a requirement whose
+  marker holds on only some of its targets (``numpy<2; sys_platform == 'darwin'``
+  beside ``numpy>=2`` elsewhere): the narrowest such marker's targets are split off.
+
+Forks resolved later prefer the versions earlier ones chose, so a package has one
+version wherever the requirements allow and several only where they force it.
+
+Each locked package gets a PEP 751 marker: within a fork, the union over the
+paths that reach it of the markers along the path (starting from the project's
+dependencies, ``'<extra>' in extras`` or ``'<group>' in dependency_groups``),
+and-ed with the fork's own marker; over forks that chose the same version, the
+union. Markers are simplified against ``requires-python`` and rendered
+canonically, so the same inputs give the same lock.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
-from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
-from resolvelib import BaseReporter, Resolver
-from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
 from shipyard.errors import ResolutionError
 from shipyard.index.repository import ProjectVersion
 from shipyard.models import DistFile, TargetEnvironment
 from shipyard.reporting import ResolveReporter
-from shipyard.resolver.explain import explain_conflict
+from shipyard.resolver.explain import explain_failure
 from shipyard.resolver.provider import (
-    PYTHON,
-    Candidate,
-    Provider,
+    ROOT,
+    DependencyInfo,
+    ForkSource,
     Repository,
-    Requirement_,
     ResolveOptions,
-    requirements_for,
+    RestartFork,
+    RootRequirement,
+    SplitFork,
+    Universe,
+    split_identifier,
 )
+from shipyard.resolver.solver import NoSolution, Solver
 from shipyard.specs import markers as mk
 
-__all__ = ["Resolution", "ResolvedPackage", "RootRequirement", "resolve"]
-
-_MAX_FORKS = 32
-#: rejections of one project's candidates before it is decided earlier (a restart)
-_CONFLICT_THRESHOLD = 48
-_MAX_RESTARTS = 12
-
-
-class _Restart(Exception):
-    """Raised inside resolvelib to start over with ``name`` decided earlier."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
-class _ConflictWatch(BaseReporter):  # type: ignore[type-arg]
-    """Counts rejected candidates per project; when one project keeps being rejected
-    (its versions conflict with what was pinned before it), asks for a restart with
-    that project decided first — uv's conflict-driven prioritisation, for
-    resolvelib, which cannot reorder decisions it has already made."""
-
-    def __init__(self, provider: Provider, restarts_left: int) -> None:
-        self.provider = provider
-        self.restarts_left = restarts_left
-        self.counts: dict[str, int] = {}
-
-    def rejecting_candidate(self, criterion: object, candidate: Candidate) -> None:
-        name = candidate.name
-        count = self.counts.get(name, 0) + 1
-        self.counts[name] = count
-        if (
-            count >= _CONFLICT_THRESHOLD
-            and self.restarts_left > 0
-            and name not in self.provider.prioritized
-        ):
-            raise _Restart(name)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RootRequirement:
-    """A requirement the project declares.
-
-    :param requirement: the PEP 508 requirement.
-    :param selector: the lock-file marker that selects it: ``None`` for
-        ``[project].dependencies``, ``"'plots' in extras"`` for an extra,
-        ``"'dev' in dependency_groups"`` for a group.
-    :param origin: who declares it, for messages (``"ml-service"``,
-        ``"ml-service[plots]"``, ``"dependency group 'dev'"``).
-    """
-
-    requirement: Requirement
-    selector: str | None
-    origin: str
+__all__ = ["Resolution", "ResolvedPackage", "RootRequirement", "resolve", "targets_marker"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,16 +78,33 @@ class ResolvedPackage:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Resolution:
-    """The outcome of :func:`resolve`: packages sorted by name, then version."""
+    """The outcome of :func:`resolve`: packages sorted by name, then version.
+
+    :param forks: how many forks the lock's targets ended up in.
+    :param seconds: wall time of the resolution.
+    :param uncovered: ``(package, version, target names)`` for locked versions that
+        have no file (wheel or sdist) for some target that needs them.
+    """
 
     packages: tuple[ResolvedPackage, ...]
     targets: tuple[TargetEnvironment, ...]
     forks: int
     seconds: float
+    uncovered: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
 
-def _targets_marker(mask: int, targets: Sequence[TargetEnvironment]) -> mk.MarkerExpression:
+@dataclass(slots=True)
+class _Fork:
+    mask: int
+    source: ForkSource
+    decisions: dict[str, int]
+    need: dict[str, int]
+
+
+def targets_marker(mask: int, targets: Sequence[TargetEnvironment]) -> mk.MarkerExpression:
     """A marker true on exactly the targets in ``mask`` (among ``targets``)."""
+    if mask == (1 << len(targets)) - 1:
+        return mk.TRUE
     minors = sorted({t.python for t in targets})
     platforms: list[tuple[str, str]] = []
     for t in targets:
@@ -174,7 +145,9 @@ def _targets_marker(mask: int, targets: Sequence[TargetEnvironment]) -> mk.Marke
                 )
         platform_text = "" if len(group) == len(platforms) else " or ".join(systems)
         parts = [f"({p})" for p in (condition, platform_text) if p]
-        clauses.append(" and ".join(parts) if parts else 'python_version >= "0"')
+        if not parts:
+            return mk.TRUE
+        clauses.append(" and ".join(parts))
     if not clauses:
         return mk.FALSE
     return mk.parse_marker(" or ".join(f"({c})" for c in clauses))
@@ -196,26 +169,19 @@ def _python_condition(chosen: list[tuple[int, int]], available: list[tuple[int, 
     return " or ".join(f'python_version == "{a}.{b}"' for a, b in chosen)
 
 
-def _split_fork(causes: Sequence[object], fork_mask: int) -> int | None:
-    """The targets to split off when the conflict's requirements apply to different
-    targets; ``None`` when the conflict holds on a common target (a real conflict)."""
-    masks: set[int] = {int(getattr(c, "requirement").mask) & fork_mask for c in causes}  # noqa: B009
-    masks.discard(0)
-    if len(masks) < 2:
+def _failure_split(failure: NoSolution, fork_mask: int) -> int | None:
+    """The targets to split off when the failure rests on a requirement that holds on
+    only some of the fork's targets: the narrowest such requirement's."""
+    masks: set[int] = set()
+    for leaf in failure.incompatibility.leaves():
+        info = leaf.info
+        if isinstance(info, DependencyInfo):
+            mask = info.mask & fork_mask
+            if mask and mask != fork_mask:
+                masks.add(mask)
+    if not masks:
         return None
-    narrowest = min(masks, key=lambda m: (bin(m).count("1"), m))
-    if narrowest == fork_mask:
-        return None
-    # Split off the narrowest requirement's targets; the rest form the other fork.
-    return narrowest
-
-
-@dataclass(slots=True)
-class _ForkResult:
-    mask: int
-    marker: mk.MarkerExpression
-    provider: Provider
-    mapping: dict[str, Candidate]
+    return min(masks, key=lambda m: (m.bit_count(), m))
 
 
 def resolve(
@@ -230,105 +196,105 @@ def resolve(
 ) -> Resolution:
     """Resolve ``roots`` for every target environment at once.
 
-    :param project_name: the project's name, for conflict explanations.
+    :param project_name: the project's name, for explanations.
     :param targets: the lock's target environments.
+    :param requires_python: the project's ``requires-python``, for markers and hints.
     :raises ResolutionError: when no set of versions satisfies the requirements on some
-        target; the message explains the chain of requirements and what to relax.
+        target; the message explains the derivation and what to relax.
     :raises PackageNotFoundError: when a direct requirement names an unknown project.
+    :raises NoMatchingVersionError: when no version matches a direct requirement.
     """
     started = time.perf_counter()
     if reporter is not None:
         reporter.resolve_started()
-    targets = tuple(targets)
-    all_mask = (1 << len(targets)) - 1
-    root_names = frozenset(canonicalize_name(r.requirement.name) for r in roots)
-    for name in root_names:
-        repository.prefetch(name)
-    pending: list[tuple[int, mk.MarkerExpression]] = [(all_mask, mk.TRUE)]
-    done: list[_ForkResult] = []
-    preferences = dict(options.preferences)
+    universe = Universe(
+        targets=targets, roots=roots, repository=repository, options=options, reporter=reporter
+    )
+    targets = universe.targets
+    pending: list[int] = [universe.all_mask]
+    done: list[_Fork] = []
+    preferred: dict[str, list[Version]] = {}
+    attempts = 0
+    limit = 4 * len(targets) + 16
     while pending:
-        fork_mask, fork_marker = pending.pop(0)
-        provider = Provider(
-            targets=targets,
-            fork_mask=fork_mask,
-            root_names=root_names,
-            repository=repository,
-            options=replace(options, preferences=preferences),
-            reporter=reporter,
-        )
-        root_reqs = _root_requirements(roots, provider)
-        provider.set_root_requirements(root_reqs)
+        fork_mask = pending.pop(0)
+        attempts += 1
+        if attempts > limit:
+            raise ResolutionError(
+                "The resolution kept splitting its target environments and was stopped.",
+                hint="Please report this with your pyproject.toml; narrowing requires-python "
+                "or [tool.shipyard] environments may work around it.",
+            )
+        source = ForkSource(universe, fork_mask, preferred)
+        solver = Solver(source)
         try:
-            result = _resolve_with_restarts(provider, root_reqs)
-        except ResolutionImpossible as exc:
-            split = _split_fork(list(exc.causes), fork_mask)
-            if split is None or len(done) + len(pending) >= _MAX_FORKS:
-                raise explain_conflict(
-                    list(exc.causes),
-                    provider=provider,
+            decisions = solver.solve()
+        except SplitFork as fork_split:
+            pending[:0] = _halves(fork_split.admitted, fork_mask)
+            continue
+        except RestartFork:
+            pending.insert(0, fork_mask)
+            continue
+        except NoSolution as failure:
+            part = _failure_split(failure, fork_mask)
+            if part is None:
+                raise explain_failure(
+                    failure.incompatibility,
+                    universe=universe,
+                    source=source,
+                    fork_mask=fork_mask,
                     project_name=project_name,
                     requires_python=requires_python,
                 ) from None
-            split_marker = _targets_marker(split, targets)
-            pending[:0] = [
-                (split, mk.marker_and(fork_marker, split_marker)),
-                (fork_mask & ~split, mk.marker_and(fork_marker, mk.marker_not(split_marker))),
-            ]
+            pending[:0] = [part, fork_mask & ~part]
             continue
-        except ResolutionTooDeep as exc:
-            raise ResolutionError(
-                "The resolution took too many steps and was stopped.",
-                hint="Narrow the version ranges of the largest dependencies "
-                "(for example boto3/botocore) so fewer combinations need trying.",
-            ) from exc
-        mapping = dict(result.mapping)
-        done.append(_ForkResult(fork_mask, fork_marker, provider, mapping))
-        for candidate in mapping.values():
-            if candidate.name != PYTHON and candidate.extra is None:
-                preferences.setdefault(candidate.name, candidate.version)
-    packages = _assemble(done, roots, targets, requires_python)
+        need = source.exact_need(decisions)
+        order = [a.package for a in solver.trail if a.cause is None]
+        short = source.uncovered(decisions, need, order)
+        if short is not None:
+            pending[:0] = _halves(short.admitted, fork_mask)
+            continue
+        done.append(_Fork(fork_mask, source, decisions, need))
+        for package, position in decisions.items():
+            if package == ROOT or "[" in package:
+                continue
+            chosen = universe.table(package).versions[position].version
+            known = preferred.setdefault(package, [])
+            if chosen not in known:
+                known.append(chosen)
+    packages, uncovered = _assemble(done, universe, requires_python)
     seconds = time.perf_counter() - started
     if reporter is not None:
-        reporter.resolve_finished(len(packages), seconds)
-    return Resolution(packages=packages, targets=targets, forks=len(done), seconds=seconds)
-
-
-def _resolve_with_restarts(provider: Provider, root_reqs: list[Requirement_]) -> Any:
-    """Run resolvelib, restarting with a conflicting project decided earlier whenever
-    :class:`_ConflictWatch` asks (at most ``_MAX_RESTARTS`` times)."""
-    restarts = _MAX_RESTARTS
-    while True:
-        watch = _ConflictWatch(provider, restarts)
-        resolver: Resolver[Requirement_, Candidate, str] = Resolver(provider, watch)
-        try:
-            return resolver.resolve(root_reqs, max_rounds=20000)
-        except _Restart as restart:
-            # Decide the projects that require it first: their versions are what
-            # constrains it (google-api-core[grpc] → grpcio-status on sentry-base).
-            for name in provider.narrowing_requirers(restart.name):
-                provider.prioritize(name)
-            provider.prioritize(restart.name)
-            restarts -= 1
-
-
-def _root_requirements(roots: Sequence[RootRequirement], provider: Provider) -> list[Requirement_]:
-    reqs: list[Requirement_] = []
-    for root in roots:
-        marker = str(root.requirement.marker) if root.requirement.marker is not None else None
-        mask = provider.marker_mask(marker)
-        if not mask:
-            continue
-        reqs.extend(
-            requirements_for(
-                root.requirement,
-                mask=mask,
-                parent=None,
-                text=str(root.requirement),
-                origin=root.origin,
+        for name, version, missing in uncovered:
+            reporter.warning(
+                f"{name} {version} has no wheel and no sdist for {_list(missing)}: installing "
+                "it there will fail. Narrow requires-python or [tool.shipyard] environments, "
+                "or require a version that publishes files for them."
             )
-        )
-    return reqs
+        reporter.resolve_finished(len(packages), seconds)
+    return Resolution(
+        packages=packages,
+        targets=targets,
+        forks=len(done),
+        seconds=seconds,
+        uncovered=uncovered,
+    )
+
+
+def _halves(admitted: int, fork_mask: int) -> list[int]:
+    """The two forks of a Requires-Python split: the targets the version serves first
+    (the newer Pythons), then the rest."""
+    high = admitted & fork_mask
+    low = fork_mask & ~high
+    if not high or not low:
+        raise AssertionError("a fork split must leave targets on both sides")
+    return [high, low]
+
+
+def _list(names: Sequence[str]) -> str:
+    if len(names) > 6:
+        return ", ".join(names[:5]) + f" and {len(names) - 5} more"
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
 
 
 def _edge_marker(marker: str | None, extra: str | None) -> mk.MarkerExpression:
@@ -337,12 +303,13 @@ def _edge_marker(marker: str | None, extra: str | None) -> mk.MarkerExpression:
     return mk.substitute_extra(mk.parse_marker(marker), extra or "")
 
 
-def _propagate(
-    fork: _ForkResult, roots: Sequence[RootRequirement], requires_python: SpecifierSet | None
-) -> dict[str, tuple[mk.MarkerExpression, list[str]]]:
-    """Markers and dependency names per base package name within one fork."""
-    provider = fork.provider
-    mapping = fork.mapping
+def _fork_markers(
+    fork: _Fork, roots: Sequence[RootRequirement], requires_python: SpecifierSet | None
+) -> dict[str, tuple[mk.MarkerExpression, set[str]]]:
+    """Within one fork: per package name, the marker of the paths that reach it and the
+    names of the packages it depends on."""
+    decisions = fork.decisions
+    edges = fork.source.edges
     incoming: dict[str, list[tuple[str | None, mk.MarkerExpression]]] = {}
     children: dict[str, set[str]] = {}
     for root in roots:
@@ -350,90 +317,111 @@ def _propagate(
         base = mk.parse_marker(str(req.marker)) if req.marker is not None else mk.TRUE
         if root.selector is not None:
             base = mk.marker_and(mk.parse_marker(root.selector), base)
-        for item in requirements_for(req, mask=0, parent=None, text=""):
-            if item.identifier in mapping:
-                incoming.setdefault(item.identifier, []).append((None, base))
-    for identifier, candidate in mapping.items():
-        if candidate.name == PYTHON:
+        base_name: str = canonicalize_name(req.name)
+        for extra in [None, *sorted({canonicalize_name(e) for e in req.extras})]:
+            identifier = f"{base_name}[{extra}]" if extra else base_name
+            if identifier in decisions:
+                incoming.setdefault(identifier, []).append((None, base))
+    for identifier, position in decisions.items():
+        if identifier == ROOT:
             continue
-        for dep in provider._deps_cache.get(candidate, []):
-            if dep.name == PYTHON or dep.identifier not in mapping:
+        parent_name = split_identifier(identifier)[0]
+        for edge in edges.get((identifier, position), ()):
+            if edge.child not in decisions:
                 continue
-            edge = _edge_marker(dep.marker, candidate.extra)
-            incoming.setdefault(dep.identifier, []).append((identifier, edge))
-            if dep.name != candidate.name:
-                children.setdefault(candidate.name, set()).add(dep.name)
+            incoming.setdefault(edge.child, []).append(
+                (identifier, _edge_marker(edge.marker, edge.extra))
+            )
+            child_name = split_identifier(edge.child)[0]
+            if child_name != parent_name:
+                children.setdefault(parent_name, set()).add(child_name)
     markers: dict[str, mk.MarkerExpression] = {}
     for _round in range(64):
         changed = False
-        for identifier in mapping:
-            if identifier == PYTHON:
+        for identifier in decisions:
+            if identifier == ROOT:
                 continue
             parts = []
-            for source, edge in incoming.get(identifier, []):
+            for source, edge_marker in incoming.get(identifier, []):
                 parent_marker = mk.TRUE if source is None else markers.get(source, mk.FALSE)
-                parts.append(mk.marker_and(parent_marker, edge))
+                parts.append(mk.marker_and(parent_marker, edge_marker))
             new = mk.simplify(mk.marker_or(*parts), requires_python=requires_python)
             if markers.get(identifier) != new:
                 markers[identifier] = new
                 changed = True
         if not changed:
             break
-    by_name: dict[str, tuple[mk.MarkerExpression, list[str]]] = {}
-    for identifier, candidate in mapping.items():
-        if candidate.name == PYTHON:
+    by_name: dict[str, tuple[mk.MarkerExpression, set[str]]] = {}
+    for identifier in decisions:
+        if identifier == ROOT:
             continue
-        marker, _deps = by_name.get(candidate.name, (mk.FALSE, []))
-        by_name[candidate.name] = (
+        name = split_identifier(identifier)[0]
+        marker, deps = by_name.get(name, (mk.FALSE, set()))
+        by_name[name] = (
             mk.marker_or(marker, markers.get(identifier, mk.FALSE)),
-            sorted(children.get(candidate.name, ())),
+            deps | children.get(name, set()),
         )
     return by_name
 
 
 @dataclass(slots=True)
 class _Merged:
-    candidate: Candidate
-    fork: _ForkResult
-    markers: list[mk.MarkerExpression]
+    position: int
+    by_marker: dict[mk.MarkerExpression, int]
     deps: set[str]
     mask: int
 
 
 def _assemble(
-    forks: Sequence[_ForkResult],
-    roots: Sequence[RootRequirement],
-    targets: Sequence[TargetEnvironment],
-    requires_python: SpecifierSet | None,
-) -> tuple[ResolvedPackage, ...]:
+    forks: Sequence[_Fork], universe: Universe, requires_python: SpecifierSet | None
+) -> tuple[tuple[ResolvedPackage, ...], tuple[tuple[str, str, tuple[str, ...]], ...]]:
+    targets = universe.targets
     merged: dict[tuple[str, Version], _Merged] = {}
     for fork in forks:
-        for name, (marker, deps) in _propagate(fork, roots, requires_python).items():
-            candidate = fork.mapping[name]
-            key = (name, candidate.version)
-            entry = merged.setdefault(key, _Merged(candidate, fork, [], set(), 0))
-            entry.markers.append(mk.marker_and(fork.marker, marker))
+        for name, (marker, deps) in _fork_markers(fork, universe.roots, requires_python).items():
+            table = universe.table(name)
+            position = fork.decisions[name]
+            key = (name, table.versions[position].version)
+            entry = merged.setdefault(key, _Merged(position, {}, set(), 0))
+            simplified = mk.simplify(marker, requires_python=requires_python)
+            entry.by_marker[simplified] = entry.by_marker.get(simplified, 0) | fork.mask
             entry.deps.update(deps)
-            entry.mask |= candidate.mask
+            for identifier, mask in fork.need.items():
+                if identifier != ROOT and split_identifier(identifier)[0] == name:
+                    entry.mask |= mask
+    provided = {name for name in universe.options.provided}
     packages: list[ResolvedPackage] = []
-    provided = {
-        name
-        for (name, _version), entry in merged.items()
-        if entry.candidate.project_version is None
-    }
+    uncovered: list[tuple[str, str, tuple[str, ...]]] = []
     for (name, version), entry in sorted(merged.items()):
-        candidate = entry.candidate
-        if candidate.project_version is None:
+        if name in provided and universe.url_of(name) is None:
             continue  # provided by the environment (ResolveOptions.provided)
-        marker = mk.simplify(mk.marker_or(*entry.markers), requires_python=requires_python)
-        provider = entry.fork.provider
-        files = _lock_files(provider, name, candidate.project_version, entry.mask)
-        metadata = provider.repository.metadata(candidate.project_version)
+        table = universe.table(name)
+        pv = table.versions[entry.position]
+        marker = mk.simplify(
+            mk.marker_or(
+                *(
+                    mk.marker_and(targets_marker(mask, targets), expression)
+                    for expression, mask in sorted(
+                        entry.by_marker.items(), key=lambda item: item[1]
+                    )
+                )
+            ),
+            requires_python=requires_python,
+        )
+        files = _lock_files(universe, name, pv, entry.mask)
+        missing = tuple(
+            targets[i].name
+            for i in range(len(targets))
+            if entry.mask >> i & 1 and not _serves(universe, name, pv, 1 << i)
+        )
+        if missing and pv.index:
+            uncovered.append((name, str(version), missing))
+        metadata = universe.repository.metadata(pv)
         packages.append(
             ResolvedPackage(
                 name=name,
                 version=version,
-                project_version=candidate.project_version,
+                project_version=pv,
                 files=files,
                 marker=mk.render(marker),
                 requires_python=metadata.requires_python,
@@ -441,15 +429,20 @@ def _assemble(
                 mask=entry.mask,
             )
         )
-    return tuple(packages)
+    return tuple(packages), tuple(uncovered)
+
+
+def _serves(universe: Universe, name: str, pv: ProjectVersion, mask: int) -> bool:
+    all_yanked = pv.yanked
+    return any(universe.file_mask(name, f, all_yanked) & mask for f in pv.files)
 
 
 def _lock_files(
-    provider: Provider, name: str, pv: ProjectVersion, mask: int
+    universe: Universe, name: str, pv: ProjectVersion, mask: int
 ) -> tuple[DistFile, ...]:
     if not pv.index:
         return pv.files  # a direct reference: exactly the URL the project named
-    usable = provider.usable_files(name, pv, mask)
+    usable = universe.usable_files(name, pv, mask)
     wheels = sorted((f for f in usable if f.is_wheel), key=lambda f: f.filename)
     sdists = [f for f in usable if not f.is_wheel]
     sdists.sort(key=lambda f: not f.filename.endswith(".tar.gz"))
