@@ -161,6 +161,13 @@ REGISTRY: tuple[Setting, ...] = (
         "which versions to prefer",
     ),
     Setting(
+        "fork_strategy",
+        "SHIPYARD_FORK_STRATEGY",
+        "fork-strategy",
+        _choice("requires-python", "fewest"),
+        "newest versions per Python range, or fewest versions",
+    ),
+    Setting(
         "prerelease",
         "SHIPYARD_PRERELEASE",
         "prerelease",
@@ -258,6 +265,7 @@ class Settings:
     python: str | None = None
     link_mode: str = "hardlink"
     resolution: str = "highest"
+    fork_strategy: str = "requires-python"
     prerelease: str = "if-necessary-or-explicit"
     exclude_newer: str | None = None
     http_timeout: float = 30.0

@@ -23,6 +23,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--resolution", choices=("highest", "lowest", "lowest-direct"))
     parser.add_argument(
+        "--fork-strategy",
+        choices=("requires-python", "fewest"),
+        help="requires-python (default): the newest versions each Python range allows; "
+        "fewest: one version wherever one serves every Python",
+    )
+    parser.add_argument(
         "--prerelease", choices=("allow", "if-necessary", "disallow", "if-necessary-or-explicit")
     )
     parser.add_argument(
@@ -47,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
             upgrade_packages=args.upgrade_package,
             check=args.check,
             resolution=args.resolution,
+            fork_strategy=args.fork_strategy,
             prerelease=args.prerelease,
             exclude_newer=args.exclude_newer,
         )

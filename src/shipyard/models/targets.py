@@ -19,6 +19,10 @@ class TargetEnvironment:
     :param tags: for a target that is one real interpreter (a build environment, the
         environment being synced), its exact supported wheel tags; ``None`` for the
         generic targets of a universal lock, which match wheels by platform family.
+    :param python_range: the target stands for every patch release of its minor from
+        its ``python_full_version`` up to the next target of the same minor and
+        platform (the default targets of a universal lock); ``False``: for exactly that
+        Python (an interpreter, the Python a conda solve chose).
     """
 
     name: str
@@ -27,3 +31,4 @@ class TargetEnvironment:
     machine: str
     python: tuple[int, int]
     tags: frozenset[str] | None = field(default=None, hash=False, compare=False)
+    python_range: bool = False

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
+from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -31,7 +32,12 @@ from shipyard.models import DistFile, Interpreter, TargetEnvironment
 from shipyard.project.freshness import lock_is_fresh, settings_inputs
 from shipyard.project.manifest import Project
 from shipyard.project.services import Services
-from shipyard.resolver.provider import PrereleasePolicy, ResolutionStrategy, ResolveOptions
+from shipyard.resolver.provider import (
+    ForkStrategy,
+    PrereleasePolicy,
+    ResolutionStrategy,
+    ResolveOptions,
+)
 from shipyard.resolver.universal import Resolution, RootRequirement, resolve
 from shipyard.settings import parse_datetime
 from shipyard.specs.targets import default_targets, target_for
@@ -72,18 +78,25 @@ def root_requirements(project: Project) -> list[RootRequirement]:
     """The project's requirements with the lock markers that select them.
 
     Direct references (``name @ url``) stay as written; the resolver takes their one
-    version from the URL.
+    version from the URL. A requirement on the project itself (``all = ["myproj[yaml]"]``,
+    ``dev = ["myproj[test]"]``) stands for the requirements of the extras it names, as
+    pip and uv read it: those are required wherever it is, never a project of that name
+    from an index.
+
+    :raises ManifestError: when such a requirement names an extra the project lacks.
     """
     roots = [
         RootRequirement(requirement=r, selector=None, origin=project.name)
-        for r in project.dependencies
+        for req in project.dependencies
+        for r in _own_extras(project, req, "[project].dependencies")
     ]
     for extra, reqs in sorted(project.optional_dependencies.items()):
         roots.extend(
             RootRequirement(
                 requirement=r, selector=f"'{extra}' in extras", origin=f"{project.name}[{extra}]"
             )
-            for r in reqs
+            for req in reqs
+            for r in _own_extras(project, req, f"[project.optional-dependencies].{extra}")
         )
     for group, reqs in sorted(project.dependency_groups.items()):
         roots.extend(
@@ -92,9 +105,40 @@ def root_requirements(project: Project) -> list[RootRequirement]:
                 selector=f"'{group}' in dependency_groups",
                 origin=f"{project.name}'s dependency group '{group}'",
             )
-            for r in reqs
+            for req in reqs
+            for r in _own_extras(project, req, f"[dependency-groups].{group}")
         )
     return roots
+
+
+def _own_extras(
+    project: Project, requirement: Requirement, where: str, seen: frozenset[str] = frozenset()
+) -> list[Requirement]:
+    """``requirement``, or when it names the project itself, the requirements of the
+    extras it selects (recursively, each extra once), its marker and-ed into theirs."""
+    if canonicalize_name(requirement.name) != project.canonical_name:
+        return [requirement]
+    result: list[Requirement] = []
+    for extra in sorted({canonicalize_name(e) for e in requirement.extras}):
+        if extra in seen:
+            continue
+        if extra not in project.optional_dependencies:
+            raise ManifestError(
+                f"{where} requires '{requirement}', but {project.name} has no extra '{extra}'.",
+                context=str(project.pyproject),
+                hint="Add it to [project.optional-dependencies], or fix the name "
+                f"(extras: {', '.join(sorted(project.optional_dependencies)) or 'none'}).",
+            )
+        for child in project.optional_dependencies[extra]:
+            combined = Requirement(str(child))
+            if requirement.marker is not None:
+                combined.marker = (
+                    requirement.marker
+                    if child.marker is None
+                    else Marker(f"({child.marker}) and ({requirement.marker})")
+                )
+            result.extend(_own_extras(project, combined, where, seen | {extra}))
+    return result
 
 
 def make_repository(
@@ -126,10 +170,12 @@ def make_repository(
 
 def _preferences(
     document: dict[str, Any] | None, skip: frozenset[str] | bool
-) -> dict[str, Version]:
+) -> dict[str, tuple[Version, ...]]:
+    """The versions the lock holds, per package (several where forks chose several),
+    except those of ``skip`` (``True``: none)."""
     if document is None or skip is True:
         return {}
-    preferences: dict[str, Version] = {}
+    preferences: dict[str, set[Version]] = {}
     for package in document.get("packages", []):
         name = canonicalize_name(str(package.get("name", "")))
         if not package.get("version") or (isinstance(skip, frozenset) and name in skip):
@@ -138,9 +184,8 @@ def _preferences(
             version = Version(str(package["version"]))
         except InvalidVersion:
             continue
-        if name not in preferences or version > preferences[name]:
-            preferences[name] = version
-    return preferences
+        preferences.setdefault(name, set()).add(version)
+    return {name: tuple(sorted(found, reverse=True)) for name, found in preferences.items()}
 
 
 def constraint_map(
@@ -156,17 +201,48 @@ def constraint_map(
     return found
 
 
+_DEFAULT_OPTIONS = {
+    "resolution": "highest",
+    "fork-strategy": "requires-python",
+    "prerelease": "if-necessary-or-explicit",
+    "exclude-newer": "none",
+}
+
+
+def _recorded_options(document: dict[str, Any] | None) -> dict[str, Any]:
+    """The resolution options a lock records (``[tool.shipyard.options]``)."""
+    recorded = (document or {}).get("tool", {}).get("shipyard", {}).get("options", {})
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def _options_record(options: ResolveOptions) -> dict[str, Any]:
+    """What a lock records of ``options``: only what differs from the defaults."""
+    record: dict[str, Any] = {}
+    if options.strategy != "highest":
+        record["resolution"] = options.strategy
+    if options.fork_strategy != "requires-python":
+        record["fork-strategy"] = options.fork_strategy
+    if options.prerelease != "if-necessary-or-explicit":
+        record["prerelease"] = options.prerelease
+    if options.exclude_newer is not None:
+        record["exclude-newer"] = options.exclude_newer.isoformat()
+    return record
+
+
 def resolve_options(
     services: Services, document: dict[str, Any] | None, overrides: Mapping[str, Any]
 ) -> ResolveOptions:
     """The resolver's options from the settings, the old lock's recorded options
     (``document``, or ``None``) and this command's ``overrides`` (``resolution``,
     ``prerelease``, ``exclude_newer``; ``None`` values are ignored)."""
-    recorded = (document or {}).get("tool", {}).get("shipyard", {}).get("options", {})
+    recorded = _recorded_options(document)
     s = services.settings
     strategy = overrides.get("resolution") or s.resolution
     if overrides.get("resolution") is None and s.resolution == "highest":
         strategy = recorded.get("resolution", strategy)
+    fork_strategy = overrides.get("fork_strategy") or s.fork_strategy
+    if overrides.get("fork_strategy") is None and s.fork_strategy == "requires-python":
+        fork_strategy = recorded.get("fork-strategy", fork_strategy)
     prerelease = overrides.get("prerelease") or s.prerelease
     if overrides.get("prerelease") is None and s.prerelease == "if-necessary-or-explicit":
         prerelease = recorded.get("prerelease", prerelease)
@@ -175,6 +251,7 @@ def resolve_options(
     )
     return ResolveOptions(
         strategy=cast(ResolutionStrategy, strategy),
+        fork_strategy=cast(ForkStrategy, fork_strategy),
         prerelease=cast(PrereleasePolicy, prerelease),
         exclude_newer=parse_datetime(str(exclude_newer)) if exclude_newer else None,
         no_binary=frozenset(canonicalize_name(n) if n != ":all:" else n for n in s.no_binary),
@@ -190,6 +267,7 @@ def lock_project(
     upgrade_packages: Sequence[str] = (),
     check: bool = False,
     resolution: str | None = None,
+    fork_strategy: str | None = None,
     prerelease: str | None = None,
     exclude_newer: str | None = None,
     preferences: Mapping[str, Version] | None = None,
@@ -214,7 +292,12 @@ def lock_project(
             raise
         else:
             document = None
-    overrides = {"resolution": resolution, "prerelease": prerelease, "exclude_newer": exclude_newer}
+    overrides = {
+        "resolution": resolution,
+        "fork_strategy": fork_strategy,
+        "prerelease": prerelease,
+        "exclude_newer": exclude_newer,
+    }
     forced = (
         upgrade
         or bool(upgrade_packages)
@@ -241,14 +324,32 @@ def lock_project(
                 hint="Check the spelling; only locked packages can be upgraded.",
             )
     options = resolve_options(services, document, overrides)
+    previous = _recorded_options(document)
+    current = _options_record(options)
+    changed_options = sorted(
+        key for key in set(previous) | set(current) if previous.get(key) != current.get(key)
+    )
+    if document is not None and changed_options:
+        # The old pins were chosen under other rules: keeping them would keep their
+        # answer (uv: "Ignoring existing lockfile due to change in resolution mode").
+        described = ", ".join(
+            f"{key} {previous.get(key, _DEFAULT_OPTIONS[key])} -> "
+            f"{current.get(key, _DEFAULT_OPTIONS[key])}"
+            for key in changed_options
+        )
+        services.reporter.notice(
+            f"Ignoring the versions in {LOCK_FILENAME}: the resolution options changed "
+            f"({described})."
+        )
+    drop_pins = upgrade or (document is not None and bool(changed_options))
     options = replace(
         options,
         preferences={
-            **_preferences(document, True if upgrade else upgrade_names),
+            **_preferences(document, True if drop_pins else upgrade_names),
             **{
                 k: v
                 for k, v in (preferences or {}).items()
-                if k not in upgrade_names and not upgrade
+                if k not in upgrade_names and not drop_pins
             },
         },
         constraints=constraint_map(project.constraint_dependencies),
@@ -275,15 +376,9 @@ def lock_project(
     result = _with_digests(result, repository)
     tool: dict[str, Any] = {
         "input-hash": project.input_hash(settings_inputs(services)),
-        "targets": [t.name for t in targets],
+        "targets": [t.name for t in result.targets],
     }
-    recorded_options: dict[str, Any] = {}
-    if options.strategy != "highest":
-        recorded_options["resolution"] = options.strategy
-    if options.prerelease != "if-necessary-or-explicit":
-        recorded_options["prerelease"] = options.prerelease
-    if options.exclude_newer is not None:
-        recorded_options["exclude-newer"] = options.exclude_newer.isoformat()
+    recorded_options = _options_record(options)
     if recorded_options:
         tool["options"] = recorded_options
     if conda_tool is not None:

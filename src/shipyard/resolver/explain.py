@@ -19,13 +19,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
 
 from shipyard.errors import NoMatchingVersionError, PackageNotFoundError, ResolutionError
 from shipyard.resolver.provider import (
     ROOT,
     DependencyInfo,
-    ForkSource,
     UnavailableInfo,
     Universe,
     split_identifier,
@@ -94,7 +92,10 @@ class _Words:
             if self.universe.options.provided.get(name) == version:
                 return f"{package} {version} (provided by the conda packages)"
             return f"{package} {version}"
-        text = describe(table, bits)
+        # Pre-releases and yanked versions are never candidates unless nothing else is:
+        # leave them out of ranges that also hold final releases.
+        final = bits & table.stable_bits & table.unyanked_bits
+        text = describe(table, final or bits)
         if text == "(none)":
             return f"no version of {package}"
         if " or " in text:
@@ -364,19 +365,20 @@ def explain_failure(
     failure: Incompatibility,
     *,
     universe: Universe,
-    source: ForkSource,
     fork_mask: int,
+    failed_mask: int,
+    everywhere: bool,
     project_name: str,
-    requires_python: SpecifierSet | None,
 ) -> ResolutionError | PackageNotFoundError | NoMatchingVersionError:
-    """The error for a fork that cannot be resolved.
+    """The error for a resolution that failed.
 
     :param failure: the solver's derived failure (its causes are the derivation).
-    :param fork_mask: the targets of the failed fork; when it is not every target, the
-        message names them and the hint suggests leaving them out.
+    :param fork_mask: the targets of the fork ``failure`` comes from.
+    :param failed_mask: every target no fork could serve.
+    :param everywhere: no fork succeeded: the failure is not about some targets, and
+        the message does not name them.
     :returns: the error to raise (the caller raises it).
     """
-    del source, requires_python
     words = _Words(universe, project_name)
     leaves = list(failure.leaves())
     roots = [
@@ -384,16 +386,25 @@ def explain_failure(
         for leaf in leaves
         if isinstance(leaf.info, DependencyInfo) and leaf.terms[0][0] == ROOT
     ]
-    where = "" if fork_mask == universe.all_mask else describe_targets(fork_mask, universe)
+    where = "" if everywhere else describe_targets(fork_mask, universe)
     notes = _python_notes(leaves, universe)
+    python_only = any(
+        isinstance(leaf.info, DependencyInfo) and leaf.info.spec_bits and not _child(leaf)[1]
+        for leaf in leaves
+    )
+    if everywhere and not python_only:
+        notes = []
     if len(roots) == 1 and all(leaf is roots[0] or leaf.kind == "unavailable" for leaf in leaves):
-        single = _direct_failure(roots[0], leaves, universe, words, notes, fork_mask)
+        single = _direct_failure(roots[0], leaves, universe, words, notes, failed_mask)
         if single is not None:
             return single
     lines = [line for line in _Report(words, failure).lines if line]
     text = "\n".join(lines)
     if where:
         text = f"On {where}: {text[:1].lower()}{text[1:]}"
+        others = failed_mask & ~fork_mask
+        if others:
+            text += f"\nThe lock cannot serve {describe_targets(others, universe)} either."
     if notes:
         text += "\n(" + "; ".join(notes) + ".)"
     order = {str(root.requirement): i for i, root in enumerate(universe.roots)}
@@ -411,7 +422,7 @@ def explain_failure(
     ]
     hints = []
     if notes:
-        hints.append(_python_hint(fork_mask, universe, roots))
+        hints.append(_python_hint(failed_mask, universe, roots))
     if own:
         named = [
             f"{text} ({origin})" if origin and origin != project_name else text
@@ -424,8 +435,9 @@ def explain_failure(
             "([tool.shipyard] constraint-dependencies, or a -c file)"
         )
     if where and not notes:
+        failed = describe_targets(failed_mask, universe)
         hints.append(
-            f"or leave {where} out of the lock (requires-python, or [tool.shipyard] environments)"
+            f"or leave {failed} out of the lock (requires-python, or [tool.shipyard] environments)"
         )
     hint = _sentence("; ".join(hints) if hints else "relax one of the requirements above") + "."
     return ResolutionError(text, hint=hint)

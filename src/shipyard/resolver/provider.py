@@ -43,7 +43,7 @@ from shipyard.models import DistFile, TargetEnvironment
 from shipyard.reporting import ResolveReporter
 from shipyard.resolver.solver import ROOT, Incompatibility
 from shipyard.resolver.versions import VersionTable, bit_positions, specifier
-from shipyard.specs.targets import wheel_target_mask
+from shipyard.specs.targets import patch_boundaries, wheel_target_mask
 
 if TYPE_CHECKING:
     from shipyard.resolver.solver import Solver
@@ -54,6 +54,7 @@ __all__ = [
     "ForkSource",
     "ForkStrategy",
     "PrereleasePolicy",
+    "RefineTargets",
     "Repository",
     "ResolutionStrategy",
     "ResolveOptions",
@@ -200,6 +201,18 @@ class SplitFork(Exception):
         self.admitted = admitted
         self.package = package
         self.version = version
+
+
+class RefineTargets(Exception):
+    """Raised when a Requires-Python draws a line inside a target's patch releases
+    (``!=3.9.0,!=3.9.1``): the resolution starts over with the targets split there.
+
+    :param boundaries: per ``(major, minor)``, the patch numbers new targets start at.
+    """
+
+    def __init__(self, boundaries: dict[tuple[int, int], set[int]]) -> None:
+        super().__init__(str(boundaries))
+        self.boundaries = boundaries
 
 
 class RestartFork(Exception):
@@ -355,6 +368,10 @@ class Universe:
             if spec is None:
                 found = self.all_mask
             else:
+                contains = spec.contains
+                split = patch_boundaries(self.targets, lambda v: contains(v, prereleases=True))
+                if split:
+                    raise RefineTargets(split)
                 found = 0
                 for index, version in enumerate(self._python_versions):
                     if spec.contains(version, prereleases=True):
@@ -447,8 +464,9 @@ class ForkSource:
         self.options = universe.options
         #: identifier → the targets needing it, as estimated when it was chosen
         self.need: dict[str, int] = {ROOT: fork_mask}
-        #: identifier → [(parent identifier, parent position, targets of the edge)]
-        self.incoming: dict[str, list[tuple[str, int, int]]] = {}
+        #: identifier → [(parent identifier, parent position, targets of the edge,
+        #: versions its specifier admits)]
+        self.incoming: dict[str, list[tuple[str, int, int, int]]] = {}
         #: (identifier, position) → the dependency edges of that version, for markers
         self.edges: dict[tuple[str, int], list[Edge]] = {}
         self._order: dict[str, int] = {ROOT: 0}
@@ -481,7 +499,7 @@ class ForkSource:
         name, extra = split_identifier(package)
         universe = self.universe
         table = universe.table(name)
-        need = self._need(package, solver)
+        need, required = self._need(package, solver)
         candidates = allowed
         if extra is not None:
             # ``name[extra]`` at a version means ``name`` at that version: only the
@@ -497,17 +515,18 @@ class ForkSource:
                     info=DependencyInfo(f"{name}[{extra}]", None, self.fork_mask, allowed, name),
                 )
             candidates &= base
-        reason = ""
-        if candidates & ~table.unyanked_bits and not _pinned(table, candidates):
-            candidates &= table.unyanked_bits
-            reason = "yanked"
-        if not self._prereleases_allowed(name, candidates):
-            candidates &= table.stable_bits
-            reason = reason or "prerelease"
-        if not candidates:
-            return Incompatibility(
-                ((package, True, allowed),), "unavailable", info=UnavailableInfo(reason)
-            )
+        # Versions that cannot be chosen are ruled out by one reason at a time, so each
+        # explanation names the right one.
+        if not _pinned(table, candidates):
+            yanked = candidates & ~table.unyanked_bits
+            if yanked and not candidates & ~yanked:
+                return _unavailable(package, yanked, "yanked")
+            candidates &= ~yanked
+        if not self._prereleases_allowed(name, required & table.all_bits):
+            pre = candidates & ~table.stable_bits
+            if pre and not candidates & ~pre:
+                return _unavailable(package, pre, "prerelease")
+            candidates &= ~pre
         order = self._order_of(name, table, candidates)
         covering = table.admitting(need, universe.admitted, every=True)
         if self.options.fork_strategy == "fewest":
@@ -527,9 +546,7 @@ class ForkSource:
                 admitted = universe.version_admits(table, position) & self.fork_mask
                 raise SplitFork(admitted, name, table.versions[position].version)
             return position
-        return Incompatibility(
-            ((package, True, unusable),), "unavailable", info=UnavailableInfo("files")
-        )
+        return _unavailable(package, unusable, "files")
 
     def dependencies(self, package: str, position: int) -> list[Incompatibility]:
         """The incompatibilities of one chosen version: its dependencies (each narrowed to
@@ -550,7 +567,7 @@ class ForkSource:
         self.edges[(package, position)] = edges
         if extra is not None:
             edges.append(Edge(name, None, extra, self.fork_mask))
-            self._link(name, position, package, self.fork_mask)
+            self._link(name, position, package, self.fork_mask, version_bits)
             result.append(
                 Incompatibility(
                     ((package, True, version_bits), (name, False, version_bits)),
@@ -595,7 +612,7 @@ class ForkSource:
                 package, version_bits, req, mask, str(req), None
             ):
                 edges.append(Edge(child, marker, extra, mask))
-                self._link(child, position, package, mask)
+                self._link(child, position, package, mask, incompatibility)
                 result.extend(incompatibility)
         return result
 
@@ -622,12 +639,25 @@ class ForkSource:
                 ROOT, 1, req, mask, str(req), root.origin
             ):
                 edges.append(Edge(child, marker, None, mask))
-                self._link(child, 0, ROOT, mask)
+                self._link(child, 0, ROOT, mask, incompatibility)
                 result.extend(incompatibility)
         return result
 
-    def _link(self, child: str, position: int, parent: str, mask: int) -> None:
-        self.incoming.setdefault(child, []).append((parent, position, mask))
+    def _link(
+        self,
+        child: str,
+        position: int,
+        parent: str,
+        mask: int,
+        spec: int | Sequence[Incompatibility],
+    ) -> None:
+        """Record that ``parent`` at ``position`` requires ``child`` on the targets of
+        ``mask``, at the versions ``spec`` admits (a bitset, or taken from the
+        dependency among the incompatibilities of the requirement)."""
+        if not isinstance(spec, int):
+            infos = [i.info for i in spec if isinstance(i.info, DependencyInfo)]
+            spec = infos[0].spec_bits if infos else -1
+        self.incoming.setdefault(child, []).append((parent, position, mask, spec))
         if child not in self._order:
             self._order[child] = len(self._order)
 
@@ -722,18 +752,24 @@ class ForkSource:
         position = likely.bit_length() - 1 if lowest else (likely & -likely).bit_length() - 1
         self.universe.repository.prefetch_metadata(table.versions[position])
 
-    def _need(self, package: str, solver: Solver) -> int:
-        """The targets that need ``package`` given the versions decided so far."""
+    def _need(self, package: str, solver: Solver) -> tuple[int, int]:
+        """The targets that need ``package`` given the versions decided so far, and the
+        versions the specifiers of those requirements admit."""
         decisions = solver.decisions
         need = 0
-        for parent, position, mask in self.incoming.get(package, ()):
+        admitted = -1
+        for parent, position, mask, spec in self.incoming.get(package, ()):
             if decisions.get(parent) == position:
                 need |= mask & self.need.get(parent, self.fork_mask)
+                admitted &= spec
         need = need or self.fork_mask
         self.need[package] = need
-        return need
+        return need, admitted
 
-    def _prereleases_allowed(self, name: str, candidates: int) -> bool:
+    def _prereleases_allowed(self, name: str, required: int) -> bool:
+        """PEP 440's rule, as uv applies it: pre-releases only when the policy allows
+        them, a specifier names one, or the requirements (``required``: the versions
+        their specifiers admit) leave no final release."""
         policy = self.options.prerelease
         if policy == "allow":
             return True
@@ -741,7 +777,7 @@ class ForkSource:
             return False
         if policy == "if-necessary-or-explicit" and name in self._explicit_pre:
             return True
-        return not candidates & self.universe.table(name).stable_bits
+        return not required & self.universe.table(name).stable_bits
 
     def _order_of(self, name: str, table: VersionTable, candidates: int) -> list[int]:
         """Positions of ``candidates`` in the order to try them: the lock's preferences,
@@ -790,7 +826,7 @@ class ForkSource:
                 if child not in decisions:
                     continue
                 mask = 0
-                for parent, position, edge in parents:
+                for parent, position, edge, _spec in parents:
                     if decisions.get(parent) == position:
                         mask |= edge & need.get(parent, 0)
                 if mask != need.get(child, 0):
@@ -815,6 +851,11 @@ class ForkSource:
             if wanted & ~admitted:
                 return SplitFork(admitted & self.fork_mask, name, table.versions[position].version)
         return None
+
+
+def _unavailable(package: str, bits: int, reason: str) -> Incompatibility:
+    """The incompatibility "no version of ``package`` in ``bits`` can be used"."""
+    return Incompatibility(((package, True, bits),), "unavailable", info=UnavailableInfo(reason))
 
 
 def _pinned(table: VersionTable, candidates: int) -> bool:

@@ -26,7 +26,7 @@ canonically, so the same inputs give the same lock.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from packaging.specifiers import SpecifierSet
@@ -42,6 +42,7 @@ from shipyard.resolver.provider import (
     ROOT,
     DependencyInfo,
     ForkSource,
+    RefineTargets,
     Repository,
     ResolveOptions,
     RestartFork,
@@ -52,6 +53,7 @@ from shipyard.resolver.provider import (
 )
 from shipyard.resolver.solver import NoSolution, Solver
 from shipyard.specs import markers as mk
+from shipyard.specs.targets import refine_targets
 
 __all__ = ["Resolution", "ResolvedPackage", "RootRequirement", "resolve", "targets_marker"]
 
@@ -102,10 +104,18 @@ class _Fork:
 
 
 def targets_marker(mask: int, targets: Sequence[TargetEnvironment]) -> mk.MarkerExpression:
-    """A marker true on exactly the targets in ``mask`` (among ``targets``)."""
+    """A marker true on exactly the targets in ``mask`` (among ``targets``).
+
+    Pythons are written as ranges over the targets' ``python_full_version`` values:
+    ``python_version`` bounds where a range starts at a minor's first target,
+    ``python_full_version`` where it starts inside a minor (``>= "3.9.2"``).
+    """
     if mask == (1 << len(targets)) - 1:
         return mk.TRUE
-    minors = sorted({t.python for t in targets})
+    points = sorted({Version(t.markers["python_full_version"]) for t in targets})
+    first_of_minor: dict[tuple[int, int], Version] = {}
+    for point in points:
+        first_of_minor.setdefault((point.major, point.minor), point)
     platforms: list[tuple[str, str]] = []
     for t in targets:
         key = (t.markers["sys_platform"], t.machine)
@@ -113,22 +123,24 @@ def targets_marker(mask: int, targets: Sequence[TargetEnvironment]) -> mk.Marker
             platforms.append(key)
     by_condition: dict[str, list[tuple[str, str]]] = {}
     for platform in platforms:
-        chosen = [
-            t.python
+        chosen = {
+            Version(t.markers["python_full_version"])
             for i, t in enumerate(targets)
             if mask >> i & 1 and (t.markers["sys_platform"], t.machine) == platform
-        ]
+        }
         if not chosen:
             continue
         available = [
-            m
-            for m in minors
+            point
+            for point in points
             if any(
-                t.python == m and (t.markers["sys_platform"], t.machine) == platform
+                Version(t.markers["python_full_version"]) == point
+                and (t.markers["sys_platform"], t.machine) == platform
                 for t in targets
             )
         ]
-        by_condition.setdefault(_python_condition(chosen, available), []).append(platform)
+        condition = _python_condition(chosen, available, first_of_minor)
+        by_condition.setdefault(condition, []).append(platform)
     clauses: list[str] = []
     all_systems = sorted({p[0] for p in platforms})
     for condition, group in by_condition.items():
@@ -153,20 +165,38 @@ def targets_marker(mask: int, targets: Sequence[TargetEnvironment]) -> mk.Marker
     return mk.parse_marker(" or ".join(f"({c})" for c in clauses))
 
 
-def _python_condition(chosen: list[tuple[int, int]], available: list[tuple[int, int]]) -> str:
-    if chosen == available:
+def _python_condition(
+    chosen: set[Version],
+    available: Sequence[Version],
+    first_of_minor: Mapping[tuple[int, int], Version],
+) -> str:
+    """Python conditions true on the ``chosen`` points among ``available`` (sorted)."""
+
+    def bound(point: Version, operator: str) -> str:
+        if first_of_minor[(point.major, point.minor)] == point:
+            return f'python_version {operator} "{point.major}.{point.minor}"'
+        return f'python_full_version {operator} "{point}"'
+
+    if set(available) <= chosen:
         return ""
-    start = available.index(chosen[0])
-    if available[start : start + len(chosen)] == chosen:
+    runs: list[str] = []
+    index = 0
+    while index < len(available):
+        if available[index] not in chosen:
+            index += 1
+            continue
+        start = index
+        while index < len(available) and available[index] in chosen:
+            index += 1
         parts = []
         if start > 0:
-            parts.append(f'python_version >= "{chosen[0][0]}.{chosen[0][1]}"')
-        end = start + len(chosen)
-        if end < len(available):
-            nxt = available[end]
-            parts.append(f'python_version < "{nxt[0]}.{nxt[1]}"')
-        return " and ".join(parts)
-    return " or ".join(f'python_version == "{a}.{b}"' for a, b in chosen)
+            parts.append(bound(available[start], ">="))
+        if index < len(available):
+            parts.append(bound(available[index], "<"))
+        runs.append(" and ".join(parts))
+    if len(runs) == 1:
+        return runs[0]
+    return " or ".join(f"({run})" for run in runs)
 
 
 def _failure_split(failure: NoSolution, fork_mask: int) -> int | None:
@@ -207,15 +237,58 @@ def resolve(
     started = time.perf_counter()
     if reporter is not None:
         reporter.resolve_started()
-    universe = Universe(
-        targets=targets, roots=roots, repository=repository, options=options, reporter=reporter
-    )
+    targets = tuple(targets)
+    for _refinement in range(16):
+        universe = Universe(
+            targets=targets,
+            roots=roots,
+            repository=repository,
+            options=options,
+            reporter=reporter,
+        )
+        try:
+            done = _resolve_forks(universe, project_name)
+            break
+        except RefineTargets as refine:
+            targets = refine_targets(targets, refine.boundaries)
+    else:  # pragma: no cover - sixteen patch boundaries inside the lock's Pythons
+        raise ResolutionError(
+            "Requires-Python values split the lock's Pythons into too many ranges.",
+            hint="Narrow requires-python in pyproject.toml.",
+        )
+    packages, uncovered = _assemble(done, universe, requires_python)
     targets = universe.targets
+    seconds = time.perf_counter() - started
+    if reporter is not None:
+        for name, version, missing in uncovered:
+            reporter.warning(
+                f"{name} {version} has no wheel and no sdist for {_list(missing)}: installing "
+                "it there will fail. Narrow requires-python or [tool.shipyard] environments, "
+                "or require a version that publishes files for them."
+            )
+        reporter.resolve_finished(len(packages), seconds)
+    return Resolution(
+        packages=packages,
+        targets=targets,
+        forks=len(done),
+        seconds=seconds,
+        uncovered=uncovered,
+    )
+
+
+def _resolve_forks(universe: Universe, project_name: str) -> list[_Fork]:
+    """Resolve every fork of ``universe``'s targets; the forks that succeeded.
+
+    :raises ResolutionError, PackageNotFoundError, NoMatchingVersionError: when some
+        fork fails (explained from the simplest failure).
+    :raises RefineTargets: when the targets must be split at a patch release first.
+    """
     pending: list[int] = [universe.all_mask]
     done: list[_Fork] = []
+    failures: list[tuple[int, NoSolution]] = []
     preferred: dict[str, list[Version]] = {}
     attempts = 0
-    limit = 4 * len(targets) + 16
+    limit = 4 * len(universe.targets) + 16
     while pending:
         fork_mask = pending.pop(0)
         attempts += 1
@@ -238,15 +311,11 @@ def resolve(
         except NoSolution as failure:
             part = _failure_split(failure, fork_mask)
             if part is None:
-                raise explain_failure(
-                    failure.incompatibility,
-                    universe=universe,
-                    source=source,
-                    fork_mask=fork_mask,
-                    project_name=project_name,
-                    requires_python=requires_python,
-                ) from None
-            pending[:0] = [part, fork_mask & ~part]
+                # Go on with the other forks: whether the failure holds everywhere or
+                # on some targets only decides how it is explained.
+                failures.append((fork_mask, failure))
+            else:
+                pending[:0] = [part, fork_mask & ~part]
             continue
         need = source.exact_need(decisions)
         order = [a.package for a in solver.trail if a.cause is None]
@@ -262,23 +331,28 @@ def resolve(
             known = preferred.setdefault(package, [])
             if chosen not in known:
                 known.append(chosen)
-    packages, uncovered = _assemble(done, universe, requires_python)
-    seconds = time.perf_counter() - started
-    if reporter is not None:
-        for name, version, missing in uncovered:
-            reporter.warning(
-                f"{name} {version} has no wheel and no sdist for {_list(missing)}: installing "
-                "it there will fail. Narrow requires-python or [tool.shipyard] environments, "
-                "or require a version that publishes files for them."
-            )
-        reporter.resolve_finished(len(packages), seconds)
-    return Resolution(
-        packages=packages,
-        targets=targets,
-        forks=len(done),
-        seconds=seconds,
-        uncovered=uncovered,
-    )
+    if failures:
+        # The simplest derivation is the one to tell; the most targets break a tie.
+        mask, simplest = min(
+            failures,
+            key=lambda item: (
+                sum(1 for _ in item[1].incompatibility.leaves()),
+                -item[0].bit_count(),
+                item[0],
+            ),
+        )
+        failed = 0
+        for other, _failure in failures:
+            failed |= other
+        raise explain_failure(
+            simplest.incompatibility,
+            universe=universe,
+            fork_mask=mask,
+            failed_mask=failed,
+            everywhere=not done,
+            project_name=project_name,
+        ) from None
+    return done
 
 
 def _halves(admitted: int, fork_mask: int) -> list[int]:

@@ -13,7 +13,7 @@ the oldest interpreter the lock promises to serve.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
 from packaging.markers import InvalidMarker, Marker
@@ -29,11 +29,16 @@ __all__ = [
     "KNOWN_PYTHON_MINORS",
     "PLATFORMS",
     "default_targets",
+    "patch_boundaries",
+    "refine_targets",
     "target_for",
     "target_from_interpreter",
     "wheel_tags_match_target",
     "wheel_target_mask",
 ]
+
+#: the highest patch number a range target is assumed to stand for
+_LAST_PATCH = 60
 
 #: CPython minors that have a final release (3.15.0: October 2026). Update at each release.
 KNOWN_PYTHON_MINORS: tuple[tuple[int, int], ...] = tuple((3, minor) for minor in range(8, 16))
@@ -58,12 +63,19 @@ def _lowest_patch(minor: tuple[int, int], requires_python: SpecifierSet | None) 
 
 
 def target_for(
-    minor: tuple[int, int], family: str, machine: str, full_version: str | None = None
+    minor: tuple[int, int],
+    family: str,
+    machine: str,
+    full_version: str | None = None,
+    *,
+    python_range: bool = False,
 ) -> TargetEnvironment:
     """The :class:`TargetEnvironment` for CPython ``minor`` on ``family``/``machine``.
 
     :param family: ``"linux"``, ``"macos"`` or ``"windows"`` (see :data:`PLATFORMS`).
     :param full_version: ``python_full_version``; defaults to ``"X.Y.0"``.
+    :param python_range: the target stands for the patch releases from ``full_version``
+        on (see :class:`TargetEnvironment`).
     :raises KeyError: for an unknown platform.
     """
     found = next((p for p in PLATFORMS if p[0] == family and p[1] == machine), None)
@@ -84,9 +96,16 @@ def target_for(
         "python_version": f"{minor[0]}.{minor[1]}",
         "sys_platform": sys_platform,
     }
-    name = f"cp{minor[0]}{minor[1]}-{family}-{machine.lower()}"
+    patch = full.split(".")[2] if full.count(".") >= 2 else "0"
+    refined = f".{patch}" if python_range and patch != "0" else ""
+    name = f"cp{minor[0]}{minor[1]}{refined}-{family}-{machine.lower()}"
     return TargetEnvironment(
-        name=name, markers=markers, platform=family, machine=machine, python=minor
+        name=name,
+        markers=markers,
+        platform=family,
+        machine=machine,
+        python=minor,
+        python_range=python_range,
     )
 
 
@@ -116,7 +135,7 @@ def default_targets(
         if full is None:
             continue
         for family, machine, *_rest in PLATFORMS:
-            target = target_for(minor, family, machine, full)
+            target = target_for(minor, family, machine, full, python_range=True)
             if markers and not any(m.evaluate(dict(target.markers)) for m in markers):
                 continue
             targets.append(target)
@@ -129,6 +148,69 @@ def default_targets(
             f"{', '.join(f'{a}.{b}' for a, b in KNOWN_PYTHON_MINORS)}.",
         )
     return tuple(targets)
+
+
+def patch_boundaries(
+    targets: Sequence[TargetEnvironment], contains: Callable[[Version], bool]
+) -> dict[tuple[int, int], set[int]]:
+    """Where a Python specifier changes its answer *inside* a range target.
+
+    A target with ``python_range`` stands for the patch releases of its minor from its
+    ``python_full_version`` to the next target of that minor. When ``contains`` (a
+    ``Requires-Python`` test) is not the same for all of them (``!=3.9.0,!=3.9.1`` on a
+    target from 3.9.0), the target must be split: this returns, per minor, the patch
+    numbers where new targets must start (``{(3, 9): {2}}``); empty when none.
+    """
+    starts: dict[tuple[int, int], set[int]] = {}
+    for target in targets:
+        if target.python_range:
+            patch = int(target.markers["python_full_version"].split(".")[2])
+            starts.setdefault(target.python, set()).add(patch)
+    found: dict[tuple[int, int], set[int]] = {}
+    for (major, minor), patches in starts.items():
+        ordered = sorted(patches)
+        for index, low in enumerate(ordered):
+            high = ordered[index + 1] if index + 1 < len(ordered) else _LAST_PATCH + 1
+            first = contains(Version(f"{major}.{minor}.{low}"))
+            for patch in range(low + 1, high):
+                if contains(Version(f"{major}.{minor}.{patch}")) != first:
+                    found.setdefault((major, minor), set()).add(patch)
+                    break
+    return found
+
+
+def refine_targets(
+    targets: Sequence[TargetEnvironment], boundaries: dict[tuple[int, int], set[int]]
+) -> tuple[TargetEnvironment, ...]:
+    """``targets`` with every range target of a minor in ``boundaries`` split at those
+    patch numbers (each new target starts at one), ordered by Python, then platform."""
+    result = list(targets)
+    for target in targets:
+        patches = boundaries.get(target.python)
+        if not target.python_range or not patches:
+            continue
+        low = int(target.markers["python_full_version"].split(".")[2])
+        for patch in sorted(patches):
+            if patch <= low:
+                continue
+            full = f"{target.python[0]}.{target.python[1]}.{patch}"
+            if any(
+                t.markers["python_full_version"] == full
+                and (t.platform, t.machine) == (target.platform, target.machine)
+                for t in result
+            ):
+                continue
+            result.append(
+                target_for(target.python, target.platform, target.machine, full, python_range=True)
+            )
+    order = {(p[0], p[1]): i for i, p in enumerate(PLATFORMS)}
+    result.sort(
+        key=lambda t: (
+            Version(t.markers["python_full_version"]),
+            order.get((t.platform, t.machine), 99),
+        )
+    )
+    return tuple(result)
 
 
 def wheel_tags_match_target(tags: Iterable[Tag], target: TargetEnvironment) -> bool:
