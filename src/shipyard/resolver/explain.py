@@ -126,10 +126,15 @@ class _Words:
             parent, _p, parent_bits = terms[0]
             child, child_bits = _child(incompatibility)
             child_name = split_identifier(child)[0]
-            if not self.universe.table(child_name).versions:
+            table = self.universe.table(child_name)
+            url = self.universe.url_of(child_name)
+            if not table.versions:
                 what = f"{child}, which no index has"
             else:
                 what = self.requirement(info, child, child_bits)
+                if url is not None and url not in info.text:
+                    version = table.versions[0].version
+                    what += f", but {child_name} comes from {url} ({version})"
             if info.spec_bits and not child_bits:
                 pythons = _join(_python_list(info.mask, self.universe))
                 what += f", which has no version for Python {pythons}"
@@ -145,54 +150,44 @@ class _Words:
             if reason == "yanked":
                 return f"{versions} {'is' if one else 'are'} yanked"
             if reason == "prerelease":
-                return (
-                    f"{versions} {'is a pre-release' if one else 'are only pre-releases'}"
-                    " (pre-releases need --prerelease allow or a specifier that names one)"
+                why = (
+                    "--prerelease disallow rules them out"
+                    if self.universe.options.prerelease == "disallow"
+                    else "pre-releases need --prerelease allow or a specifier that names one"
                 )
+                what = "is a pre-release" if one else "are only pre-releases"
+                return f"{versions} {what} ({why})"
             if reason == "constraint":
                 return f"the constraint {info.detail} rules out {versions}"
             if reason == "url":
                 return f"{versions} depends on {info.detail}, another source than the one required"
+            if reason == "build":
+                return f"{versions} cannot be used: its metadata does not build ({info.detail})"
             if reason == "self":
                 return f"{versions} depends on itself at another version ({info.detail})"
             return f"{versions} {'has' if one else 'have'} no usable file for these targets"
         return self.conclusion(incompatibility)
 
     def conclusion(self, incompatibility: Incompatibility) -> str:
-        """What a derived incompatibility says."""
-        terms = [t for t in incompatibility.terms if t[0] != ROOT or not t[1]]
-        if incompatibility.is_failure() or not terms:
+        """What a derived incompatibility says: the versions it rules out together, or
+        what they require (``{a ∈ A, ¬b ∈ B}``: "a A requires b B")."""
+        if incompatibility.is_failure():
             return "the requirements cannot be met"
         has_root = any(t[0] == ROOT for t in incompatibility.terms)
-        positive = [t for t in terms if t[1]]
-        negative = [t for t in terms if not t[1]]
-        if has_root and not positive and len(negative) == 1:
-            package, _p, bits = negative[0]
-            return f"{self.project_name} requires {self.versions(package, bits)}"
-        if len(terms) == 1:
-            package, is_positive, bits = terms[0]
-            if is_positive:
-                return f"{self.versions(package, bits)} cannot be used"
-            return f"{self.versions(package, bits)} is required"
-        if len(positive) == 1 and len(negative) == 1:
-            return (
-                f"{self.versions(positive[0][0], positive[0][2])} requires "
-                f"{self.versions(negative[0][0], negative[0][2])}"
-            )
-        if len(positive) == len(terms):
-            return (
-                _join([self.versions(p, b) for p, _x, b in positive]) + " cannot be used together"
-            )
-        if len(negative) == 1:
-            return (
-                _join([self.versions(p, b) for p, _x, b in positive])
-                + f" together require {self.versions(negative[0][0], negative[0][2])}"
-            )
-        return (
-            _join([self.versions(p, b) for p, _x, b in positive])
-            + " cannot be used with "
-            + _join([f"anything but {self.versions(p, b)}" for p, _x, b in negative])
-        )
+        positive = [t for t in incompatibility.terms if t[1] and t[0] != ROOT]
+        negative = [t for t in incompatibility.terms if not t[1]]
+        used = [self.versions(p, b) for p, _x, b in positive]
+        if not negative:
+            if len(used) == 1:
+                return f"{used[0]} cannot be used"
+            return _join(used) + " cannot be used together"
+        if used:
+            subject = used[0] if len(used) == 1 else _join(used) + " together"
+        else:
+            subject = self.project_name if has_root else "the requirements"
+        required = " or ".join(self.versions(p, b) for p, _x, b in negative)
+        verb = "requires" if len(used) == 1 or (not used and has_root) else "require"
+        return f"{subject} {verb} {required}"
 
 
 def _is_root(incompatibility: Incompatibility) -> bool:
@@ -334,6 +329,22 @@ def _python_notes(leaves: Sequence[Incompatibility], universe: Universe) -> list
     return list(dict.fromkeys(notes))
 
 
+def _missing_project(
+    leaves: Sequence[Incompatibility], universe: Universe, words: _Words
+) -> tuple[str, str] | None:
+    """The first project no index has that a dependency (not the project's own
+    requirement) names, with the version that requires it."""
+    for leaf in leaves:
+        info = leaf.info
+        if not isinstance(info, DependencyInfo) or leaf.terms[0][0] == ROOT:
+            continue
+        name = split_identifier(info.child)[0]
+        if not universe.table(name).versions:
+            parent, _positive, bits = leaf.terms[0]
+            return name, words.versions(parent, bits)
+    return None
+
+
 def _python_hint(fork_mask: int, universe: Universe, roots: Sequence[Incompatibility]) -> str:
     """What to change when Requires-Python leaves the failed fork's Pythons without a
     version: a bound on requires-python that leaves them out, or a marker."""
@@ -399,6 +410,15 @@ def explain_failure(
         if single is not None:
             return single
     lines = [line for line in _Report(words, failure).lines if line]
+    missing = _missing_project(leaves, universe, words)
+    if missing is not None:
+        name, parent = missing
+        return PackageNotFoundError(
+            f"No index or find-links location has a project named '{name}' (required by "
+            f"{parent}).\n" + "\n".join(lines),
+            hint="Check the spelling, or add the index that hosts it with --extra-index-url; "
+            f"or relax the requirement that brings in {parent.split()[0]}.",
+        )
     text = "\n".join(lines)
     if where:
         text = f"On {where}: {text[:1].lower()}{text[1:]}"
@@ -408,12 +428,23 @@ def explain_failure(
     if notes:
         text += "\n(" + "; ".join(notes) + ".)"
     order = {str(root.requirement): i for i, root in enumerate(universe.roots)}
+    named_roots = [
+        (leaf.info.text, leaf.info.origin or "")
+        for leaf in roots
+        if isinstance(leaf.info, DependencyInfo)
+    ]
+    # A direct reference shapes the versions a package has without being a step of
+    # the derivation: name it where a requirement on that package is one.
+    for leaf in leaves:
+        if isinstance(leaf.info, DependencyInfo):
+            url = universe.url_of(split_identifier(leaf.info.child)[0])
+            named_roots.extend(
+                (str(root.requirement), root.origin)
+                for root in universe.roots
+                if url is not None and root.requirement.url == url
+            )
     own = sorted(
-        dict.fromkeys(
-            (order.get(leaf.info.text, len(order)), leaf.info.text, leaf.info.origin or "")
-            for leaf in roots
-            if isinstance(leaf.info, DependencyInfo)
-        )
+        dict.fromkeys((order.get(text, len(order)), text, origin) for text, origin in named_roots)
     )
     constraints = [
         leaf.info.detail

@@ -37,6 +37,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from shipyard.errors import BuildError
 from shipyard.index.metadata import CoreMetadata
 from shipyard.index.repository import ProjectVersion
 from shipyard.models import DistFile, TargetEnvironment
@@ -184,7 +185,8 @@ class UnavailableInfo:
         the fork's targets, or none allowed by exclude-newer/no-binary/only-binary),
         ``"yanked"``, ``"prerelease"``, ``"constraint"``, ``"provided"`` (conda provides
         another version), ``"url"`` (two different direct references), ``"self"`` (the
-        version depends on itself at another version).
+        version depends on itself at another version), ``"build"`` (its sdist's metadata
+        does not build).
     :param detail: words for the message (the constraint text, the provided version…).
     """
 
@@ -286,6 +288,8 @@ class Universe:
         self.all_mask = (1 << len(self.targets)) - 1
         self.root_names = frozenset(canonicalize_name(r.requirement.name) for r in roots)
         self._envs = tuple(dict(t.markers) for t in self.targets)
+        #: the targets' marker environments (bit ``i`` ↔ ``targets[i]``)
+        self.environments: tuple[dict[str, str], ...] = self._envs
         self._python_versions = tuple(
             Version(t.markers["python_full_version"]) for t in self.targets
         )
@@ -584,7 +588,16 @@ class ForkSource:
             if key not in universe.announced:
                 universe.announced.add(key)
                 universe.reporter.package_resolved(name, str(pv.version))
-        requirements = universe.requirements_of(name, pv)
+        try:
+            requirements = universe.requirements_of(name, pv)
+        except BuildError as exc:
+            # An sdist whose metadata does not build is a version that cannot be used,
+            # as pip and uv treat it: the resolution goes on with another one.
+            if universe.reporter is not None:
+                universe.reporter.warning(
+                    f"Skipping {name} {pv.version}: {exc.message.rstrip('.')}."
+                )
+            return [_unavailable(package, version_bits, "build", exc.message)]
         if extra is None and pv.index:
             requires_python = universe.repository.metadata(pv).requires_python
             if (
@@ -724,6 +737,8 @@ class ForkSource:
         for spec, marker in self.options.constraints.get(name, ()):
             if not self.universe.marker_mask(marker) & self.fork_mask:
                 continue
+            if any(_names_prerelease(s.operator, s.version) for s in spec):
+                self._explicit_pre.add(name)
             outside = table.all_bits & ~table.matching(spec)
             if outside:
                 text = f"{name}{spec}" + (f"; {marker}" if marker else "")
@@ -853,9 +868,11 @@ class ForkSource:
         return None
 
 
-def _unavailable(package: str, bits: int, reason: str) -> Incompatibility:
+def _unavailable(package: str, bits: int, reason: str, detail: str = "") -> Incompatibility:
     """The incompatibility "no version of ``package`` in ``bits`` can be used"."""
-    return Incompatibility(((package, True, bits),), "unavailable", info=UnavailableInfo(reason))
+    return Incompatibility(
+        ((package, True, bits),), "unavailable", info=UnavailableInfo(reason, detail)
+    )
 
 
 def _pinned(table: VersionTable, candidates: int) -> bool:

@@ -22,7 +22,7 @@ raises (a fork to split, an index that cannot be reached) pass through.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -190,7 +190,15 @@ class Solver:
         the others (uv's conflict-driven prioritisation).
     """
 
-    def __init__(self, source: Source, *, conflict_threshold: int = 5) -> None:
+    def __init__(
+        self,
+        source: Source,
+        *,
+        conflict_threshold: int = 5,
+        boosted: Mapping[str, int] | None = None,
+    ) -> None:
+        """:param boosted: packages to decide before the others, smallest rank first
+        (what an earlier run over the same packages learned)."""
         self.source = source
         self.conflict_threshold = conflict_threshold
         self.stats = SolverStats()
@@ -202,8 +210,12 @@ class Solver:
         #: packages with a positive term and no decision yet (the decision candidates)
         self.undecided: set[str] = set()
         self.conflicts: dict[str, int] = {}
-        #: packages past ``conflict_threshold``, in the order they got there
-        self.boosted: dict[str, int] = {}
+        #: versions of a package ruled out at decision time by an earlier decision
+        self.rejections: dict[str, int] = {}
+        self._reordered: set[tuple[str, str]] = set()
+        #: packages decided before the others, smallest rank first: moved ahead after
+        #: conflicts (uv's conflict-driven prioritisation), here or in an earlier run
+        self.boosted: dict[str, int] = dict(boosted or {})
         self._merge_index: dict[Hashable, Incompatibility] = {}
 
     # -- the partial solution -------------------------------------------------------
@@ -386,7 +398,7 @@ class Solver:
             count = self.conflicts.get(package, 0) + 1
             self.conflicts[package] = count
             if count == self.conflict_threshold and package != ROOT:
-                self.boosted.setdefault(package, len(self.boosted))
+                self.boosted.setdefault(package, len(self.boosted) + 1)
         learned = False
         while not incompatibility.is_failure():
             satisfier, term, previous_level = self._satisfier(incompatibility)
@@ -455,7 +467,38 @@ class Solver:
                     conflicting = False
                     break
             if conflicting:
+                self._rejected(best, dependency)
                 return best
         self.level += 1
         self._assign(best, (True, picked), None)
         return best
+
+    def _rejected(self, package: str, dependency: Incompatibility) -> None:
+        """Count a version of ``package`` ruled out by a decision made before it; after
+        ``conflict_threshold`` such rejections, decide ``package`` first and jump back
+        to before that decision (uv's conflict-driven prioritisation). Without it, a
+        package whose every recent version conflicts with an earlier pick (aiobotocore
+        with the botocore that the newest boto3 pins) is walked down to its oldest
+        release, one metadata download at a time."""
+        count = self.rejections.get(package, 0) + 1
+        self.rejections[package] = count
+        if count < self.conflict_threshold:
+            return
+        level = 0
+        for name, positive, bits in dependency.terms:
+            if name == package:
+                continue
+            for assignment in self.history.get(name, ()):
+                if subset(assignment.accumulated, (positive, bits)):
+                    level = max(level, assignment.level)
+                    break
+        if level <= 1:
+            return  # the project's own requirements rule it out: nothing to reorder
+        culprit = next(a.package for a in self.trail if a.cause is None and a.level == level)
+        if culprit in self.boosted or (package, culprit) in self._reordered:
+            return  # it was moved ahead for a conflict of its own: no ping-pong
+        self._reordered.add((package, culprit))
+        self.rejections[package] = 0
+        # the latest package moved ahead is decided first
+        self.boosted[package] = min(self.boosted.values(), default=0) - 1
+        self._backtrack(level - 1)

@@ -287,6 +287,7 @@ def _resolve_forks(universe: Universe, project_name: str) -> list[_Fork]:
     done: list[_Fork] = []
     failures: list[tuple[int, NoSolution]] = []
     preferred: dict[str, list[Version]] = {}
+    boosted: dict[str, int] = {}
     attempts = 0
     limit = 4 * len(universe.targets) + 16
     while pending:
@@ -299,9 +300,14 @@ def _resolve_forks(universe: Universe, project_name: str) -> list[_Fork]:
                 "or [tool.shipyard] environments may work around it.",
             )
         source = ForkSource(universe, fork_mask, preferred)
-        solver = Solver(source)
+        solver = Solver(source, boosted=boosted)
         try:
-            decisions = solver.solve()
+            try:
+                decisions = solver.solve()
+            finally:
+                # Forks share most packages: what one learned about decision order
+                # helps the next from its start.
+                boosted = solver.boosted
         except SplitFork as fork_split:
             pending[:0] = _halves(fork_split.admitted, fork_mask)
             continue
@@ -482,6 +488,15 @@ def _assemble(
             ),
             requires_python=requires_python,
         )
+        if (
+            len(entry.by_marker) > 1
+            and entry.mask == universe.all_mask
+            and _holds_everywhere(marker, universe)
+        ):
+            # Forks that chose the same version, each through its own path: together
+            # they cover every target. (A requirement's own marker, from one path, is
+            # kept even when every target satisfies it: pip reads it elsewhere.)
+            marker = mk.TRUE
         files = _lock_files(universe, name, pv, entry.mask)
         missing = tuple(
             targets[i].name
@@ -504,6 +519,38 @@ def _assemble(
             )
         )
     return tuple(packages), tuple(uncovered)
+
+
+#: marker variables whose values the lock's targets enumerate
+_TARGET_VARIABLES = frozenset(
+    {
+        "sys_platform",
+        "platform_system",
+        "platform_machine",
+        "os_name",
+        "python_version",
+        "python_full_version",
+    }
+)
+
+
+def _variables(expression: mk.MarkerExpression) -> set[str]:
+    if isinstance(expression, mk.MarkerAtom):
+        return {expression.variable}
+    found: set[str] = set()
+    for child in expression.children:
+        found |= _variables(child)
+    return found
+
+
+def _holds_everywhere(marker: mk.MarkerExpression, universe: Universe) -> bool:
+    """Whether ``marker`` speaks only of what the targets vary (platform, Python) and
+    holds on every target: then the lock needs no marker (``sys_platform == "darwin"
+    or sys_platform == "linux" or sys_platform == "win32"`` after a platform fork
+    whose parts chose the same version)."""
+    if marker == mk.TRUE or not _variables(marker) <= _TARGET_VARIABLES:
+        return False
+    return mk.evaluate_mask(marker, universe.environments) == universe.all_mask
 
 
 def _serves(universe: Universe, name: str, pv: ProjectVersion, mask: int) -> bool:
