@@ -298,6 +298,7 @@ class Universe:
         self._marker_masks: dict[tuple[str, str], int] = {}
         self._admitted: dict[str, int] = {}
         self._wheel_masks: dict[str, int] = {}
+        self._served: dict[tuple[str, int], int] = {}
         self._requirements: dict[tuple[str, Version], tuple[Requirement, ...]] = {}
         self.announced: set[tuple[str, Version]] = set()
         preferences: dict[str, tuple[Version, ...]] = {}
@@ -372,8 +373,7 @@ class Universe:
             if spec is None:
                 found = self.all_mask
             else:
-                contains = spec.contains
-                split = patch_boundaries(self.targets, lambda v: contains(v, prereleases=True))
+                split = patch_boundaries(self.targets, spec)
                 if split:
                     raise RefineTargets(split)
                 found = 0
@@ -421,6 +421,23 @@ class Universe:
         if dist.requires_python:
             mask &= self.admitted(dist.requires_python)
         return mask
+
+    def served(self, name: str, table: VersionTable, position: int) -> int:
+        """The targets at least one file of ``table.versions[position]`` serves
+        (memoized; every target for a direct reference or a provided version)."""
+        key = (name, position)
+        found = self._served.get(key)
+        if found is None:
+            pv = table.versions[position]
+            if not pv.index:
+                found = self.all_mask
+            else:
+                all_yanked = pv.yanked
+                found = 0
+                for dist in pv.files:
+                    found |= self.file_mask(name, dist, all_yanked)
+            self._served[key] = found
+        return found
 
     def usable_files(self, name: str, pv: ProjectVersion, mask: int) -> tuple[DistFile, ...]:
         """The files of ``pv`` that serve at least one target of ``mask``."""
@@ -477,7 +494,6 @@ class ForkSource:
         self._constrained: set[str] = set()
         self._explicit_pre: set[str] = set()
         self._rejected: dict[str, int] = {}
-        self._usable: dict[tuple[str, int], bool] = {}
 
     # -- Source protocol --------------------------------------------------------------
 
@@ -814,19 +830,7 @@ class ForkSource:
         return first + rest
 
     def _has_files(self, name: str, table: VersionTable, position: int) -> bool:
-        key = (name, position)
-        found = self._usable.get(key)
-        if found is None:
-            pv = table.versions[position]
-            if not pv.index:
-                found = True
-            else:
-                all_yanked = pv.yanked
-                found = any(
-                    self.universe.file_mask(name, f, all_yanked) & self.fork_mask for f in pv.files
-                )
-            self._usable[key] = found
-        return found
+        return bool(self.universe.served(name, table, position) & self.fork_mask)
 
     # -- after the solver ---------------------------------------------------------------
 

@@ -498,11 +498,8 @@ def _assemble(
             # kept even when every target satisfies it: pip reads it elsewhere.)
             marker = mk.TRUE
         files = _lock_files(universe, name, pv, entry.mask)
-        missing = tuple(
-            targets[i].name
-            for i in range(len(targets))
-            if entry.mask >> i & 1 and not _serves(universe, name, pv, 1 << i)
-        )
+        unserved = entry.mask & ~universe.served(name, table, entry.position)
+        missing = tuple(targets[i].name for i in range(len(targets)) if unserved >> i & 1)
         if missing and pv.index:
             uncovered.append((name, str(version), missing))
         metadata = universe.repository.metadata(pv)
@@ -551,11 +548,6 @@ def _holds_everywhere(marker: mk.MarkerExpression, universe: Universe) -> bool:
     if marker == mk.TRUE or not _variables(marker) <= _TARGET_VARIABLES:
         return False
     return mk.evaluate_mask(marker, universe.environments) == universe.all_mask
-
-
-def _serves(universe: Universe, name: str, pv: ProjectVersion, mask: int) -> bool:
-    all_yanked = pv.yanked
-    return any(universe.file_mask(name, f, all_yanked) & mask for f in pv.files)
 
 
 def _lock_files(

@@ -52,6 +52,7 @@ class VersionTable:
     """
 
     __slots__ = (
+        "_by_python",
         "_by_text",
         "_python_bits",
         "_spec_bits",
@@ -82,6 +83,8 @@ class VersionTable:
             pv.requires_python_texts() for pv in versions
         ]
         self._python_bits: dict[int, int] = {}
+        self._by_python: dict[tuple[str | None, ...], int] = {}
+        self._group_python()
 
     def __len__(self) -> int:
         return len(self.versions)
@@ -125,20 +128,22 @@ class VersionTable:
         bits = self._python_bits.get(key)
         if bits is not None:
             return bits
-        by_texts: dict[tuple[str | None, ...], bool] = {}
         bits = 0
-        for i, texts in enumerate(self.requires_python):
-            ok = by_texts.get(texts)
-            if ok is None:
-                targets = 0
-                for text in texts:
-                    targets |= mask if text is None else admitted(text) & mask
-                ok = targets == mask if every else targets != 0
-                by_texts[texts] = ok
-            if ok:
-                bits |= 1 << i
+        for texts, positions in self._by_python.items():
+            targets = 0
+            for text in texts:
+                targets |= mask if text is None else admitted(text) & mask
+            if targets == mask if every else targets != 0:
+                bits |= positions
         self._python_bits[key] = bits
         return bits
+
+    def _group_python(self) -> None:
+        """Group positions by their Requires-Python texts (a few groups per project)."""
+        groups: dict[tuple[str | None, ...], int] = {}
+        for i, texts in enumerate(self.requires_python):
+            groups[texts] = groups.get(texts, 0) | 1 << i
+        self._by_python = groups
 
     def set_requires_python(self, position: int, text: str) -> bool:
         """Record the Requires-Python of a version's metadata when the index gave none
@@ -150,6 +155,7 @@ class VersionTable:
             return False  # the index's own value stands
         self.requires_python[position] = (text,)
         self._python_bits.clear()
+        self._group_python()
         return True
 
 

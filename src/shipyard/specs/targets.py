@@ -13,14 +13,14 @@ the oldest interpreter the lock promises to serve.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from shipyard.errors import ManifestError
 from shipyard.models import Interpreter, TargetEnvironment
@@ -151,19 +151,36 @@ def default_targets(
 
 
 def patch_boundaries(
-    targets: Sequence[TargetEnvironment], contains: Callable[[Version], bool]
+    targets: Sequence[TargetEnvironment], specifier: SpecifierSet
 ) -> dict[tuple[int, int], set[int]]:
     """Where a Python specifier changes its answer *inside* a range target.
 
     A target with ``python_range`` stands for the patch releases of its minor from its
-    ``python_full_version`` to the next target of that minor. When ``contains`` (a
-    ``Requires-Python`` test) is not the same for all of them (``!=3.9.0,!=3.9.1`` on a
+    ``python_full_version`` to the next target of that minor. When ``specifier`` (a
+    ``Requires-Python``) is not the same for all of them (``!=3.9.0,!=3.9.1`` on a
     target from 3.9.0), the target must be split: this returns, per minor, the patch
     numbers where new targets must start (``{(3, 9): {2}}``); empty when none.
+
+    Only a clause naming a patch release (``!=3.9.0``, ``>=3.8.1``) can draw such a
+    line, at that patch or the next one, so only those points are tested.
     """
+    points: dict[tuple[int, int], set[int]] = {}
+    for clause in specifier:
+        if clause.version.endswith(".*"):
+            continue
+        try:
+            release = Version(clause.version).release
+        except InvalidVersion:
+            continue
+        if len(release) >= 3:
+            points.setdefault((release[0], release[1]), set()).update(
+                (release[2], release[2] + 1)
+            )
+    if not points:
+        return {}
     starts: dict[tuple[int, int], set[int]] = {}
     for target in targets:
-        if target.python_range:
+        if target.python_range and target.python in points:
             patch = int(target.markers["python_full_version"].split(".")[2])
             starts.setdefault(target.python, set()).add(patch)
     found: dict[tuple[int, int], set[int]] = {}
@@ -171,11 +188,15 @@ def patch_boundaries(
         ordered = sorted(patches)
         for index, low in enumerate(ordered):
             high = ordered[index + 1] if index + 1 < len(ordered) else _LAST_PATCH + 1
-            first = contains(Version(f"{major}.{minor}.{low}"))
-            for patch in range(low + 1, high):
-                if contains(Version(f"{major}.{minor}.{patch}")) != first:
+            inside = sorted(p for p in points[(major, minor)] if low < p < high)
+            if not inside:
+                continue
+            answer = specifier.contains(Version(f"{major}.{minor}.{low}"), prereleases=True)
+            for patch in inside:
+                now = specifier.contains(Version(f"{major}.{minor}.{patch}"), prereleases=True)
+                if now != answer:
                     found.setdefault((major, minor), set()).add(patch)
-                    break
+                    answer = now
     return found
 
 
