@@ -14,6 +14,7 @@ the dependency-confusion guard). Find-links files are merged with that index.
 from __future__ import annotations
 
 import hashlib
+import marshal
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,13 +43,13 @@ class ProjectVersion:
     :param files: its wheels and sdists (wheels first, in index order).
     :param index: the URL of the index (or find-links location) that provided it.
     :param rows: instead of ``files``, the cached rows of the page cache
-        (:func:`~shipyard.index.simple.rows_to_files`); the files are then built on
-        first use, so the hundreds of versions a resolution never looks at cost no
-        :class:`DistFile` objects.
-    :param yanked: with ``rows``, whether every file is yanked (PEP 592).
+        (:func:`~shipyard.index.simple.rows_to_files`). They are kept packed (one
+        ``marshal`` blob per version) and the files are built on first use: the
+        hundreds of versions a resolution never looks at cost a few hundred bytes each
+        instead of a few thousand Python objects.
     """
 
-    __slots__ = ("_files", "_rows", "_yanked", "index", "version")
+    __slots__ = ("_files", "_packed", "_python", "_yanked", "index", "version")
 
     def __init__(
         self,
@@ -57,35 +58,39 @@ class ProjectVersion:
         index: str = "",
         *,
         rows: list[tuple[Any, ...]] | None = None,
-        yanked: bool | None = None,
     ) -> None:
         self.version = version
         self.index = index
-        self._files: tuple[DistFile, ...] | None = None if rows is not None else tuple(files)
-        self._rows = rows
-        self._yanked = yanked
+        self._files: tuple[DistFile, ...] | None = None
+        self._packed: bytes | None = None
+        if rows is not None:
+            self._packed = marshal.dumps(rows)
+            self._python: tuple[str | None, ...] = tuple(
+                dict.fromkeys(row[5] or None for row in rows)
+            )
+            self._yanked: bool = all(row[6] is not None for row in rows)
+        else:
+            self._files = tuple(files)
+            self._python = tuple(dict.fromkeys(f.requires_python or None for f in files)) or (None,)
+            self._yanked = bool(files) and all(f.yanked is not None for f in files)
 
     @property
     def files(self) -> tuple[DistFile, ...]:
         """Its wheels and sdists, wheels first."""
         files = self._files
         if files is None:
-            files = self._files = rows_to_files(self._rows or [])
-            self._rows = None
+            files = self._files = rows_to_files(marshal.loads(self._packed or b"N"))
+            self._packed = None
         return files
 
     def requires_python_texts(self) -> tuple[str | None, ...]:
         """The distinct ``Requires-Python`` values its files declare on the index
-        (``None`` for a file that declares none), read without building the files."""
-        if self._rows is not None:
-            return tuple(dict.fromkeys(row[5] or None for row in self._rows))
-        return tuple(dict.fromkeys(f.requires_python or None for f in self.files)) or (None,)
+        (``None`` for a file that declares none)."""
+        return self._python
 
     @property
     def yanked(self) -> bool:
         """True when every file of this version is yanked (PEP 592)."""
-        if self._yanked is None:
-            self._yanked = all(f.yanked is not None for f in self.files)
         return self._yanked
 
     def __eq__(self, other: object) -> bool:
@@ -165,8 +170,7 @@ def _group_rows(name: str, rows: Sequence[tuple[Any, ...]], index: str) -> list[
     result = []
     for version, group in by_version.items():
         group.sort(key=lambda row: not row[0].endswith(".whl"))
-        yanked = all(row[6] is not None for row in group)
-        result.append(ProjectVersion(version, index=index, rows=group, yanked=yanked))
+        result.append(ProjectVersion(version, index=index, rows=group))
     result.sort(key=lambda pv: pv.version, reverse=True)
     return result
 

@@ -42,14 +42,32 @@ def _child(leaf: Incompatibility) -> tuple[str, int]:
 
 
 def _python_list(mask: int, universe: Universe) -> list[str]:
-    """The Python versions (``"3.12"``, or ``"3.9.2"`` past a patch boundary) of ``mask``."""
-    seen: dict[str, None] = {}
-    for i in bit_positions(mask):
-        target = universe.targets[i]
-        full = target.markers["python_full_version"]
-        minor = ".".join(full.split(".")[:2])
-        seen.setdefault(minor if full.endswith(".0") else full, None)
-    return sorted(seen, key=lambda t: tuple(int(p) for p in t.split(".") if p.isdigit()))
+    """The Pythons of the targets in ``mask``: ``"3.12"`` for a whole minor, ``"3.9 from
+    3.9.2"`` or ``"3.9 before 3.9.2"`` where a patch boundary splits it."""
+    points: dict[tuple[int, int], list[tuple[int, bool]]] = {}
+    for i, target in enumerate(universe.targets):
+        patch = int(target.markers["python_full_version"].split(".")[2])
+        entry = points.setdefault(target.python, [])
+        inside = bool(mask >> i & 1)
+        known = next((k for k, (p, _x) in enumerate(entry) if p == patch), None)
+        if known is None:
+            entry.append((patch, inside))
+        elif inside:
+            entry[known] = (patch, True)
+    names: list[str] = []
+    for (major, minor), entry in sorted(points.items()):
+        entry.sort()
+        chosen = [patch for patch, inside in entry if inside]
+        if not chosen:
+            continue
+        if len(chosen) == len(entry):
+            names.append(f"{major}.{minor}")
+        elif chosen[0] != entry[0][0]:
+            names.append(f"{major}.{minor} from {major}.{minor}.{chosen[0]}")
+        else:
+            first_out = next(patch for patch, inside in entry if not inside)
+            names.append(f"{major}.{minor} before {major}.{minor}.{first_out}")
+    return names
 
 
 def _join(items: Sequence[str]) -> str:
@@ -350,10 +368,11 @@ def _python_hint(fork_mask: int, universe: Universe, roots: Sequence[Incompatibi
     version: a bound on requires-python that leaves them out, or a marker."""
     failed = _python_list(fork_mask, universe)
     every = _python_list(universe.all_mask, universe)
-    if failed and failed != every and every[-len(failed) :] == failed:
+    whole_minors = not any(" " in name for name in failed)
+    if whole_minors and failed and failed != every and every[-len(failed) :] == failed:
         change = f"add the upper bound '<{failed[0]}' to requires-python in pyproject.toml"
         marker = f'python_version < "{failed[0]}"'
-    elif failed and failed != every and every[: len(failed)] == failed:
+    elif whole_minors and failed and failed != every and every[: len(failed)] == failed:
         higher = every[len(failed)]
         change = f"raise requires-python in pyproject.toml to '>={higher}'"
         marker = f'python_version >= "{higher}"'

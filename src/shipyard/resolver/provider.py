@@ -299,8 +299,11 @@ class Universe:
         self._admitted: dict[str, int] = {}
         self._wheel_masks: dict[str, int] = {}
         self._served: dict[tuple[str, int], int] = {}
+        self._failed: dict[tuple[str, Version], BuildError] = {}
         self._requirements: dict[tuple[str, Version], tuple[Requirement, ...]] = {}
+        #: versions reported to the reporter: resolved, and skipped (unbuildable metadata)
         self.announced: set[tuple[str, Version]] = set()
+        self.skipped: set[tuple[str, Version]] = set()
         preferences: dict[str, tuple[Version, ...]] = {}
         for name, value in options.preferences.items():
             versions = (value,) if isinstance(value, Version) else tuple(value)
@@ -447,12 +450,23 @@ class Universe:
         return tuple(f for f in pv.files if self.file_mask(name, f, all_yanked) & mask)
 
     def requirements_of(self, name: str, pv: ProjectVersion) -> tuple[Requirement, ...]:
-        """The parsed ``Requires-Dist`` of one version (invalid ones reported, skipped)."""
+        """The parsed ``Requires-Dist`` of one version (invalid ones reported, skipped).
+
+        :raises BuildError: when its sdist's metadata does not build (remembered: the
+            next fork does not build it again).
+        """
         key = (name, pv.version)
         found = self._requirements.get(key)
         if found is not None:
             return found
-        metadata = self.repository.metadata(pv)
+        failed = self._failed.get(key)
+        if failed is not None:
+            raise failed
+        try:
+            metadata = self.repository.metadata(pv)
+        except BuildError as exc:
+            self._failed[key] = exc
+            raise
         parsed = []
         for text in metadata.requires_dist:
             try:
@@ -608,8 +622,10 @@ class ForkSource:
             requirements = universe.requirements_of(name, pv)
         except BuildError as exc:
             # An sdist whose metadata does not build is a version that cannot be used,
-            # as pip and uv treat it: the resolution goes on with another one.
-            if universe.reporter is not None:
+            # as pip treats it: the resolution goes on with another one.
+            key = (name, pv.version)
+            if universe.reporter is not None and key not in universe.skipped:
+                universe.skipped.add(key)
                 universe.reporter.warning(
                     f"Skipping {name} {pv.version}: {exc.message.rstrip('.')}."
                 )

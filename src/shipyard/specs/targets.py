@@ -173,9 +173,7 @@ def patch_boundaries(
         except InvalidVersion:
             continue
         if len(release) >= 3:
-            points.setdefault((release[0], release[1]), set()).update(
-                (release[2], release[2] + 1)
-            )
+            points.setdefault((release[0], release[1]), set()).update((release[2], release[2] + 1))
     if not points:
         return {}
     starts: dict[tuple[int, int], set[int]] = {}
