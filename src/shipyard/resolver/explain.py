@@ -29,7 +29,7 @@ from shipyard.resolver.provider import (
     split_identifier,
 )
 from shipyard.resolver.solver import Incompatibility
-from shipyard.resolver.versions import bit_positions, describe
+from shipyard.resolver.versions import VersionTable, bit_positions, describe
 
 __all__ = ["explain_failure"]
 
@@ -320,8 +320,10 @@ class _Report:
 
 def _python_notes(leaves: Sequence[Incompatibility], universe: Universe) -> list[str]:
     """Sentences for dependencies whose versions Requires-Python narrowed: "numpy>=2.1
-    requires Python>=3.10", grouped per distinct Requires-Python."""
+    requires Python >=3.10", grouped per distinct Requires-Python; and for releases
+    left out because a newer one caps Python, which release that is."""
     notes: list[str] = []
+    words = _Words(universe, "")
     for leaf in leaves:
         info = leaf.info
         if not isinstance(info, DependencyInfo):
@@ -333,18 +335,58 @@ def _python_notes(leaves: Sequence[Incompatibility], universe: Universe) -> list
         if not removed:
             continue
         by_text: dict[str, int] = {}
+        inherited = 0
         for position in bit_positions(removed & table.stable_bits & table.unyanked_bits or removed):
             texts = [t for t in table.requires_python[position] if t]
-            if texts:
+            own = 0
+            for text in table.requires_python[position]:
+                own |= universe.all_mask if text is None else universe.admitted(text)
+            if own & info.mask:
+                inherited |= 1 << position
+            elif texts:
                 by_text[texts[0]] = by_text.get(texts[0], 0) | 1 << position
         pythons = _join(_python_list(info.mask, universe))
-        words = _Words(universe, "")
+        if len(by_text) + bool(inherited) > 2:
+            # Many releases, many reasons: the newest one's, and the conclusion.
+            final = removed & table.stable_bits & table.unyanked_bits or removed
+            newest = (final & -final).bit_length() - 1
+            text = ", ".join(t for t in table.requires_python[newest] if t) or "another Python"
+            notes.append(
+                f"{name} {table.versions[newest].version} (the newest that matches) requires "
+                f"Python {text}, and no older release serves Python {pythons}"
+            )
+            continue
         for text, versions in by_text.items():
             subject = words.versions(name, versions)
             if subject == name:
                 subject = f"every version of {name}"
             notes.append(f"{subject} requires Python {text}, so it cannot serve Python {pythons}")
+        if inherited:
+            capper = _capping_release(name, table, universe, info.mask, inherited)
+            notes.append(
+                f"{words.versions(name, inherited)} {'is' if inherited.bit_count() == 1 else 'are'}"
+                f" not used for Python {pythons} either: {capper}, and older releases "
+                "do not support a Python a newer one rules out"
+            )
     return list(dict.fromkeys(notes))
+
+
+def _capping_release(
+    name: str, table: VersionTable, universe: Universe, mask: int, older: int
+) -> str:
+    """``"lib 2.0 requires Python >=3.10,<3.14"``: the newest final release, newer than
+    the versions of ``older``, whose Requires-Python caps off targets of ``mask``."""
+    oldest = older.bit_length() - 1
+    for position in range(oldest):
+        if not (table.stable_bits & table.unyanked_bits) >> position & 1:
+            continue
+        own = 0
+        for text in table.requires_python[position]:
+            own |= universe.all_mask if text is None else universe.admitted(text)
+        if universe.capped(own) & mask:
+            text = ", ".join(t for t in table.requires_python[position] if t)
+            return f"{name} {table.versions[position].version} requires Python {text}"
+    return "a newer release caps Python below them"
 
 
 def _missing_project(

@@ -299,6 +299,15 @@ class Universe:
         self._admitted: dict[str, int] = {}
         self._wheel_masks: dict[str, int] = {}
         self._served: dict[tuple[str, int], int] = {}
+        self._capped: dict[int, int] = {}
+        #: per target: the targets with a lower Python, and those with a higher one
+        self._python_order = tuple(
+            (
+                sum(1 << j for j, other in enumerate(self._python_versions) if other < version),
+                sum(1 << j for j, other in enumerate(self._python_versions) if other > version),
+            )
+            for version in self._python_versions
+        )
         self._failed: dict[tuple[str, Version], BuildError] = {}
         self._requirements: dict[tuple[str, Version], tuple[Requirement, ...]] = {}
         #: versions reported to the reporter: resolved, and skipped (unbuildable metadata)
@@ -387,11 +396,26 @@ class Universe:
         return found
 
     def version_admits(self, table: VersionTable, position: int) -> int:
-        """Targets the Requires-Python of ``table.versions[position]`` admits."""
-        mask = 0
-        for text in table.requires_python[position]:
-            mask |= self.all_mask if text is None else self.admitted(text)
-        return mask
+        """Targets whose Python ``table.versions[position]`` may be used for (its
+        Requires-Python, less what newer releases cap off: :meth:`VersionTable.python_masks`)."""
+        return table.python_masks(self.admitted, self.capped)[position] & self.all_mask
+
+    def python_admitting(self, table: VersionTable, mask: int, *, every: bool) -> int:
+        """The versions of ``table`` that may be used for every target of ``mask``
+        (``every``), or for at least one."""
+        return table.admitting(mask, self.admitted, self.capped, every=every)
+
+    def capped(self, admitted: int) -> int:
+        """The targets a Requires-Python admitting ``admitted`` leaves out from above:
+        not admitted, while a lower Python is admitted and no higher one is."""
+        found = self._capped.get(admitted)
+        if found is None:
+            found = 0
+            for index, (lower, higher) in enumerate(self._python_order):
+                if not admitted >> index & 1 and admitted & lower and not admitted & higher:
+                    found |= 1 << index
+            self._capped[admitted] = found
+        return found
 
     def wheel_mask(self, filename: str) -> int:
         """Targets a wheel can be installed on (memoized per filename)."""
@@ -562,25 +586,32 @@ class ForkSource:
                 return _unavailable(package, pre, "prerelease")
             candidates &= ~pre
         order = self._order_of(name, table, candidates)
-        covering = table.admitting(need, universe.admitted, every=True)
-        if self.options.fork_strategy == "fewest":
-            order = [p for p in order if covering >> p & 1] + [
-                p for p in order if not covering >> p & 1
-            ]
+        covering = universe.python_admitting(table, need, every=True)
+        # Files: a version with none the lock can use is ruled out. One with files for
+        # other targets only (no wheel for Python 3.15 yet) is used when no version
+        # has files for this fork's targets, and reported as not covering them.
+        served = [universe.served(name, table, p) for p in order]
         unusable = 0
-        for index, position in enumerate(order):
-            if not self._has_files(name, table, position):
+        ranked: list[tuple[int, int, int]] = []
+        for index, (position, mask) in enumerate(zip(order, served, strict=True)):
+            if not mask:
                 unusable |= 1 << position
                 continue
-            if self._rejected.get(name) or index:
-                for ahead in order[index + 1 : index + 1 + _PREFETCH_AHEAD]:
-                    universe.repository.prefetch_metadata(table.versions[ahead])
-            self._rejected[name] = self._rejected.get(name, 0) + 1
-            if not covering >> position & 1:
-                admitted = universe.version_admits(table, position) & self.fork_mask
-                raise SplitFork(admitted, name, table.versions[position].version)
-            return position
-        return _unavailable(package, unusable, "files")
+            fewest = self.options.fork_strategy == "fewest" and not covering >> position & 1
+            ranked.append((not mask & self.fork_mask, fewest, index))
+        if not ranked:
+            return _unavailable(package, unusable, "files")
+        ranked.sort()
+        position = order[ranked[0][2]]
+        tried = self._rejected.get(name, 0)
+        if tried or ranked[0][2]:
+            for ahead in ranked[1 : 1 + _PREFETCH_AHEAD]:
+                universe.repository.prefetch_metadata(table.versions[order[ahead[2]]])
+        self._rejected[name] = tried + 1
+        if not covering >> position & 1:
+            admitted = universe.version_admits(table, position) & self.fork_mask
+            raise SplitFork(admitted, name, table.versions[position].version)
+        return position
 
     def dependencies(self, package: str, position: int) -> list[Incompatibility]:
         """The incompatibilities of one chosen version: its dependencies (each narrowed to
@@ -735,7 +766,7 @@ class ForkSource:
         spec_bits = table.matching(req.specifier)
         if req.url is None and universe.url_of(name) is not None:
             spec_bits = table.all_bits if not len(req.specifier) else spec_bits
-        bits = spec_bits & table.admitting(mask, universe.admitted, every=False)
+        bits = spec_bits & universe.python_admitting(table, mask, every=False)
         if any(_names_prerelease(s.operator, s.version) for s in req.specifier):
             self._explicit_pre.add(name)
         self._prefetch_best(name, table, bits)
@@ -844,9 +875,6 @@ class ForkSource:
             return positions
         rest = [p for p in positions if p not in first]
         return first + rest
-
-    def _has_files(self, name: str, table: VersionTable, position: int) -> bool:
-        return bool(self.universe.served(name, table, position) & self.fork_mask)
 
     # -- after the solver ---------------------------------------------------------------
 

@@ -52,8 +52,8 @@ class VersionTable:
     """
 
     __slots__ = (
-        "_by_python",
         "_by_text",
+        "_masks",
         "_python_bits",
         "_spec_bits",
         "all_bits",
@@ -83,8 +83,7 @@ class VersionTable:
             pv.requires_python_texts() for pv in versions
         ]
         self._python_bits: dict[int, int] = {}
-        self._by_python: dict[tuple[str | None, ...], int] = {}
-        self._group_python()
+        self._masks: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.versions)
@@ -118,32 +117,55 @@ class VersionTable:
             key = text
         return self._by_text.get(key, 0)
 
-    def admitting(self, mask: int, admitted: Callable[[str], int], *, every: bool) -> int:
-        """The versions whose Requires-Python admits the targets of ``mask``: every one
-        of them (``every``) or at least one.
+    def python_masks(
+        self, admitted: Callable[[str], int], capped: Callable[[int], int]
+    ) -> list[int]:
+        """Per position, the targets whose Python the version may be used for.
 
-        :param admitted: Requires-Python text → the mask of targets it admits.
+        That is what its own Requires-Python admits, less the targets a *newer* final
+        release caps off (``<3.15``): once a project declares that it does not support
+        a Python, its older releases — made before that Python existed, silent about it
+        rather than compatible — are not used for it either.
+
+        :param admitted: Requires-Python text → the targets it admits.
+        :param capped: a mask of admitted targets → the targets it leaves out from
+            above (not admitted, with a lower Python admitted and no higher one).
         """
+        masks = self._masks
+        if masks is None:
+            masks = []
+            inherited = 0
+            for position, texts in enumerate(self.requires_python):
+                own = 0
+                for text in texts:
+                    own |= -1 if text is None else admitted(text)
+                masks.append(own & ~inherited)
+                if self.stable_bits >> position & self.unyanked_bits >> position & 1:
+                    inherited |= capped(own)
+            self._masks = masks
+        return masks
+
+    def admitting(
+        self,
+        mask: int,
+        admitted: Callable[[str], int],
+        capped: Callable[[int], int],
+        *,
+        every: bool,
+    ) -> int:
+        """The versions that may be used for the targets of ``mask`` (see
+        :meth:`python_masks`): for every one of them (``every``) or for at least one."""
         key = mask << 1 | every
         bits = self._python_bits.get(key)
         if bits is not None:
             return bits
         bits = 0
-        for texts, positions in self._by_python.items():
-            targets = 0
-            for text in texts:
-                targets |= mask if text is None else admitted(text) & mask
-            if targets == mask if every else targets != 0:
-                bits |= positions
+        for position, targets in enumerate(self.python_masks(admitted, capped)):
+            targets &= mask
+            if targets == mask if every else targets:
+                bits |= 1 << position
         self._python_bits[key] = bits
         return bits
-
-    def _group_python(self) -> None:
-        """Group positions by their Requires-Python texts (a few groups per project)."""
-        groups: dict[tuple[str | None, ...], int] = {}
-        for i, texts in enumerate(self.requires_python):
-            groups[texts] = groups.get(texts, 0) | 1 << i
-        self._by_python = groups
 
     def set_requires_python(self, position: int, text: str) -> bool:
         """Record the Requires-Python of a version's metadata when the index gave none
@@ -155,7 +177,7 @@ class VersionTable:
             return False  # the index's own value stands
         self.requires_python[position] = (text,)
         self._python_bits.clear()
-        self._group_python()
+        self._masks = None
         return True
 
 
