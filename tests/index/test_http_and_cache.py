@@ -113,7 +113,7 @@ def test_unchanged_page_without_validators_is_not_parsed_again(  # type: ignore[
     """A mirror that sends no ETag, Last-Modified or Cache-Control is downloaded on
     every run; the cache recognises an unchanged body by its sha256 and reuses what it
     parsed before. A changed body is parsed again."""
-    from shipyard.index.simple import _load_entry, _store_entry
+    from shipyard.index.simple import _files_to_rows, _load_entry, _store_entry, group_rows
 
     index = make_index([pkg("alpha", "1.0")], validators=False, dialect="html")
     cache = Cache(tmp_path / "cache")
@@ -126,7 +126,7 @@ def test_unchanged_page_without_validators_is_not_parsed_again(  # type: ignore[
     assert entry is not None and entry.body_sha256 and entry.max_age == 0.0
     # Mark the cached parse: if the unchanged body were parsed again, the mark would go.
     marked = replace(first.files[0], requires_python=">=3.99")
-    entry.files, entry.rows = (marked,), None
+    entry.groups = group_rows("alpha", _files_to_rows((marked,)))
     _store_entry(path, entry)
 
     index.clear_requests()

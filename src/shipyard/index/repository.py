@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -30,7 +30,14 @@ from shipyard.background import BackgroundTask
 from shipyard.cache import Cache
 from shipyard.index.http import HttpClient
 from shipyard.index.metadata import CoreMetadata, MetadataFetcher
-from shipyard.index.simple import FindLinks, ProjectPage, SimpleIndex, rows_to_files
+from shipyard.index.simple import (
+    FindLinks,
+    ProjectPage,
+    SimpleIndex,
+    VersionGroup,
+    rows_to_files,
+    version_text,
+)
 from shipyard.models import DistFile
 
 __all__ = ["IndexRepository", "ProjectVersion"]
@@ -42,11 +49,11 @@ class ProjectVersion:
     :param version: the parsed version.
     :param files: its wheels and sdists (wheels first, in index order).
     :param index: the URL of the index (or find-links location) that provided it.
-    :param rows: instead of ``files``, the cached rows of the page cache
-        (:func:`~shipyard.index.simple.rows_to_files`). They are kept packed (one
-        ``marshal`` blob per version) and the files are built on first use: the
-        hundreds of versions a resolution never looks at cost a few hundred bytes each
-        instead of a few thousand Python objects.
+    :param group: instead of ``files``, the version as the page cache keeps it
+        (:data:`~shipyard.index.simple.VersionGroup`: its rows packed, with its yanked
+        flag and Requires-Python values beside them); the files are built on first use,
+        so the hundreds of versions a resolution never looks at cost a few hundred
+        bytes each instead of a few thousand Python objects.
     """
 
     __slots__ = ("_files", "_packed", "_python", "_yanked", "index", "version")
@@ -57,18 +64,14 @@ class ProjectVersion:
         files: tuple[DistFile, ...] = (),
         index: str = "",
         *,
-        rows: list[tuple[Any, ...]] | None = None,
+        group: VersionGroup | None = None,
     ) -> None:
         self.version = version
         self.index = index
         self._files: tuple[DistFile, ...] | None = None
         self._packed: bytes | None = None
-        if rows is not None:
-            self._packed = marshal.dumps(rows)
-            self._python: tuple[str | None, ...] = tuple(
-                dict.fromkeys(row[5] or None for row in rows)
-            )
-            self._yanked: bool = all(row[6] is not None for row in rows)
+        if group is not None:
+            _text, self._yanked, self._python, self._packed = group
         else:
             self._files = tuple(files)
             self._python = tuple(dict.fromkeys(f.requires_python or None for f in files)) or (None,)
@@ -120,29 +123,15 @@ def _canonical(text: str) -> str:
     return canonicalize_name(text)
 
 
-def _file_version(name: str, filename: str) -> Version | None:
-    """The version in a wheel or sdist filename (PEP 427 / sdist naming) when the file
-    belongs to canonical ``name``; ``None`` otherwise.
+#: the project name at the start of a PEP 508 requirement
+_REQUIREMENT_NAME = re.compile(r"\s*[A-Za-z0-9][A-Za-z0-9._-]*")
 
-    String splitting plus one cached :class:`Version` per distinct version text: a page
-    like pydantic-core's has 15,000 files but only a few hundred versions, and
-    ``packaging.utils.parse_wheel_filename`` would also parse every file's tags.
-    """
-    if filename.endswith(".whl"):
-        parts = filename[:-4].split("-")
-        if len(parts) not in (5, 6) or _canonical(parts[0]) != name:
-            return None
-        return _version(parts[1])
-    for suffix in (".tar.gz", ".zip"):
-        if filename.endswith(suffix):
-            stem = filename[: -len(suffix)]
-            break
-    else:
-        return None
-    project, _, version = stem.rpartition("-")
-    if not project or _canonical(project) != name:
-        return None
-    return _version(version)
+
+def _file_version(name: str, filename: str) -> Version | None:
+    """The version in a wheel or sdist filename when the file belongs to canonical
+    ``name``; ``None`` otherwise (one cached :class:`Version` per distinct text)."""
+    text = version_text(name, filename)
+    return None if text is None else _version(text)
 
 
 def _group_versions(name: str, files: Sequence[DistFile], index: str) -> list[ProjectVersion]:
@@ -159,25 +148,28 @@ def _group_versions(name: str, files: Sequence[DistFile], index: str) -> list[Pr
     return result
 
 
-def _group_rows(name: str, rows: Sequence[tuple[Any, ...]], index: str) -> list[ProjectVersion]:
-    """Like :func:`_group_versions` for cached rows (row[0] the filename, row[6] the
-    yank reason), building no :class:`DistFile` until a version's files are used."""
-    by_version: dict[Version, list[tuple[Any, ...]]] = {}
-    for row in rows:
-        version = _file_version(name, row[0])
-        if version is not None:
-            by_version.setdefault(version, []).append(row)
-    result = []
-    for version, group in by_version.items():
-        group.sort(key=lambda row: not row[0].endswith(".whl"))
-        result.append(ProjectVersion(version, index=index, rows=group))
-    result.sort(key=lambda pv: pv.version, reverse=True)
-    return result
+def _group_packed(groups: Sequence[VersionGroup], index: str) -> list[ProjectVersion]:
+    """The versions of a page that came grouped and packed from the cache."""
+    by_version: dict[Version, ProjectVersion] = {}
+    for group in groups:
+        version = _version(group[0])
+        if version is None:
+            continue
+        known = by_version.get(version)
+        if known is None:
+            by_version[version] = ProjectVersion(version, index=index, group=group)
+        else:  # "1.0" and "1.0.0" in filenames: one version
+            files = sorted(
+                known.files + ProjectVersion(version, group=group).files,
+                key=lambda f: not f.is_wheel,
+            )
+            by_version[version] = ProjectVersion(version, tuple(files), index)
+    return sorted(by_version.values(), key=lambda pv: pv.version, reverse=True)
 
 
 def _page_versions(name: str, page: ProjectPage, index: str) -> list[ProjectVersion]:
-    if page.rows is not None:
-        return _group_rows(name, page.rows, index)
+    if page.groups is not None:
+        return _group_packed(page.groups, index)
     return _group_versions(name, page.files, index)
 
 
@@ -192,6 +184,9 @@ class IndexRepository:
         projects, or a set of canonical names (``lock --upgrade-package``).
     :param build_metadata: builds an sdist's metadata (PEP 517); see
         :class:`~shipyard.index.metadata.MetadataFetcher`.
+    :param speculate: fetch ahead of the resolver: each page's newest final release's
+        metadata, and the pages of what that requires (a lock's breadth-first walk,
+        without waiting for each decision).
     """
 
     def __init__(
@@ -204,6 +199,7 @@ class IndexRepository:
         executor: ThreadPoolExecutor,
         refresh: bool | frozenset[str] = False,
         build_metadata: Callable[[DistFile], CoreMetadata] | None = None,
+        speculate: bool = False,
     ) -> None:
         self.client = client
         self.indexes = [SimpleIndex(url, client, cache) for url in index_urls]
@@ -211,6 +207,7 @@ class IndexRepository:
         self.executor = executor
         self.refresh = refresh
         self.fetcher = MetadataFetcher(client, cache, build_metadata)
+        self.speculate = speculate
         # Background tasks, not futures: a thread that needs a page or metadata still
         # queued fetches it itself (a build's own resolution runs on a pool worker).
         self._pages: dict[str, BackgroundTask[list[ProjectVersion]]] = {}
@@ -228,7 +225,7 @@ class IndexRepository:
         versions: list[ProjectVersion] = []
         for index in self.indexes:
             page = index.get_page(name, refresh=refresh)
-            if page is not None and (page.rows or page.files):
+            if page is not None and (page.groups or page.files):
                 versions = _page_versions(name, page, index.url.rstrip("/"))
                 break
         for location in self.find_links:
@@ -246,7 +243,29 @@ class IndexRepository:
                 else:
                     known[pv.version] = pv
             versions = sorted(known.values(), key=lambda pv: pv.version, reverse=True)
+        if self.speculate:
+            # The newest final release is what a resolution most often takes: fetch its
+            # metadata now, and through it the pages of what it requires.
+            newest = next(
+                (pv for pv in versions if not pv.yanked and not pv.version.is_prerelease), None
+            )
+            if newest is not None and newest.index:
+                self.prefetch_metadata(newest)
         return versions
+
+    def _fetch_metadata(self, dist: DistFile) -> CoreMetadata:
+        """Fetch one file's metadata; when speculating, start fetching the pages of the
+        projects it requires (extras' requirements aside) before anyone asks."""
+        metadata = self.fetcher.fetch(dist)
+        if self.speculate:
+            for text in metadata.requires_dist:
+                requirement, _, marker = text.partition(";")
+                if "extra" in marker:
+                    continue
+                name = _REQUIREMENT_NAME.match(requirement)
+                if name is not None:
+                    self.prefetch(_canonical(name.group(0)))
+        return metadata
 
     def prefetch(self, name: str) -> None:
         """Start fetching the versions of canonical ``name`` in the background."""
@@ -279,7 +298,7 @@ class IndexRepository:
             if dist.url in self._metadata:
                 return
             if dist.is_wheel:
-                self._metadata[dist.url] = BackgroundTask(self.fetcher.fetch, dist).submit(
+                self._metadata[dist.url] = BackgroundTask(self._fetch_metadata, dist).submit(
                     self.executor
                 )
                 return

@@ -165,6 +165,7 @@ def make_repository(
         executor=services.executor,
         refresh=refresh,
         build_metadata=factory.metadata_for_sdist,
+        speculate=True,
     )
 
 

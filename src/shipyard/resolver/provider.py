@@ -589,24 +589,33 @@ class ForkSource:
         covering = universe.python_admitting(table, need, every=True)
         # Files: a version with none the lock can use is ruled out. One with files for
         # other targets only (no wheel for Python 3.15 yet) is used when no version
-        # has files for this fork's targets, and reported as not covering them.
-        served = [universe.served(name, table, p) for p in order]
+        # has files for this fork's targets, and reported as not covering them. Files
+        # are looked at only as far down the order as needed (building them costs).
+        if self.options.fork_strategy == "fewest":
+            order = [p for p in order if covering >> p & 1] + [
+                p for p in order if not covering >> p & 1
+            ]
         unusable = 0
-        ranked: list[tuple[int, int, int]] = []
-        for index, (position, mask) in enumerate(zip(order, served, strict=True)):
-            if not mask:
+        chosen = -1
+        fallback = -1
+        for index, position in enumerate(order):
+            served = universe.served(name, table, position)
+            if not served:
                 unusable |= 1 << position
-                continue
-            fewest = self.options.fork_strategy == "fewest" and not covering >> position & 1
-            ranked.append((not mask & self.fork_mask, fewest, index))
-        if not ranked:
+            elif served & self.fork_mask:
+                chosen = index
+                break
+            elif fallback < 0:
+                fallback = index
+        if chosen < 0:
+            chosen = fallback
+        if chosen < 0:
             return _unavailable(package, unusable, "files")
-        ranked.sort()
-        position = order[ranked[0][2]]
+        position = order[chosen]
         tried = self._rejected.get(name, 0)
-        if tried or ranked[0][2]:
-            for ahead in ranked[1 : 1 + _PREFETCH_AHEAD]:
-                universe.repository.prefetch_metadata(table.versions[order[ahead[2]]])
+        if tried or chosen:
+            for ahead in order[chosen + 1 : chosen + 1 + _PREFETCH_AHEAD]:
+                universe.repository.prefetch_metadata(table.versions[ahead])
         self._rejected[name] = tried + 1
         if not covering >> position & 1:
             admitted = universe.version_admits(table, position) & self.fork_mask

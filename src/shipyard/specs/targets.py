@@ -265,7 +265,7 @@ def wheel_tags_match_target(tags: Iterable[Tag], target: TargetEnvironment) -> b
     return False
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=2048)
 def _wheel_tags(filename: str) -> frozenset[Tag] | None:
     try:
         return parse_wheel_filename(filename)[3]
