@@ -40,7 +40,11 @@ _ARCH = {"64": "x86_64", "aarch64": "aarch64", "arm64": "arm64"}
 def zstd_raw_frame(data: bytes) -> bytes:
     """A zstd frame that stores ``data`` in raw blocks (no compression)."""
     out = bytearray(b"\x28\xb5\x2f\xfd")  # magic number, little-endian
-    out.append(0xE0)  # 8-byte content size, single segment, no checksum, no dictionary
+    # 8-byte content size, no checksum, no dictionary, and not single-segment: a
+    # single-segment frame's window is its whole content, which decoders refuse past
+    # 128 MiB (rattler: "Frame requires too much memory"); raw blocks need only 1 MiB.
+    out.append(0xC0)
+    out.append(10 << 3)  # window descriptor: 2 ** (10 + 10) bytes
     out += struct.pack("<Q", len(data))
     size = 128 * 1024
     chunks = [data[i : i + size] for i in range(0, len(data), size)] or [b""]

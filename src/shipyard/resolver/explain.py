@@ -74,24 +74,41 @@ def _join(items: Sequence[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
 
 
+_PLATFORM_NAMES = {"linux": "Linux", "macos": "macOS", "windows": "Windows"}
+
+
 def describe_targets(mask: int, universe: Universe) -> str:
-    """Words for a set of targets: ``"Python 3.12 and 3.13"``, ``"Python 3.10 on
-    macOS x86_64"``, ``"Windows"``…"""
+    """Words for a set of targets, exact for any set: ``"Python 3.12 and 3.13"``,
+    ``"macOS x86_64"`` (every Python), ``"Python 3.10 on Windows AMD64"``, or per
+    platform ``"macOS x86_64; Python 3.15 on Linux aarch64"``."""
     targets = universe.targets
-    everywhere = universe.all_mask
-    pythons = _python_list(mask, universe)
-    all_pythons = _python_list(everywhere, universe)
-    platforms: dict[tuple[str, str], None] = {}
-    for i in bit_positions(mask):
-        platforms.setdefault((targets[i].platform, targets[i].machine), None)
-    all_platforms = {(t.platform, t.machine) for t in targets}
+    platforms: dict[tuple[str, str], int] = {}
+    for i, target in enumerate(targets):
+        platforms.setdefault((target.platform, target.machine), 0)
+        if mask >> i & 1:
+            platforms[(target.platform, target.machine)] |= 1 << i
+    chosen = {key: bits for key, bits in platforms.items() if bits}
+    if not chosen:
+        return "no target"
+    every = _python_list(universe.all_mask, universe)
+    pythons = {key: _python_list(bits, universe) for key, bits in chosen.items()}
+
+    def platform(key: tuple[str, str]) -> str:
+        return f"{_PLATFORM_NAMES.get(key[0], key[0])} {key[1]}"
+
+    if len(set(map(tuple, pythons.values()))) == 1:
+        shared = next(iter(pythons.values()))
+        where = "" if len(chosen) == len(platforms) else _join([platform(k) for k in chosen])
+        if shared == every:
+            return where or "every target"
+        text = "Python " + _join(shared)
+        return f"{text} on {where}" if where else text
     parts = []
-    if pythons != all_pythons:
-        parts.append("Python " + _join(pythons))
-    if len(platforms) != len(all_platforms):
-        names = {"linux": "Linux", "macos": "macOS", "windows": "Windows"}
-        parts.append(_join([f"{names.get(p, p)} {m}" for p, m in platforms]))
-    return " on ".join(parts) if parts else "every target"
+    for key, names in pythons.items():
+        parts.append(
+            platform(key) if names == every else f"Python {_join(names)} on {platform(key)}"
+        )
+    return "; ".join(parts)
 
 
 class _Words:
@@ -374,19 +391,26 @@ def _python_notes(leaves: Sequence[Incompatibility], universe: Universe) -> list
 def _capping_release(
     name: str, table: VersionTable, universe: Universe, mask: int, older: int
 ) -> str:
-    """``"lib 2.0 requires Python >=3.10,<3.14"``: the newest final release, newer than
-    the versions of ``older``, whose Requires-Python caps off targets of ``mask``."""
-    oldest = older.bit_length() - 1
-    for position in range(oldest):
+    """``"lib 2.0 requires Python >=3.10,<3.14"``: the nearest final release newer than
+    every version of ``older`` whose Requires-Python caps off the targets of ``mask``
+    (all of them when one does, else the nearest that caps some)."""
+    newest_older = (older & -older).bit_length() - 1
+    partial: str | None = None
+    for position in range(newest_older - 1, -1, -1):
         if not (table.stable_bits & table.unyanked_bits) >> position & 1:
             continue
         own = 0
         for text in table.requires_python[position]:
             own |= universe.all_mask if text is None else universe.admitted(text)
-        if universe.capped(own) & mask:
-            text = ", ".join(t for t in table.requires_python[position] if t)
-            return f"{name} {table.versions[position].version} requires Python {text}"
-    return "a newer release caps Python below them"
+        capped = universe.capped(own) & mask
+        if not capped:
+            continue
+        text = ", ".join(t for t in table.requires_python[position] if t)
+        found = f"{name} {table.versions[position].version} requires Python {text}"
+        if capped == mask:
+            return found
+        partial = partial or found
+    return partial or "a newer release caps Python below them"
 
 
 def _missing_project(
@@ -488,6 +512,44 @@ def explain_failure(
             text += f"\nThe lock cannot serve {describe_targets(others, universe)} either."
     if notes:
         text += "\n(" + "; ".join(notes) + ".)"
+    named = own_requirements([failure], universe, project_name)
+    constraints = [
+        leaf.info.detail
+        for leaf in leaves
+        if isinstance(leaf.info, UnavailableInfo) and leaf.info.reason == "constraint"
+    ]
+    hints = []
+    if notes:
+        hints.append(_python_hint(failed_mask, universe, roots))
+    if named:
+        hints.append(f"relax one of your requirements: {', '.join(named)}")
+    if constraints:
+        hints.append(
+            f"or the constraint {', '.join(dict.fromkeys(constraints))} "
+            "([tool.shipyard] constraint-dependencies, or a -c file)"
+        )
+    if where and not notes:
+        failed = describe_targets(failed_mask, universe)
+        hints.append(
+            f"or leave {failed} out of the lock (requires-python, or [tool.shipyard] environments)"
+        )
+    hint = _sentence("; ".join(hints) if hints else "relax one of the requirements above") + "."
+    return ResolutionError(text, hint=hint)
+
+
+def own_requirements(
+    failures: Sequence[Incompatibility], universe: Universe, project_name: str
+) -> list[str]:
+    """The project's own requirements the derivations of ``failures`` rest on, in
+    manifest order, each as written with where it comes from unless that is the
+    project (``["pandas>=2.2", "pytest<7 (group dev)"]``): the ones to suggest
+    relaxing."""
+    leaves = [leaf for failure in failures for leaf in failure.leaves()]
+    roots = [
+        leaf
+        for leaf in leaves
+        if isinstance(leaf.info, DependencyInfo) and leaf.terms[0][0] == ROOT
+    ]
     order = {str(root.requirement): i for i, root in enumerate(universe.roots)}
     named_roots = [
         (leaf.info.text, leaf.info.origin or "")
@@ -507,32 +569,10 @@ def explain_failure(
     own = sorted(
         dict.fromkeys((order.get(text, len(order)), text, origin) for text, origin in named_roots)
     )
-    constraints = [
-        leaf.info.detail
-        for leaf in leaves
-        if isinstance(leaf.info, UnavailableInfo) and leaf.info.reason == "constraint"
+    return [
+        f"{text} ({origin})" if origin and origin != project_name else text
+        for _index, text, origin in own
     ]
-    hints = []
-    if notes:
-        hints.append(_python_hint(failed_mask, universe, roots))
-    if own:
-        named = [
-            f"{text} ({origin})" if origin and origin != project_name else text
-            for _index, text, origin in own
-        ]
-        hints.append(f"relax one of your requirements: {', '.join(named)}")
-    if constraints:
-        hints.append(
-            f"or the constraint {', '.join(dict.fromkeys(constraints))} "
-            "([tool.shipyard] constraint-dependencies, or a -c file)"
-        )
-    if where and not notes:
-        failed = describe_targets(failed_mask, universe)
-        hints.append(
-            f"or leave {failed} out of the lock (requires-python, or [tool.shipyard] environments)"
-        )
-    hint = _sentence("; ".join(hints) if hints else "relax one of the requirements above") + "."
-    return ResolutionError(text, hint=hint)
 
 
 def _direct_failure(

@@ -33,11 +33,11 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from shipyard.errors import ResolutionError
+from shipyard.errors import NoMatchingVersionError, PackageNotFoundError, ResolutionError
 from shipyard.index.repository import ProjectVersion
 from shipyard.models import DistFile, TargetEnvironment
 from shipyard.reporting import ResolveReporter
-from shipyard.resolver.explain import explain_failure
+from shipyard.resolver.explain import describe_targets, explain_failure, own_requirements
 from shipyard.resolver.provider import (
     ROOT,
     DependencyInfo,
@@ -260,11 +260,14 @@ def resolve(
     targets = universe.targets
     seconds = time.perf_counter() - started
     if reporter is not None:
+        position = {t.name: i for i, t in enumerate(targets)}
         for name, version, missing in uncovered:
+            mask = sum(1 << position[target] for target in missing)
             reporter.warning(
-                f"{name} {version} has no wheel and no sdist for {_list(missing)}: installing "
-                "it there will fail. Narrow requires-python or [tool.shipyard] environments, "
-                "or require a version that publishes files for them."
+                f"{name} {version} has no wheel and no sdist for "
+                f"{describe_targets(mask, universe)}: installing it there will fail. Narrow "
+                "requires-python or [tool.shipyard] environments, or require a version "
+                "that publishes files for them."
             )
         reporter.resolve_finished(len(packages), seconds)
     return Resolution(
@@ -338,27 +341,93 @@ def _resolve_forks(universe: Universe, project_name: str) -> list[_Fork]:
             if chosen not in known:
                 known.append(chosen)
     if failures:
-        # The simplest derivation is the one to tell; the most targets break a tie.
-        mask, simplest = min(
-            failures,
-            key=lambda item: (
-                sum(1 for _ in item[1].incompatibility.leaves()),
-                -item[0].bit_count(),
-                item[0],
-            ),
+        raise _explain_failures(failures, universe, project_name, everywhere=not done)
+    return done
+
+
+def _explain_failures(
+    failures: Sequence[tuple[int, NoSolution]],
+    universe: Universe,
+    project_name: str,
+    *,
+    everywhere: bool,
+) -> ResolutionError | PackageNotFoundError | NoMatchingVersionError:
+    """The error for forks that failed: each distinct derivation told once, for the
+    targets it holds on, in target order (a project can fail for one reason on older
+    Pythons and another on newer ones; fixing one alone would not be enough).
+
+    :param failures: ``(fork targets bitmask, failure)`` per failed fork.
+    :param everywhere: no fork succeeded.
+    """
+    groups: dict[str, tuple[int, NoSolution]] = {}
+    for mask, failure in failures:
+        bare = explain_failure(
+            failure.incompatibility,
+            universe=universe,
+            fork_mask=mask,
+            failed_mask=mask,
+            everywhere=True,
+            project_name=project_name,
         )
-        failed = 0
-        for other, _failure in failures:
-            failed |= other
-        raise explain_failure(
-            simplest.incompatibility,
+        key = f"{type(bare).__name__}:{bare.message}"
+        if key in groups:
+            known_mask, known = groups[key]
+            groups[key] = (known_mask | mask, known)
+        else:
+            groups[key] = (mask, failure)
+    failed = 0
+    for mask, _failure in failures:
+        failed |= mask
+    if len(groups) == 1:
+        mask, failure = next(iter(groups.values()))
+        return explain_failure(
+            failure.incompatibility,
             universe=universe,
             fork_mask=mask,
             failed_mask=failed,
-            everywhere=not done,
+            everywhere=everywhere,
             project_name=project_name,
-        ) from None
-    return done
+        )
+    explained = [
+        explain_failure(
+            failure.incompatibility,
+            universe=universe,
+            fork_mask=mask,
+            failed_mask=mask,
+            everywhere=False,
+            project_name=project_name,
+        )
+        for mask, failure in sorted(groups.values(), key=lambda item: _lowest_bit(item[0]))
+    ]
+    for error in explained:
+        if not isinstance(error, ResolutionError):
+            return error
+    ordered = sorted(groups.values(), key=lambda item: _lowest_bit(item[0]))
+    texts = []
+    for (mask, _failure), error in zip(ordered, explained, strict=True):
+        text = error.message
+        where = describe_targets(mask, universe)
+        if not text.startswith("On ") and where not in text:
+            text = f"On {where}: {text[:1].lower()}{text[1:]}"
+        texts.append(text)
+    if everywhere:
+        # Each reason holds on part of the lock's targets and the parts cover it:
+        # narrowing the Pythons or platforms cannot help, relaxing a requirement can.
+        named = own_requirements(
+            [failure.incompatibility for _mask, failure in ordered], universe, project_name
+        )
+        hint = (
+            f"Relax one of your requirements: {', '.join(named)}."
+            if named
+            else "Relax one of the requirements above."
+        )
+    else:
+        hint = " ".join(dict.fromkeys(error.hint for error in explained if error.hint))
+    return ResolutionError("\n".join(texts), hint=hint or None)
+
+
+def _lowest_bit(mask: int) -> int:
+    return (mask & -mask).bit_length()
 
 
 def _halves(admitted: int, fork_mask: int) -> list[int]:
@@ -369,12 +438,6 @@ def _halves(admitted: int, fork_mask: int) -> list[int]:
     if not high or not low:
         raise AssertionError("a fork split must leave targets on both sides")
     return [high, low]
-
-
-def _list(names: Sequence[str]) -> str:
-    if len(names) > 6:
-        return ", ".join(names[:5]) + f" and {len(names) - 5} more"
-    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
 
 
 def _edge_marker(marker: str | None, extra: str | None) -> mk.MarkerExpression:
