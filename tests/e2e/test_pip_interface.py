@@ -12,6 +12,7 @@ from pathlib import Path
 
 import shipyard as shipyard_package
 from support import pkg
+from support.venvs import venv_with_runner_pip
 
 from .test_export import _pip_installed
 from .test_local_index import shipyard
@@ -78,7 +79,7 @@ def test_compile_writes_pip_compile_layout_and_pip_sync_installs_it(
     assert "webapp==1.0" in body and "winonly" not in body
 
     # pip-tools' pip-sync accepts the file and installs exactly it
-    venv = _venv(tmp_path / "by-pip-sync")
+    venv = venv_with_runner_pip(tmp_path / "by-pip-sync")
     result = subprocess.run(
         [
             sys.executable,

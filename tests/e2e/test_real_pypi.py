@@ -18,6 +18,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from shipyard.specs.targets import default_targets
+from support.venvs import venv_with_runner_pip
 
 pytestmark = pytest.mark.network
 
@@ -165,7 +166,7 @@ def test_pip_compile_of_a_real_file_is_accepted_by_pip_sync(tmp_path: Path) -> N
         subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
         return path
 
-    by_pip_sync = venv("by-pip-sync")
+    by_pip_sync = venv_with_runner_pip(tmp_path / "by-pip-sync")
     result = subprocess.run(
         [
             sys.executable,
