@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from shipyard import __version__
 from shipyard.atomic import os_error
 from shipyard.errors import HashMismatchError, NetworkError, ShipyardError
+from shipyard.index.dns import HostResolver, cached_pool_classes
 
 if TYPE_CHECKING:
     import urllib3
@@ -43,6 +44,8 @@ __all__ = [
 _T = TypeVar("_T")
 
 USER_AGENT = f"shipyard/{__version__}"
+#: The process's host lookups, shared by every client.
+HOST_RESOLVER = HostResolver()
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: The longest ``Retry-After`` shipyard waits for, seconds; a server asking for more
 #: fails the request at once (with the wait it asked for) instead of hanging the run.
@@ -239,6 +242,8 @@ class HttpClient:
                     headers={"User-Agent": USER_AGENT},
                     timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
                 )
+                # One lookup per host, not one per connection (shipyard.index.dns).
+                self._pool.pool_classes_by_scheme = cached_pool_classes(HOST_RESOLVER)
             return self._pool
 
     def _auth_headers(self, url: str) -> tuple[str, dict[str, str]]:
