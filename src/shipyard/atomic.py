@@ -38,6 +38,17 @@ def os_error(exc: OSError, *, what: str, path: Path | str) -> ShipyardError:
     )
 
 
+def _current_umask() -> int:
+    # os.umask can only be read by setting it, which races with threads creating files:
+    # read it once, at import, before shipyard starts any.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _current_umask()
+
+
 def atomic_write_bytes(
     path: Path, data: bytes, *, fsync: bool = True, mode: int | None = None
 ) -> None:
@@ -67,9 +78,7 @@ def atomic_write_bytes(
             try:
                 mode = path.stat().st_mode & 0o7777
             except FileNotFoundError:
-                umask = os.umask(0)
-                os.umask(umask)
-                mode = 0o666 & ~umask
+                mode = 0o666 & ~_UMASK
         os.chmod(tmp_name, mode)
         os.replace(tmp_name, path)
     except BaseException as exc:

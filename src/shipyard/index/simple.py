@@ -212,7 +212,10 @@ def parse_json_page(body: bytes, page_url: str) -> tuple[DistFile, ...]:
             raise ValueError("a file entry has no filename or url string")
         if not filename.endswith(_ARCHIVE_SUFFIXES):
             continue
-        url, fragment_hashes = _split_hash_fragment(urllib.parse.urljoin(page_url, entry["url"]))
+        href = entry["url"]
+        if not href.startswith(("https://", "http://")):
+            href = urllib.parse.urljoin(page_url, href)
+        url, fragment_hashes = _split_hash_fragment(href)
         hashes = entry.get("hashes") or {}
         if not isinstance(hashes, dict):
             raise ValueError(f"the hashes of {filename} are not an object")
