@@ -18,10 +18,12 @@ For an sdist (or the project itself) shipyard:
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import tarfile
+import time
 import tomllib
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -31,6 +33,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 
 from shipyard.archives import archive_size, check_tar, check_zip
+from shipyard.atomic import atomic_write_bytes
 from shipyard.cache import Cache
 from shipyard.errors import BuildError, ShipyardError
 from shipyard.index.http import HttpClient
@@ -39,6 +42,9 @@ from shipyard.models import DistFile, Interpreter
 from shipyard.reporting import Reporter
 
 __all__ = ["Builder", "read_build_system", "unpack_sdist"]
+
+#: Seconds a failed sdist metadata build is remembered (per sdist and interpreter).
+FAILED_BUILD_TTL = 24 * 3600
 
 _DEFAULT_BUILD_SYSTEM = {
     "requires": ["setuptools>=40.8.0"],
@@ -297,7 +303,61 @@ class Builder:
         return parse_core_metadata(data, source=name)
 
     def metadata_for_sdist(self, dist: DistFile) -> CoreMetadata:
-        """Download an sdist (verified when its sha256 is known) and build its metadata."""
+        """Download an sdist (verified when its sha256 is known) and build its metadata.
+
+        A failed build of an sdist with a known sha256 is remembered for
+        :data:`FAILED_BUILD_TTL` seconds per interpreter: resolvers walk past such
+        versions on every lock, and each failed build costs seconds.
+
+        :raises BuildError: when the build fails now, or failed within the TTL.
+        """
+        remembered = self.remembered_failure(dist)
+        if remembered is not None:
+            raise remembered
+        record = self._failure_record(dist)
+        try:
+            return self._metadata_for_sdist(dist)
+        except BuildError as exc:
+            if record is not None:
+                entry = {"time": time.time(), "message": exc.message, "hint": exc.hint}
+                try:
+                    atomic_write_bytes(record, json.dumps(entry).encode(), fsync=False)
+                except ShipyardError:
+                    pass
+            raise
+
+    def remembered_failure(self, dist: DistFile) -> BuildError | None:
+        """The error of a metadata build of ``dist`` that failed with this interpreter
+        less than :data:`FAILED_BUILD_TTL` seconds ago, or ``None``."""
+        record = self._failure_record(dist)
+        if record is None:
+            return None
+        try:
+            known = json.loads(record.read_bytes())
+            age = time.time() - float(known["time"])
+            message = str(known["message"]).rstrip(".")
+            hint = known.get("hint")
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not 0 <= age < FAILED_BUILD_TTL:
+            return None
+        when = f"{round(age / 3600)} h" if age >= 3600 else f"{max(1, round(age / 60))} min"
+        return BuildError(
+            f"{message} (remembered from a build {when} ago; `shipyard cache clean` retries it)",
+            hint=hint if isinstance(hint, str) else None,
+        )
+
+    def _failure_record(self, dist: DistFile) -> Path | None:
+        if not dist.sha256:
+            return None
+        python = self.interpreter
+        key = f"{dist.sha256}-{python.implementation}{python.version}-{python.platform}"
+        try:
+            return self.cache.bucket("build-failures") / f"{key}.json"
+        except ShipyardError:
+            return None
+
+    def _metadata_for_sdist(self, dist: DistFile) -> CoreMetadata:
         scratch = self.cache.tempdir("sdist-dl")
         try:
             archive = scratch / dist.filename

@@ -42,6 +42,7 @@ BUCKETS: dict[str, int] = {
     "interpreters": 1,
     "downloads": 1,
     "buildenvs": 1,
+    "build-failures": 1,
     "locks": 1,
     "project-locks": 1,
     "conda-repodata": 1,

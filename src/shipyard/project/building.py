@@ -221,8 +221,12 @@ class BuilderFactory:
             stem = dist.filename.removesuffix(".tar.gz").removesuffix(".zip")
             name = project_of_filename(dist.filename) or stem
             version = stem.rpartition("-")[2] if "-" in stem else "?"
+            builder = self.builder()
+            remembered = builder.remembered_failure(dist)
+            if remembered is not None:
+                raise remembered  # not built again: nothing to announce
             self.check_build_allowed(name, version, dist.filename)
-            return self.builder().metadata_for_sdist(dist)
+            return builder.metadata_for_sdist(dist)
 
     def build_wheel(self, archive: Path, dist: LockedDistribution) -> Path:
         """Build a wheel from a downloaded sdist.
