@@ -399,10 +399,7 @@ def _capping_release(
     for position in range(newest_older - 1, -1, -1):
         if not (table.stable_bits & table.unyanked_bits) >> position & 1:
             continue
-        own = 0
-        for text in table.requires_python[position]:
-            own |= universe.all_mask if text is None else universe.admitted(text)
-        capped = universe.capped(own) & mask
+        capped = universe.capped(table.requires_python[position]) & mask
         if not capped:
             continue
         text = ", ".join(t for t in table.requires_python[position] if t)
@@ -435,6 +432,14 @@ def _python_hint(fork_mask: int, universe: Universe, roots: Sequence[Incompatibi
     failed = _python_list(fork_mask, universe)
     every = _python_list(universe.all_mask, universe)
     whole_minors = not any(" " in name for name in failed)
+    texts = [str(getattr(leaf.info, "text", "")) for leaf in roots]
+    if failed == every:
+        # No Python of the lock is served: leaving them out leaves nothing.
+        named = ", ".join(f"'{text}'" for text in texts) or "the requirement"
+        return (
+            f"Relax {named} to allow a release that supports these Pythons, or change "
+            "requires-python in pyproject.toml"
+        )
     if whole_minors and failed and failed != every and every[-len(failed) :] == failed:
         change = f"add the upper bound '<{failed[0]}' to requires-python in pyproject.toml"
         marker = f'python_version < "{failed[0]}"'
@@ -447,7 +452,6 @@ def _python_hint(fork_mask: int, universe: Universe, roots: Sequence[Incompatibi
             "Change requires-python in pyproject.toml, or give the requirement a marker "
             "that leaves those Pythons out"
         )
-    texts = [str(getattr(leaf.info, "text", "")) for leaf in roots]
     if len(texts) == 1 and ";" not in texts[0]:
         return f"{change[0].upper()}{change[1:]}, or write '{texts[0]}; {marker}'"
     return f"{change[0].upper()}{change[1:]}, or give the requirement the marker {marker}"

@@ -72,6 +72,10 @@ ForkStrategy = Literal["requires-python", "fewest"]
 
 #: candidates whose metadata is fetched ahead once the solver starts rejecting versions
 _PREFETCH_AHEAD = 8
+#: Every CPython minor (x.y.0) a Requires-Python cap is judged against.
+_PROBES = tuple(Version(f"2.{minor}") for minor in range(8)) + tuple(
+    Version(f"3.{minor}") for minor in range(40)
+)
 
 
 class Repository(Protocol):
@@ -299,15 +303,7 @@ class Universe:
         self._admitted: dict[str, int] = {}
         self._wheel_masks: dict[str, int] = {}
         self._served: dict[tuple[str, int], int] = {}
-        self._capped: dict[int, int] = {}
-        #: per target: the targets with a lower Python, and those with a higher one
-        self._python_order = tuple(
-            (
-                sum(1 << j for j, other in enumerate(self._python_versions) if other < version),
-                sum(1 << j for j, other in enumerate(self._python_versions) if other > version),
-            )
-            for version in self._python_versions
-        )
+        self._capped: dict[tuple[str | None, ...], int] = {}
         self._failed: dict[tuple[str, Version], BuildError] = {}
         self._requirements: dict[tuple[str, Version], tuple[Requirement, ...]] = {}
         #: versions reported to the reporter: resolved, and skipped (unbuildable metadata)
@@ -405,16 +401,30 @@ class Universe:
         (``every``), or for at least one."""
         return table.admitting(mask, self.admitted, self.capped, every=every)
 
-    def capped(self, admitted: int) -> int:
-        """The targets a Requires-Python admitting ``admitted`` leaves out from above:
-        not admitted, while a lower Python is admitted and no higher one is."""
-        found = self._capped.get(admitted)
+    def capped(self, texts: tuple[str | None, ...]) -> int:
+        """The targets a version's Requires-Python (``texts``: one per file, ``None``
+        where a file has none) leaves out from above: not admitted, while a lower
+        Python is admitted and no higher one is — by every file's. Lower and higher
+        Pythons are looked for among every CPython minor, not only the lock's
+        targets: ``<3.11`` caps 3.11 and 3.12 off a lock that starts at 3.11."""
+        found = self._capped.get(texts)
         if found is None:
-            found = 0
-            for index, (lower, higher) in enumerate(self._python_order):
-                if not admitted >> index & 1 and admitted & lower and not admitted & higher:
-                    found |= 1 << index
-            self._capped[admitted] = found
+            found = self.all_mask if texts else 0
+            for text in texts:
+                spec = specifier(text) if text is not None else None
+                found &= 0 if spec is None else self._capped_by(spec)
+            self._capped[texts] = found
+        return found
+
+    def _capped_by(self, spec: SpecifierSet) -> int:
+        found = 0
+        for index, version in enumerate(self._python_versions):
+            if spec.contains(version, prereleases=True):
+                continue
+            lower = any(spec.contains(p, prereleases=True) for p in _PROBES if p < version)
+            higher = any(spec.contains(p, prereleases=True) for p in _PROBES if p > version)
+            if lower and not higher:
+                found |= 1 << index
         return found
 
     def wheel_mask(self, filename: str) -> int:

@@ -118,7 +118,9 @@ class VersionTable:
         return self._by_text.get(key, 0)
 
     def python_masks(
-        self, admitted: Callable[[str], int], capped: Callable[[int], int]
+        self,
+        admitted: Callable[[str], int],
+        capped: Callable[[tuple[str | None, ...]], int],
     ) -> list[int]:
         """Per position, the targets whose Python the version may be used for.
 
@@ -128,8 +130,9 @@ class VersionTable:
         rather than compatible — are not used for it either.
 
         :param admitted: Requires-Python text → the targets it admits.
-        :param capped: a mask of admitted targets → the targets it leaves out from
-            above (not admitted, with a lower Python admitted and no higher one).
+        :param capped: a version's Requires-Python texts (one per file, ``None`` for
+            none) → the targets they leave out from above (not admitted, while some
+            lower Python is admitted and no higher one).
         """
         masks = self._masks
         if masks is None:
@@ -141,7 +144,7 @@ class VersionTable:
                     own |= -1 if text is None else admitted(text)
                 masks.append(own & ~inherited)
                 if self.stable_bits >> position & self.unyanked_bits >> position & 1:
-                    inherited |= capped(own)
+                    inherited |= capped(texts)
             self._masks = masks
         return masks
 
@@ -149,7 +152,7 @@ class VersionTable:
         self,
         mask: int,
         admitted: Callable[[str], int],
-        capped: Callable[[int], int],
+        capped: Callable[[tuple[str | None, ...]], int],
         *,
         every: bool,
     ) -> int:
