@@ -359,50 +359,33 @@ def _explain_failures(
     :param failures: ``(fork targets bitmask, failure)`` per failed fork.
     :param everywhere: no fork succeeded.
     """
-    groups: dict[str, tuple[int, NoSolution]] = {}
-    for mask, failure in failures:
-        bare = explain_failure(
-            failure.incompatibility,
-            universe=universe,
-            fork_mask=mask,
-            failed_mask=mask,
-            everywhere=True,
-            project_name=project_name,
-        )
-        key = f"{type(bare).__name__}:{bare.message}"
-        if key in groups:
-            known_mask, known = groups[key]
-            groups[key] = (known_mask | mask, known)
-        else:
-            groups[key] = (mask, failure)
-    failed = 0
-    for mask, _failure in failures:
-        failed |= mask
-    if len(groups) == 1:
-        mask, failure = next(iter(groups.values()))
+
+    def explain(
+        failure: NoSolution, mask: int, *, everywhere: bool
+    ) -> ResolutionError | PackageNotFoundError | NoMatchingVersionError:
         return explain_failure(
             failure.incompatibility,
             universe=universe,
             fork_mask=mask,
-            failed_mask=failed,
+            failed_mask=mask,
             everywhere=everywhere,
             project_name=project_name,
         )
-    explained = [
-        explain_failure(
-            failure.incompatibility,
-            universe=universe,
-            fork_mask=mask,
-            failed_mask=mask,
-            everywhere=False,
-            project_name=project_name,
-        )
-        for mask, failure in sorted(groups.values(), key=lambda item: _lowest_bit(item[0]))
-    ]
+
+    groups: dict[str, tuple[int, NoSolution]] = {}
+    for mask, failure in failures:
+        bare = explain(failure, mask, everywhere=True)
+        key = f"{type(bare).__name__}:{bare.message}"
+        known_mask, known = groups.get(key, (0, failure))
+        groups[key] = (known_mask | mask, known)
+    if len(groups) == 1:
+        ((mask, failure),) = groups.values()
+        return explain(failure, mask, everywhere=everywhere)
+    ordered = sorted(groups.values(), key=lambda item: _lowest_bit(item[0]))
+    explained = [explain(failure, mask, everywhere=False) for mask, failure in ordered]
     for error in explained:
         if not isinstance(error, ResolutionError):
             return error
-    ordered = sorted(groups.values(), key=lambda item: _lowest_bit(item[0]))
     texts = []
     for (mask, _failure), error in zip(ordered, explained, strict=True):
         text = error.message
