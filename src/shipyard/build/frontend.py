@@ -311,10 +311,10 @@ class Builder:
 
         :raises BuildError: when the build fails now, or failed within the TTL.
         """
-        remembered = self.remembered_failure(dist)
+        record = self._failure_record(dist)
+        remembered = self._remembered(record)
         if remembered is not None:
             raise remembered
-        record = self._failure_record(dist)
         try:
             return self._metadata_for_sdist(dist)
         except BuildError as exc:
@@ -329,7 +329,9 @@ class Builder:
     def remembered_failure(self, dist: DistFile) -> BuildError | None:
         """The error of a metadata build of ``dist`` that failed with this interpreter
         less than :data:`FAILED_BUILD_TTL` seconds ago, or ``None``."""
-        record = self._failure_record(dist)
+        return self._remembered(self._failure_record(dist))
+
+    def _remembered(self, record: Path | None) -> BuildError | None:
         if record is None:
             return None
         try:
