@@ -196,6 +196,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def _limit_malloc_arenas() -> None:
+    """Let glibc keep two malloc arenas instead of one per thread (up to 8 per core).
+
+    A lock fetches and parses pages on 16 threads. Parsing holds the GIL, so the threads
+    gain nothing from arenas of their own, but each arena keeps the memory its thread
+    freed: a cold lock of 136 packages peaked at 140 MB with them and 115 MB with two.
+    ``MALLOC_ARENA_MAX`` set by the user wins; other C libraries are left alone.
+    """
+    import os
+
+    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        pass
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list == ["--version"] or args_list == ["-V"]:
@@ -214,6 +235,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return exc.exit_code if isinstance(exc, ShipyardError) else 1
     if fast is not None:
         return fast
+    _limit_malloc_arenas()
     parser = build_parser()
     args = parser.parse_args(args_list)
     if not args.command:
