@@ -30,6 +30,7 @@ from run import (
     WORKLOADS,
     Sample,
     clean_environ,
+    compile_shipyard,
     ensure_tools,
     find_python,
     make_tools,
@@ -76,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     LIMITS["timeout"] = args.timeout
     bin_dir = ensure_tools()
+    compile_shipyard()
     RESULTS.mkdir(exist_ok=True)
     rows: list[dict[str, object]] = []
     for workload in args.workloads.split(","):
