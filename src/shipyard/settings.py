@@ -191,6 +191,13 @@ REGISTRY: tuple[Setting, ...] = (
         int,
         "threads placing files into the environment",
     ),
+    Setting(
+        "concurrent_builds",
+        "SHIPYARD_CONCURRENT_BUILDS",
+        None,
+        int,
+        "source distributions built at once",
+    ),
     Setting("color", "SHIPYARD_COLOR", None, _choice("auto", "always", "never"), "colored output"),
     Setting(
         "python_install_dir",
@@ -274,6 +281,9 @@ class Settings:
     #: linking is system calls under the GIL: more threads than cores only trade the
     #: GIL back and forth (uv's UV_CONCURRENT_INSTALLS defaults to the cores too)
     concurrent_installs: int = field(default_factory=lambda: os.cpu_count() or 2)
+    #: builds compile, or wait on their backend's downloads: as many as cores at once
+    #: (uv's UV_CONCURRENT_BUILDS defaults to the cores too)
+    concurrent_builds: int = field(default_factory=lambda: os.cpu_count() or 2)
     color: str = "auto"
     python_install_dir: str | None = None
     python_downloads: str = "automatic"

@@ -143,7 +143,7 @@ class ScenarioRepository:
     def prefetch(self, name: str) -> None:
         pass
 
-    def prefetch_metadata(self, version: ProjectVersion) -> None:
+    def prefetch_metadata(self, version: ProjectVersion, *, build: bool = False) -> None:
         pass
 
     def direct_version(self, name: str, url: str) -> ProjectVersion:

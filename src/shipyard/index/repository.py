@@ -289,21 +289,26 @@ class IndexRepository:
         (PEP 658 metadata or a range request is cheap), else the sdist."""
         return version.files[0]
 
-    def prefetch_metadata(self, version: ProjectVersion) -> None:
-        """Start fetching the metadata of ``version`` in the background."""
+    def prefetch_metadata(self, version: ProjectVersion, *, build: bool = False) -> None:
+        """Start fetching the metadata of ``version`` in the background.
+
+        :param build: also when the version has only an sdist, whose metadata is built
+            (PEP 517): the resolver asks for this for the versions it is about to try,
+            so builds run side by side (as many at once as the builder allows) instead
+            of one after another while the resolution waits. Speculative fetches
+            leave sdists alone.
+        """
         if not version.index:
             return
         dist = self.metadata_file(version)
+        if not dist.is_wheel and (not build or self.fetcher.build_metadata is None):
+            return
         with self._lock:
             if dist.url in self._metadata:
                 return
-            if dist.is_wheel:
-                self._metadata[dist.url] = BackgroundTask(self._fetch_metadata, dist).submit(
-                    self.executor
-                )
-                return
-        # sdists build in the foreground, one at a time (a build is heavy and may prompt
-        # its own resolution); nothing to prefetch.
+            self._metadata[dist.url] = BackgroundTask(self._fetch_metadata, dist).submit(
+                self.executor
+            )
 
     def direct_version(self, name: str, url: str) -> ProjectVersion:
         """The one version a direct reference offers (``name @ url``, PEP 508/610).
@@ -363,12 +368,13 @@ class IndexRepository:
             cached = self.fetcher.cached(dist)
             if cached is not None:
                 return cached
-            if dist.is_wheel:
-                self.prefetch_metadata(version)
-                with self._lock:
-                    task = self._metadata[dist.url]
-            else:
+            self.prefetch_metadata(version, build=True)
+            with self._lock:
+                task = self._metadata.get(dist.url)
+            if task is None:  # an sdist, and building is off: fetch says so
                 return self.fetcher.fetch(dist)
+        # A task still queued runs here, on this thread (BackgroundTask); one started
+        # elsewhere is waited for, so no sdist is built twice.
         return task.result()
 
     # -- hashes of local files ----------------------------------------------------------

@@ -141,7 +141,10 @@ class BuilderFactory:
         self.services = services
         self._interpreter = interpreter
         self._builder: Builder | None = None
+        # Guards creating the builder and announcing builds; the builds themselves run
+        # outside it, side by side, as many at once as ``concurrent-builds`` says.
         self._lock = threading.RLock()
+        self._slots = threading.BoundedSemaphore(max(1, services.settings.concurrent_builds))
 
     def builder(self) -> Builder:
         """The builder (created once)."""
@@ -176,9 +179,7 @@ class BuilderFactory:
             return self._builder
 
     def check_build_allowed(self, name: str, version: str, filename: str) -> None:
-        """Refuse a build that ``no-build``/``no-build-package`` forbids; otherwise, unless
-        the user asked for it (``no-binary``), say once per package that its build backend
-        is about to run.
+        """Refuse a build that ``no-build``/``no-build-package`` forbids.
 
         :raises BuildError: when building ``name`` is forbidden.
         """
@@ -196,10 +197,18 @@ class BuilderFactory:
                 hint="Lock again so a version with a wheel is chosen (`shipyard lock "
                 f"--upgrade-package {key}`), or allow building {key}.",
             )
-        announced = self.services.announced_builds
-        if settings.build_requested(key) or key in announced:
-            return
-        announced.add(key)
+
+    def announce_build(self, name: str, version: str, filename: str) -> None:
+        """Unless the user asked for it (``no-binary``), say once per package that its
+        build backend is about to run."""
+        from packaging.utils import canonicalize_name
+
+        key = canonicalize_name(name)
+        with self._lock:
+            announced = self.services.announced_builds
+            if self.services.settings.build_requested(key) or key in announced:
+                return
+            announced.add(key)
         self.services.reporter.notice(
             f"Building {name} {version} from source ({filename}): this runs its build "
             "backend, code from the package, on this machine. --no-build or "
@@ -207,34 +216,41 @@ class BuilderFactory:
         )
 
     def metadata_for_sdist(self, dist: DistFile) -> CoreMetadata:
-        """Build the metadata (PEP 517) of an sdist, or of a local project directory given
-        as a ``file://`` URL, with the project's interpreter.
+        """The metadata of an sdist, or of a local project directory given as a
+        ``file://`` URL: read where the tree states it statically (PEP 643, PEP 621),
+        else built (PEP 517) with the project's interpreter. Safe to call from several
+        threads: at most ``concurrent-builds`` run at once.
 
         :raises BuildError: when building it is forbidden or fails.
         """
-        with self._lock:
-            directory = _local_directory(dist.url)
-            if directory is not None:
-                return self.builder().metadata(directory, dist.filename)
-            from shipyard.index.simple import project_of_filename
+        builder = self.builder()
+        directory = _local_directory(dist.url)
+        if directory is not None:
+            with self._slots:
+                return builder.metadata(directory, dist.filename)
+        from shipyard.index.simple import project_of_filename
 
-            stem = dist.filename.removesuffix(".tar.gz").removesuffix(".zip")
-            name = project_of_filename(dist.filename) or stem
-            version = stem.rpartition("-")[2] if "-" in stem else "?"
-            builder = self.builder()
-            remembered = builder.remembered_failure(dist)
-            if remembered is not None:
-                raise remembered  # not built again: nothing to announce
-            self.check_build_allowed(name, version, dist.filename)
-            return builder.metadata_for_sdist(dist)
+        stem = dist.filename.removesuffix(".tar.gz").removesuffix(".zip")
+        name = project_of_filename(dist.filename) or stem
+        version = stem.rpartition("-")[2] if "-" in stem else "?"
+        remembered = builder.remembered_failure(dist)
+        if remembered is not None:
+            raise remembered  # not built again: nothing to announce
+        # Forbidden even when the metadata is static: installing it would need a build.
+        self.check_build_allowed(name, version, dist.filename)
+        with self._slots:
+            return builder.metadata_for_sdist(
+                dist, before_build=lambda: self.announce_build(name, version, dist.filename)
+            )
 
     def build_wheel(self, archive: Path, dist: LockedDistribution) -> Path:
-        """Build a wheel from a downloaded sdist.
+        """Build a wheel from a downloaded sdist (at most ``concurrent-builds`` at once).
 
         :raises BuildError: when building it is forbidden or fails.
         """
-        with self._lock:
-            self.check_build_allowed(dist.name, dist.version or "?", archive.name)
-            builder = self.builder()
+        self.check_build_allowed(dist.name, dist.version or "?", archive.name)
+        self.announce_build(dist.name, dist.version or "?", archive.name)
+        builder = self.builder()
+        with self._slots:
             tree = builder.source_tree(archive)
             return builder.wheel(tree, dist.name)

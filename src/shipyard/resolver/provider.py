@@ -72,6 +72,8 @@ ForkStrategy = Literal["requires-python", "fewest"]
 
 #: candidates whose metadata is fetched ahead once the solver starts rejecting versions
 _PREFETCH_AHEAD = 8
+#: of those, how many may start an sdist build
+_BUILDS_AHEAD = 2
 #: Every CPython minor (x.y.0) a Requires-Python cap is judged against.
 _PROBES = tuple(Version(f"2.{minor}") for minor in range(8)) + tuple(
     Version(f"3.{minor}") for minor in range(40)
@@ -93,8 +95,9 @@ class Repository(Protocol):
         """Hint that ``versions(name)`` will be asked for soon."""
         ...
 
-    def prefetch_metadata(self, version: ProjectVersion) -> None:
-        """Hint that ``metadata(version)`` will be asked for soon."""
+    def prefetch_metadata(self, version: ProjectVersion, *, build: bool = False) -> None:
+        """Hint that ``metadata(version)`` will be asked for soon; ``build``: even when
+        that means building an sdist (the version is likely to be chosen)."""
         ...
 
     def direct_version(self, name: str, url: str) -> ProjectVersion:
@@ -542,6 +545,8 @@ class ForkSource:
         self._constrained: set[str] = set()
         self._explicit_pre: set[str] = set()
         self._rejected: dict[str, int] = {}
+        #: projects one of whose sdists failed to build in this fork
+        self._build_failed: set[str] = set()
 
     # -- Source protocol --------------------------------------------------------------
 
@@ -624,8 +629,18 @@ class ForkSource:
         position = order[chosen]
         tried = self._rejected.get(name, 0)
         if tried or chosen:
-            for ahead in order[chosen + 1 : chosen + 1 + _PREFETCH_AHEAD]:
-                universe.repository.prefetch_metadata(table.versions[ahead])
+            # Walking down the versions: fetch the next ones' metadata now. After an
+            # sdist of this project failed to build, start building the next few too:
+            # such failures come in runs (a backend that needs what this machine lacks),
+            # each a backend run of seconds. Otherwise sdists wait until chosen, as the
+            # solver often skips whole ranges of them.
+            build = name in self._build_failed
+            if build:  # the chosen one first, so its build takes a slot first
+                universe.repository.prefetch_metadata(table.versions[position], build=True)
+            for index, ahead in enumerate(order[chosen + 1 : chosen + 1 + _PREFETCH_AHEAD]):
+                universe.repository.prefetch_metadata(
+                    table.versions[ahead], build=build and index < _BUILDS_AHEAD
+                )
         self._rejected[name] = tried + 1
         if not covering >> position & 1:
             admitted = universe.version_admits(table, position) & self.fork_mask
@@ -673,6 +688,7 @@ class ForkSource:
         except BuildError as exc:
             # An sdist whose metadata does not build is a version that cannot be used,
             # as pip treats it: the resolution goes on with another one.
+            self._build_failed.add(name)
             key = (name, pv.version)
             if universe.reporter is not None and key not in universe.skipped:
                 universe.skipped.add(key)
