@@ -265,7 +265,14 @@ def test_a_backend_that_does_not_import_is_one_build_error(  # type: ignore[no-u
     # and pyproject_hooks says BackendUnavailable instead of exiting non-zero.
     from support import build_sdist
 
-    sdist = build_sdist(wheel_dir, "oldpkg", "1.0", backend="needs_distutils", build_requires=[])
+    sdist = build_sdist(
+        wheel_dir,
+        "oldpkg",
+        "1.0",
+        backend="needs_distutils",
+        build_requires=[],
+        dynamic=["dependencies"],
+    )
     index = make_index(PACKAGES)
     project = new_project(tmp_path, index, [f"oldpkg @ {sdist.as_uri()}"])
     result = shipyard(project, "lock", check=False)
@@ -283,7 +290,12 @@ def test_backend_warnings_show_only_with_verbose(  # type: ignore[no-untyped-def
     """setuptools-style deprecation warnings from a build backend are noise for the
     user: hidden normally, shown with -v."""
     monkeypatch.setenv("SHIPYARD_TEST_BACKEND_WARN", "1")
-    index = make_index([pkg("srconly", "1.0", ["helper"], wheel=False, sdist=True), *PACKAGES])
+    index = make_index(
+        [
+            pkg("srconly", "1.0", ["helper"], wheel=False, sdist=True, dynamic=["dependencies"]),
+            *PACKAGES,
+        ]
+    )
     project = new_project(tmp_path, index, ["srconly"])
     quiet = shipyard(project, "lock")
     assert "option is deprecated" not in quiet.stderr

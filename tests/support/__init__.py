@@ -76,6 +76,8 @@ class PackageSpec:
     entry_points: Mapping[str, Mapping[str, str]] | None = field(default=None, compare=False)
     files: Mapping[str, str | bytes] | None = field(default=None, compare=False)
     metadata_extra: str = ""
+    #: the sdist's ``[project] dynamic`` (``("dependencies",)``: only a build knows them)
+    dynamic: tuple[str, ...] = ()
 
 
 class MakeIndex(Protocol):
@@ -102,6 +104,7 @@ def pkg(
     entry_points: Mapping[str, Mapping[str, str]] | None = None,
     files: Mapping[str, str | bytes] | None = None,
     metadata_extra: str = "",
+    dynamic: Sequence[str] = (),
 ) -> PackageSpec:
     """Shorthand for :class:`PackageSpec`.
 
@@ -132,6 +135,7 @@ def pkg(
         entry_points=entry_points,
         files=files,
         metadata_extra=metadata_extra,
+        dynamic=tuple(dynamic),
     )
 
 
@@ -165,6 +169,7 @@ def build_package(out_dir: Path, spec: PackageSpec) -> list[Path]:
                 provides_extra=spec.provides_extra,
                 files=spec.files,
                 entry_points=spec.entry_points,
+                dynamic=spec.dynamic,
             )
         )
     return built

@@ -247,6 +247,7 @@ def _pyproject_text(
     build_requires: Sequence[str],
     backend: str,
     entry_points: Mapping[str, Mapping[str, str]] | None,
+    dynamic: Sequence[str] = (),
 ) -> str:
     dependencies: list[str] = []
     optional: dict[str, list[str]] = {canonicalize_name(e): [] for e in provides_extra}
@@ -265,8 +266,11 @@ def _pyproject_text(
         "[project]",
         f"name = {_toml_value(name)}",
         f"version = {_toml_value(version)}",
-        f"dependencies = {_toml_value(dependencies)}",
     ]
+    if "dependencies" in dynamic:
+        lines.append(f"dynamic = {_toml_value(list(dynamic))}")
+    else:
+        lines.append(f"dependencies = {_toml_value(dependencies)}")
     if requires_python is not None:
         lines.append(f"requires-python = {_toml_value(requires_python)}")
     if optional:
@@ -282,6 +286,9 @@ def _pyproject_text(
             continue
         lines += ["", f"[project.entry-points.{_toml_value(group)}]"]
         lines += [f"{_toml_value(k)} = {_toml_value(v)}" for k, v in items.items()]
+    if "dependencies" in dynamic:
+        lines += ["", "[tool.shipyard-test-backend]"]
+        lines.append(f"dependencies = {_toml_value(dependencies)}")
     return "\n".join(lines) + "\n"
 
 
@@ -323,6 +330,7 @@ def build_sdist(
     build_requires: Sequence[str] = (BACKEND_NAME,),
     backend: str = "shipyard_test_backend",
     entry_points: Mapping[str, Mapping[str, str]] | None = None,
+    dynamic: Sequence[str] = (),
 ) -> Path:
     """Write an sdist ``{dist}-{version}.tar.gz`` (PEP 625) into ``out_dir`` and return its path.
 
@@ -334,6 +342,8 @@ def build_sdist(
     ``["gui_scripts"]`` become ``[project.scripts]`` and ``[project.gui-scripts]``.
 
     :param files: path relative to the top folder -> content.
+    :param dynamic: ``[project] dynamic``; with ``"dependencies"`` only a build (the
+        test backend) knows them, as with a ``setup.py``, so a resolver must build.
     :raises ValueError: for an invalid version or an extra marker it cannot map.
     """
     norm_version = str(Version(version))
@@ -350,6 +360,7 @@ def build_sdist(
         build_requires=build_requires,
         backend=backend,
         entry_points=entry_points,
+        dynamic=dynamic,
     ).encode("utf-8")
     entries[f"{top}/PKG-INFO"] = _metadata_text(
         name,

@@ -26,11 +26,15 @@ import tarfile
 import time
 import tomllib
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from shipyard.archives import archive_size, check_tar, check_zip
 from shipyard.atomic import atomic_write_bytes
@@ -41,7 +45,7 @@ from shipyard.index.metadata import CoreMetadata, parse_core_metadata
 from shipyard.models import DistFile, Interpreter
 from shipyard.reporting import Reporter
 
-__all__ = ["Builder", "read_build_system", "unpack_sdist"]
+__all__ = ["Builder", "read_build_system", "static_metadata", "unpack_sdist"]
 
 #: Seconds a failed sdist metadata build is remembered (per sdist and interpreter).
 FAILED_BUILD_TTL = 24 * 3600
@@ -75,6 +79,105 @@ def read_build_system(source_dir: Path) -> dict[str, Any]:
         result.setdefault("requires", _DEFAULT_BUILD_SYSTEM["requires"])
     result.setdefault("requires", [])
     return result
+
+
+#: the fields a resolver needs, besides Name and Version (which are never dynamic)
+_RESOLVER_FIELDS = frozenset({"requires-dist", "requires-python", "provides-extra"})
+_PROJECT_FIELDS = frozenset({"version", "dependencies", "optional-dependencies", "requires-python"})
+
+
+def static_metadata(source_dir: Path) -> CoreMetadata | None:
+    """The core metadata a build of ``source_dir`` would produce, when the tree states
+    it statically, so no build backend has to run; ``None`` when it does not.
+
+    Two standards make the statement:
+
+    - PEP 643: a ``PKG-INFO`` of Metadata-Version 2.2 or later whose ``Dynamic``
+      fields include none of Requires-Dist, Requires-Python and Provides-Extra;
+    - PEP 621: a ``pyproject.toml`` ``[project]`` table whose ``version``,
+      ``dependencies``, ``optional-dependencies`` and ``requires-python`` are not
+      listed in ``dynamic`` (a backend must then write exactly those values).
+
+    Anything malformed returns ``None``: the backend decides, as it would have.
+    """
+    pkg_info = source_dir / "PKG-INFO"
+    try:
+        data = pkg_info.read_bytes() if pkg_info.is_file() else None
+    except OSError:
+        data = None
+    if data is not None:
+        found = _from_pkg_info(data, str(pkg_info))
+        if found is not None:
+            return found
+    return _from_project_table(source_dir / "pyproject.toml")
+
+
+def _from_pkg_info(data: bytes, source: str) -> CoreMetadata | None:
+    raw, _unparsed = parse_email(data)
+    try:
+        if Version(raw.get("metadata_version", "0")) < Version("2.2"):
+            return None
+    except InvalidVersion:
+        return None
+    if {field.lower() for field in raw.get("dynamic", ())} & _RESOLVER_FIELDS:
+        return None
+    try:
+        return parse_core_metadata(data, source=source)
+    except ShipyardError:
+        return None
+
+
+def _from_project_table(path: Path) -> CoreMetadata | None:
+    try:
+        with open(path, "rb") as handle:
+            project = tomllib.load(handle).get("project")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    if not isinstance(project, dict):
+        return None
+    dynamic = project.get("dynamic", [])
+    if not isinstance(dynamic, list) or _PROJECT_FIELDS & set(map(str, dynamic)):
+        return None
+    name, version = project.get("name"), project.get("version")
+    dependencies = project.get("dependencies", [])
+    optional = project.get("optional-dependencies", {})
+    requires_python = project.get("requires-python")
+    if not (
+        isinstance(name, str)
+        and isinstance(version, str)
+        and isinstance(dependencies, list)
+        and isinstance(optional, dict)
+        and (requires_python is None or isinstance(requires_python, str))
+    ):
+        return None
+    try:
+        Version(version)
+        if requires_python is not None:
+            SpecifierSet(requires_python)
+        requires = [str(Requirement(str(text))) for text in dependencies]
+        extras: list[str] = []
+        for extra_name, texts in optional.items():
+            if not isinstance(texts, list):
+                return None
+            extra = canonicalize_name(str(extra_name))
+            extras.append(extra)
+            for text in texts:
+                requirement = Requirement(str(text))
+                marker = requirement.marker
+                requirement.marker = None
+                condition = f'extra == "{extra}"'
+                if marker is not None:
+                    condition = f"({marker}) and {condition}"
+                requires.append(f"{requirement}; {condition}")
+    except (InvalidVersion, InvalidSpecifier, InvalidRequirement):
+        return None
+    return CoreMetadata(
+        name=canonicalize_name(name),
+        version=version,
+        requires_dist=tuple(requires),
+        requires_python=requires_python or None,
+        provides_extra=tuple(extras),
+    )
 
 
 def unpack_sdist(archive: Path, dest: Path) -> Path:
@@ -282,11 +385,24 @@ class Builder:
         """Unpack an sdist archive into a fresh scratch directory; returns the tree."""
         return unpack_sdist(archive, self.cache.tempdir("sdist"))
 
-    def metadata(self, source_dir: Path, name: str) -> CoreMetadata:
-        """Core metadata of a source tree via ``prepare_metadata_for_build_wheel``.
+    def metadata(
+        self,
+        source_dir: Path,
+        name: str,
+        *,
+        before_build: Callable[[], None] | None = None,
+    ) -> CoreMetadata:
+        """Core metadata of a source tree: its static metadata (:func:`static_metadata`)
+        when it has it, else from the backend's ``prepare_metadata_for_build_wheel``.
 
+        :param before_build: called just before the backend would run (to announce it).
         :raises BuildError: when the backend fails.
         """
+        found = static_metadata(source_dir)
+        if found is not None:
+            return found
+        if before_build is not None:
+            before_build()
         self.reporter.build_started(name, "metadata")
         hooks, _env = self._prepared(source_dir, "wheel", name)
         out = self.cache.tempdir("metadata")
@@ -302,8 +418,11 @@ class Builder:
         self.reporter.build_finished(name, "metadata")
         return parse_core_metadata(data, source=name)
 
-    def metadata_for_sdist(self, dist: DistFile) -> CoreMetadata:
-        """Download an sdist (verified when its sha256 is known) and build its metadata.
+    def metadata_for_sdist(
+        self, dist: DistFile, *, before_build: Callable[[], None] | None = None
+    ) -> CoreMetadata:
+        """Download an sdist (verified when its sha256 is known) and read its static
+        metadata, or build it (:meth:`metadata`; ``before_build`` is passed on).
 
         A failed build of an sdist with a known sha256 is remembered for
         :data:`FAILED_BUILD_TTL` seconds per interpreter: resolvers walk past such
@@ -316,7 +435,7 @@ class Builder:
         if remembered is not None:
             raise remembered
         try:
-            return self._metadata_for_sdist(dist)
+            return self._metadata_for_sdist(dist, before_build)
         except BuildError as exc:
             if record is not None:
                 entry = {"time": time.time(), "message": exc.message, "hint": exc.hint}
@@ -353,20 +472,24 @@ class Builder:
         if not dist.sha256:
             return None
         python = self.interpreter
-        key = f"{dist.sha256}-{python.implementation}{python.version}-{python.platform}"
+        # "2": failures remembered before static metadata was read (PEP 643/621) may
+        # not be failures any more
+        key = f"2-{dist.sha256}-{python.implementation}{python.version}-{python.platform}"
         try:
             return self.cache.bucket("build-failures") / f"{key}.json"
         except ShipyardError:
             return None
 
-    def _metadata_for_sdist(self, dist: DistFile) -> CoreMetadata:
+    def _metadata_for_sdist(
+        self, dist: DistFile, before_build: Callable[[], None] | None
+    ) -> CoreMetadata:
         scratch = self.cache.tempdir("sdist-dl")
         try:
             archive = scratch / dist.filename
             self.client.download(dist.url, archive, expected_sha256=dist.sha256)
             tree = self.source_tree(archive)
             try:
-                return self.metadata(tree, dist.filename)
+                return self.metadata(tree, dist.filename, before_build=before_build)
             finally:
                 shutil.rmtree(tree, ignore_errors=True)
         finally:

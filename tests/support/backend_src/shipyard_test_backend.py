@@ -12,6 +12,8 @@ Test hooks:
 - every hook prints one line to stderr (``shipyard_test_backend: <hook> ...``);
 - ``SHIPYARD_TEST_BACKEND_FAIL=1`` makes every hook raise; a comma-separated
   list of hook names (``build_wheel,build_editable``) makes only those raise;
+- ``dynamic = ["dependencies"]`` in ``[project]`` takes the dependencies from
+  ``[tool.shipyard-test-backend] dependencies``, so that only a build knows them;
 - ``SHIPYARD_TEST_BACKEND_WARN=1`` makes every hook issue a ``UserWarning`` (as
   setuptools does for deprecated options), which pyproject_hooks passes on.
 """
@@ -69,6 +71,10 @@ def _project() -> dict[str, Any]:
     project = data.get("project")
     if not isinstance(project, dict) or "name" not in project or "version" not in project:
         raise BackendError("pyproject.toml needs a static [project] table with name and version")
+    if "dependencies" in project.get("dynamic", []):
+        # Computed at build time, as a setup.py would: here, read from the tool table.
+        table = data.get("tool", {}).get("shipyard-test-backend", {})
+        project = {**project, "dependencies": table.get("dependencies", [])}
     return project
 
 
