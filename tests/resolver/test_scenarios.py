@@ -37,6 +37,7 @@ The format (TOML)::
     markers = { "numpy==2.1.0" = "python_version >= '3.12'" }   # compared after parsing; "" for none
     uncovered = ["pkg"]                   # packages locked with no file for some target
     not-in-error = ["fragment"]           # text the error must not contain
+    most-metadata = 45                    # at most this many versions' metadata asked for
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class ScenarioRepository:
 
     def __init__(self, packages: dict[str, Any], direct: dict[str, Any] | None = None) -> None:
         self.metadata_by_url: dict[str, CoreMetadata] = {}
+        #: the versions whose metadata the resolver asked for (each a download on an index)
+        self.asked: set[tuple[str, str]] = set()
         self.by_name: dict[str, list[ProjectVersion]] = {}
         self.direct: dict[str, ProjectVersion] = {}
         for raw_name, versions in packages.items():
@@ -138,7 +141,9 @@ class ScenarioRepository:
         return self.by_name.get(name, [])
 
     def metadata(self, version: ProjectVersion) -> CoreMetadata:
-        return self.metadata_by_url[version.files[0].url]
+        found = self.metadata_by_url[version.files[0].url]
+        self.asked.add((found.name, found.version))
+        return found
 
     def prefetch(self, name: str) -> None:
         pass
@@ -336,6 +341,8 @@ def test_scenario(path: Path) -> None:
     assert locked == {
         k: sorted(v if isinstance(v, list) else [v]) for k, v in expected["locked"].items()
     }
+    if "most-metadata" in expected:
+        assert len(repo.asked) <= expected["most-metadata"], sorted(repo.asked)
     assert sorted({name for name, _v, _t in result.uncovered}) == sorted(
         expected.get("uncovered", [])
     )
