@@ -19,7 +19,7 @@ requires-python = ">=3.9"
 dependencies = ["requests>=2", "tomli; python_version < '3.11'"]
 
 [project.optional-dependencies]
-Win = ["pywin32; sys_platform == 'win32'"]
+Win = ["pywin32; sys_platform == 'win32'", "winhelper @ https://example.invalid/w.whl"]
 yaml = ["pyyaml"]
 """
 
@@ -40,7 +40,8 @@ def test_a_static_project_table_is_the_metadata(tmp_path: Path) -> None:
     assert found.requires_dist == (
         "requests>=2",
         'tomli; python_version < "3.11"',
-        'pywin32; (sys_platform == "win32") and extra == "win"',
+        'pywin32; sys_platform == "win32" and extra == "win"',
+        'winhelper @ https://example.invalid/w.whl ; extra == "win"',
         'pyyaml; extra == "yaml"',
     )
 

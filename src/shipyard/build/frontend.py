@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from packaging.markers import Marker
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -163,12 +164,11 @@ def _from_project_table(path: Path) -> CoreMetadata | None:
             extras.append(extra)
             for text in texts:
                 requirement = Requirement(str(text))
-                marker = requirement.marker
-                requirement.marker = None
                 condition = f'extra == "{extra}"'
-                if marker is not None:
-                    condition = f"({marker}) and {condition}"
-                requires.append(f"{requirement}; {condition}")
+                if requirement.marker is not None:
+                    condition = f"({requirement.marker}) and {condition}"
+                requirement.marker = Marker(condition)
+                requires.append(str(requirement))  # "name @ url ; marker" where needed
     except (InvalidVersion, InvalidSpecifier, InvalidRequirement):
         return None
     return CoreMetadata(
