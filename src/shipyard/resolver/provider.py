@@ -70,8 +70,9 @@ ResolutionStrategy = Literal["highest", "lowest", "lowest-direct"]
 PrereleasePolicy = Literal["allow", "if-necessary", "disallow", "if-necessary-or-explicit"]
 ForkStrategy = Literal["requires-python", "fewest"]
 
-#: candidates whose metadata is fetched ahead once the solver starts rejecting versions
-_PREFETCH_AHEAD = 8
+#: at most this many candidates' metadata is fetched ahead once the solver starts
+#: rejecting a package's versions (uv's batch prefetch goes up to 50)
+_PREFETCH_AHEAD = 32
 #: of those, how many may start an sdist build
 _BUILDS_AHEAD = 2
 #: Every CPython minor (x.y.0) a Requires-Python cap is judged against.
@@ -544,7 +545,9 @@ class ForkSource:
         self._order: dict[str, int] = {ROOT: 0}
         self._constrained: set[str] = set()
         self._explicit_pre: set[str] = set()
-        self._rejected: dict[str, int] = {}
+        #: per project: the position last chosen, and how often a later choice was older
+        self._last_choice: dict[str, int] = {}
+        self._walked: dict[str, int] = {}
         #: projects one of whose sdists failed to build in this fork
         self._build_failed: set[str] = set()
 
@@ -627,21 +630,32 @@ class ForkSource:
         if chosen < 0:
             return _unavailable(package, unusable, "files")
         position = order[chosen]
-        tried = self._rejected.get(name, 0)
-        if tried or chosen:
-            # Walking down the versions: fetch the next ones' metadata now. After an
-            # sdist of this project failed to build, start building the next few too:
+        last = self._last_choice.get(name)
+        self._last_choice[name] = position
+        if (
+            last is not None
+            and position != last
+            and table.versions[position].version < (table.versions[last].version)
+        ):
+            self._walked[name] = self._walked.get(name, 0) + 1
+        walked = self._walked.get(name, 0)
+        if walked:
+            # Walking down the versions: fetch the next ones' metadata now, more with
+            # each step down (2, 4, 8 … 32). A package chosen again at the same version
+            # after a backjump is not walking; a fetch the resolution does not use is
+            # parsing that competes with it. After
+            # an sdist of this project failed to build, start building the next few too:
             # such failures come in runs (a backend that needs what this machine lacks),
             # each a backend run of seconds. Otherwise sdists wait until chosen, as the
             # solver often skips whole ranges of them.
+            window = min(_PREFETCH_AHEAD, 1 << walked)
             build = name in self._build_failed
             if build:  # the chosen one first, so its build takes a slot first
                 universe.repository.prefetch_metadata(table.versions[position], build=True)
-            for index, ahead in enumerate(order[chosen + 1 : chosen + 1 + _PREFETCH_AHEAD]):
+            for index, ahead in enumerate(order[chosen + 1 : chosen + 1 + window]):
                 universe.repository.prefetch_metadata(
                     table.versions[ahead], build=build and index < _BUILDS_AHEAD
                 )
-        self._rejected[name] = tried + 1
         if not covering >> position & 1:
             admitted = universe.version_admits(table, position) & self.fork_mask
             raise SplitFork(admitted, name, table.versions[position].version)
