@@ -37,8 +37,7 @@ _package = st.fixed_dictionaries(
 @settings(max_examples=150, deadline=None)
 @given(
     top=st.dictionaries(_key.filter(lambda k: k not in ("packages", "tool")), _scalar, max_size=4),
-    # no packages at all writes no [[packages]] table (a reader takes it as empty)
-    packages=st.lists(_package, min_size=1, max_size=4),
+    packages=st.lists(_package, max_size=4),
     tool=st.dictionaries(_key, _scalar, max_size=3),
 )
 def test_any_lock_document_reads_back_equal(

@@ -185,6 +185,8 @@ def render_lock(document: Mapping[str, Any]) -> str:
     for key, value in document.items():
         if key not in ("packages", "tool"):
             lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    if not document["packages"]:
+        lines.append("packages = []")  # PEP 751 requires the key, even empty
     for package in document["packages"]:
         lines += ["", "[[packages]]"]
         for key, value in package.items():
