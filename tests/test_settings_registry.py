@@ -45,3 +45,37 @@ def test_no_color() -> None:
         load_settings(project_table=None, cli={"color": "always"}, environ={"NO_COLOR": "1"}).color
         == "always"
     )
+
+
+def test_only_the_registry_reads_shipyard_variables() -> None:
+    # A variable read anywhere else escapes validation ("Invalid value in …") and the
+    # README table; code that runs before load_settings uses from_environment.
+    import re
+
+    source = Path(__file__).parents[1] / "src" / "shipyard"
+    direct = re.compile(r"""(environ(\.get)?\s*[\[(]|getenv\()\s*["']SHIPYARD_""")
+    offenders = [
+        f"{path.relative_to(source)}:{number}"
+        for path in sorted(source.rglob("*.py"))
+        if path.name != "settings.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if direct.search(line)
+    ]
+    assert offenders == []
+
+
+def test_an_invalid_value_read_early_is_a_usage_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # The probe timeout is read while looking for interpreters, before any settings.
+    result = subprocess.run(
+        [sys.executable, "-m", "shipyard", "python", "find", "3"],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SHIPYARD_PROBE_TIMEOUT": "soon"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode in (1, 2), result.stderr
+    assert "Invalid value in SHIPYARD_PROBE_TIMEOUT" in result.stderr
+    assert "Traceback" not in result.stderr

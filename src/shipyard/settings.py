@@ -352,6 +352,34 @@ def _from_table(table: Mapping[str, Any], source: str) -> dict[str, Any]:
     return values
 
 
+def _parse_env(setting: Setting, text: str) -> Any:
+    try:
+        return setting.parse(text)
+    except ValueError as exc:
+        raise UsageError(
+            f"Invalid value in {setting.env}: {exc}.",
+            hint=f"Fix or unset {setting.env}.",
+        ) from exc
+
+
+def from_environment(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """One setting's value from its ``SHIPYARD_*`` variable, parsed as the registry
+    says, for code that runs before (or without) :func:`load_settings`: interpreter
+    discovery and probing, the download table, the environment stamp.
+
+    :param name: the :class:`Setting` attribute name (``"probe_timeout"``).
+    :returns: the parsed value, or ``None`` when the variable is unset.
+    :raises KeyError: when no setting has that name or it has no variable.
+    :raises UsageError: for an invalid value.
+    """
+    environ = os.environ if environ is None else environ
+    for setting in REGISTRY:
+        if setting.name == name and setting.env:
+            text = environ.get(setting.env)
+            return None if text is None else _parse_env(setting, text)
+    raise KeyError(name)
+
+
 def user_config_path() -> Path:
     """``<user config dir>/shipyard/shipyard.toml`` (``platformdirs``)."""
     from platformdirs import user_config_dir
@@ -392,13 +420,7 @@ def load_settings(
     env_values: dict[str, Any] = {}
     for setting in REGISTRY:
         if setting.env and setting.env in environ:
-            try:
-                env_values[setting.name] = setting.parse(environ[setting.env])
-            except ValueError as exc:
-                raise UsageError(
-                    f"Invalid value in {setting.env}: {exc}.",
-                    hint=f"Fix or unset {setting.env}.",
-                ) from exc
+            env_values[setting.name] = _parse_env(setting, environ[setting.env])
     if "NO_COLOR" in environ and environ.get("NO_COLOR") and "color" not in env_values:
         env_values["color"] = "never"
     _apply(settings, env_values, "environment")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -259,7 +258,9 @@ def _run_uninstall(args: argparse.Namespace) -> int:
 
 def _cache_dir(args: argparse.Namespace) -> Path | None:
     """The probe cache's root, as the settings would give it (without loading them)."""
-    configured = getattr(args, "cache_dir", None) or os.environ.get("SHIPYARD_CACHE_DIR")
+    from shipyard.settings import from_environment
+
+    configured = getattr(args, "cache_dir", None) or from_environment("cache_dir")
     if configured:
         return Path(configured).expanduser()
     from shipyard.cache import default_cache_dir

@@ -42,6 +42,7 @@ from shipyard.lock.pylock import LOCK_FILENAME
 from shipyard.project.freshness import current_lock
 from shipyard.project.manifest import Project
 from shipyard.project.services import Services
+from shipyard.settings import DEFAULT_INDEX_URL
 
 __all__ = ["EXPORT_FORMATS", "ExportOutcome", "export_lock", "parse_environment_marker"]
 
@@ -53,7 +54,6 @@ EXPORT_FORMATS = (
     "conda-explicit",
 )
 _CONDA_FORMATS = ("environment-yml", "conda-explicit")
-_PYPI = "https://pypi.org/simple"
 #: What one ``sys_platform`` value says about the other platform variables.
 _PLATFORM_FACTS = {
     "linux": {"platform_system": "Linux", "os_name": "posix"},
@@ -328,7 +328,7 @@ def _index_options(services: Services) -> list[str]:
 
     settings = services.settings
     options: list[str] = []
-    if settings.index_url.rstrip("/") != _PYPI:
+    if settings.index_url.rstrip("/") != DEFAULT_INDEX_URL:
         options.append(f"--index-url {public_url(settings.index_url)}")
     options.extend(f"--extra-index-url {public_url(url)}" for url in settings.extra_index_urls)
     options.extend(f"--find-links {public_url(link)}" for link in settings.find_links)

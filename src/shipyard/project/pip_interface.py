@@ -39,6 +39,7 @@ from shipyard.formats.requirements import (
 )
 from shipyard.models import DistFile, Interpreter, TargetEnvironment
 from shipyard.project.services import Services
+from shipyard.settings import DEFAULT_INDEX_URL
 
 if TYPE_CHECKING:
     from shipyard.index.repository import IndexRepository
@@ -76,7 +77,6 @@ _FAMILY_OF_SYS_PLATFORM = {"linux": "linux", "darwin": "macos", "win32": "window
 _UNSAFE = frozenset({"pip", "setuptools", "distribute"})
 #: pip-sync never removes these unless the file lists them.
 _KEPT_BY_SYNC = frozenset({"pip", "setuptools", "wheel", "pip-tools", "distribute"})
-_PYPI = "https://pypi.org/simple"
 _PROJECT_FILES = ("pyproject.toml", "setup.cfg")
 
 
@@ -659,7 +659,7 @@ def _render(
     settings = services.settings
     flags: list[str] = []
     if request.emit_index_url:
-        if settings.index_url.rstrip("/") != _PYPI:
+        if settings.index_url.rstrip("/") != DEFAULT_INDEX_URL:
             flags.append(f"--index-url {public_url(settings.index_url)}")
         flags += [f"--extra-index-url {public_url(u)}" for u in settings.extra_index_urls]
     if request.emit_find_links:

@@ -67,7 +67,9 @@ def _python_request(project_root: Path) -> str:
             break
         except OSError:
             continue
-    return f"{pin.strip()}|{os.environ.get('SHIPYARD_PYTHON', '')}"
+    from shipyard.settings import from_environment
+
+    return f"{pin.strip()}|{from_environment('python') or ''}"
 
 
 def _current(project_root: Path, env_root: Path, selection: dict[str, Any]) -> dict[str, Any]:

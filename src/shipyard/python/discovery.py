@@ -504,7 +504,9 @@ def managed_python_dir() -> Path:
     """Where shipyard installs interpreters (``SHIPYARD_PYTHON_INSTALL_DIR``, see
     :mod:`shipyard.settings`; else ``$XDG_DATA_HOME/shipyard/python``, else
     ``~/.local/share/shipyard/python``)."""
-    configured = os.environ.get("SHIPYARD_PYTHON_INSTALL_DIR")
+    from shipyard.settings import from_environment
+
+    configured = from_environment("python_install_dir")
     return Path(configured).expanduser() if configured else _data_home() / "shipyard" / "python"
 
 

@@ -124,7 +124,9 @@ def _table() -> list[dict[str, Any]]:
     """
     from importlib import resources
 
-    configured = os.environ.get("SHIPYARD_PYTHON_DOWNLOADS_JSON")
+    from shipyard.settings import from_environment
+
+    configured = from_environment("python_downloads_json")
     try:
         if configured:
             text = Path(configured).expanduser().read_text("utf-8")

@@ -58,10 +58,10 @@ _PROBE_TIMEOUT = 20.0
 
 
 def _probe_timeout() -> float:
-    try:
-        return float(os.environ.get("SHIPYARD_PROBE_TIMEOUT") or _PROBE_TIMEOUT)
-    except ValueError:
-        return _PROBE_TIMEOUT
+    from shipyard.settings import from_environment
+
+    configured = from_environment("probe_timeout")
+    return _PROBE_TIMEOUT if configured is None else float(configured)
 
 
 #: A placeholder install root handed to ``sysconfig`` and stripped from its answers.
