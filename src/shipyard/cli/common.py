@@ -134,11 +134,17 @@ def print_sync(output: Output, outcome: Any) -> None:
     if outcome.lock is not None and outcome.lock.resolution is not None:
         resolution = outcome.lock.resolution
         output.line(f"Resolved {len(resolution.packages)} packages in {resolution.seconds:.2f}s")
+        if outcome.dry_run and outcome.lock.pending:
+            output.line("Would write pylock.toml")
     plan = outcome.plan
     if outcome.env_created and outcome.env_root is not None:
-        verb = "Would create" if outcome.dry_run else "Created"
         kind = "conda environment" if outcome.conda else "virtual environment"
-        output.line(f"{verb} {kind} at {outcome.env_root}")
+        if outcome.env_rebuild_reason:
+            verb = "Would rebuild" if outcome.dry_run else "Rebuilt"
+            output.line(f"{verb} {kind} at {outcome.env_root}: {outcome.env_rebuild_reason}")
+        else:
+            verb = "Would create" if outcome.dry_run else "Created"
+            output.line(f"{verb} {kind} at {outcome.env_root}")
     if outcome.conda_installed:
         verb = "Would install" if outcome.dry_run else "Installed"
         output.line(f"{verb} {outcome.conda_installed} conda packages")

@@ -33,6 +33,7 @@ __all__ = [
     "LockedDistribution",
     "ProjectEntry",
     "build_lock_document",
+    "lock_differs",
     "read_lock",
     "select_from_lock",
     "write_lock",
@@ -241,6 +242,14 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"no TOML form for {type(value).__name__}")
+
+
+def lock_differs(path: Path, document: Mapping[str, Any]) -> bool:
+    """Whether writing ``document`` would change the file at ``path`` (or create it)."""
+    try:
+        return path.read_text(encoding="utf-8") != render_lock(document)
+    except OSError:
+        return True
 
 
 def write_lock(path: Path, document: Mapping[str, Any]) -> bool:

@@ -139,36 +139,72 @@ def _satisfies(
     return parse_python_request(request).satisfied_by(interpreter)
 
 
-def ensure_environment(project: Project, services: Services) -> ProjectEnvironment:
-    """Make sure ``.venv`` exists and uses a fitting interpreter; create or rebuild it.
+@dataclass(frozen=True, slots=True)
+class EnvironmentPlan:
+    """What :func:`ensure_environment` would do to ``.venv``, decided without changing it.
+
+    :param action: ``"keep"``, ``"create"`` or ``"rebuild"`` (on another interpreter).
+    :param interpreter: the environment's interpreter (keep) or the base interpreter it
+        would be made from.
+    :param reason: for a rebuild, why (the Python no longer fits the request).
+    """
+
+    root: Path
+    action: str
+    interpreter: Interpreter
+    reason: str = ""
+
+
+def plan_environment(project: Project, services: Services) -> EnvironmentPlan:
+    """Decide whether ``.venv`` is kept, created or rebuilt; nothing is written (but a
+    fitting interpreter may be downloaded when none is on the machine).
 
     :raises InterpreterNotFoundError: when no interpreter fits.
-    :raises InstallError: when ``.venv`` exists but is not a virtual environment.
     """
-    from shipyard.python.probe import probe_interpreter, venv_interpreter
-    from shipyard.venv import create_venv, inspect_venv
+    from shipyard.python.probe import probe_interpreter
+    from shipyard.venv import inspect_venv
 
     root = project.root / VENV_DIRNAME
     request, source = python_request_text(project, services)
     existing = inspect_venv(root)
+    reason = ""
     if existing is not None and existing.python.exists():
         try:
             interpreter = probe_interpreter(existing.python, cache_dir=services.cache.root)
         except Exception:  # a broken environment (its base interpreter was removed)
             interpreter = None
         if interpreter is not None and _satisfies(interpreter, request, project.requires_python):
-            return ProjectEnvironment(root, interpreter, created=False)
-        services.reporter.warning(
-            f"Rebuilding .venv: its Python {existing.version} does not satisfy "
-            f"{request or project.requires_python} (from {source})."
+            return EnvironmentPlan(root, "keep", interpreter)
+        reason = (
+            f"its Python {existing.version} does not satisfy "
+            f"{request or project.requires_python} (from {source})"
         )
     base = find_project_interpreter(project, services)
-    create_venv(root, base, prompt=project.name, clear=existing is not None)
-    env = inspect_venv(root)
+    return EnvironmentPlan(root, "create" if existing is None else "rebuild", base, reason)
+
+
+def ensure_environment(project: Project, services: Services) -> ProjectEnvironment:
+    """Make sure ``.venv`` exists and uses a fitting interpreter; create or rebuild it
+    (:func:`plan_environment` decides which).
+
+    :raises InterpreterNotFoundError: when no interpreter fits.
+    :raises InstallError: when ``.venv`` exists but is not a virtual environment.
+    """
+    from shipyard.python.probe import venv_interpreter
+    from shipyard.venv import create_venv, inspect_venv
+
+    plan = plan_environment(project, services)
+    if plan.action == "keep":
+        return ProjectEnvironment(plan.root, plan.interpreter, created=False)
+    if plan.reason:
+        services.reporter.warning(f"Rebuilding .venv: {plan.reason}.")
+    base = plan.interpreter
+    create_venv(plan.root, base, prompt=project.name, clear=plan.action == "rebuild")
+    env = inspect_venv(plan.root)
     assert env is not None
     # Its facts are the base's but for the prefix: no need to start it (0.05–0.1 s).
     interpreter = venv_interpreter(base, env.root, env.python)
-    return ProjectEnvironment(root, interpreter, created=True)
+    return ProjectEnvironment(plan.root, interpreter, created=True)
 
 
 def ensure_conda_environment(

@@ -25,6 +25,7 @@ from shipyard.lock.pylock import (
     LOCK_FILENAME,
     ProjectEntry,
     build_lock_document,
+    lock_differs,
     read_lock,
     write_lock,
 )
@@ -64,10 +65,15 @@ class LockOutcome:
     :param fresh: the lock already matched the manifest (nothing resolved).
     :param written: the file changed on disk.
     :param added/removed/changed: ``name==version`` strings; ``changed`` as ``(name, old, new)``.
+    :param document: the lock in effect afterwards (also when ``write=False`` kept it
+        off the disk).
+    :param pending: with ``write=False``: the file would have changed.
     """
 
     fresh: bool = False
     written: bool = False
+    document: dict[str, Any] | None = None
+    pending: bool = False
     resolution: Resolution | None = None
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -272,8 +278,12 @@ def lock_project(
     prerelease: str | None = None,
     exclude_newer: str | None = None,
     preferences: Mapping[str, Version] | None = None,
+    write: bool = True,
 ) -> LockOutcome:
     """Bring ``pylock.toml`` up to date with the manifest.
+
+    :param write: ``False`` resolves as usual but leaves the file as it is (``sync
+        --dry-run``); the outcome carries the document and whether it would change.
 
     :param preferences: canonical name → version to keep when it fits, over the lock's
         own pins (the pins of a lock file being imported); resolving is forced then.
@@ -306,7 +316,7 @@ def lock_project(
         or any(v is not None for v in overrides.values())
     )
     if not forced and lock_is_fresh(project, services, document):
-        return LockOutcome(fresh=True)
+        return LockOutcome(fresh=True, document=document)
     if check:
         raise LockError(
             "The lock file is out of date with pyproject.toml."
@@ -395,8 +405,13 @@ def lock_project(
         environments=environments,
         base=project.root,
     )
-    written = write_lock(path, new_document)
-    outcome = LockOutcome(written=written, resolution=result)
+    if write:
+        written, pending = write_lock(path, new_document), False
+    else:
+        written, pending = False, lock_differs(path, new_document)
+    outcome = LockOutcome(
+        written=written, resolution=result, document=new_document, pending=pending
+    )
     _diff(document, new_document, outcome)
     return outcome
 

@@ -25,7 +25,7 @@ from shipyard.lock.pylock import LOCK_FILENAME, LockedDistribution, read_lock, s
 from shipyard.project.environment import (
     VENV_DIRNAME,
     ensure_environment,
-    find_project_interpreter,
+    plan_environment,
 )
 from shipyard.project.freshness import lock_is_fresh
 from shipyard.project.manifest import Project, group_names
@@ -121,6 +121,8 @@ class SyncOutcome:
     plan: Plan = field(default_factory=Plan)
     env_root: Path | None = None
     env_created: bool = False
+    #: the environment is (or would be) made again on another interpreter: why
+    env_rebuild_reason: str = ""
     prepare_seconds: float = 0.0
     install_seconds: float = 0.0
     dry_run: bool = False
@@ -167,8 +169,9 @@ def sync_project(
         if not lock_is_fresh(project, services, document):
             from shipyard.project.locking import lock_project
 
-            outcome.lock = lock_project(project, services)
-            document = None
+            # A dry run resolves but keeps the file as it is: the plan says "would lock".
+            outcome.lock = lock_project(project, services, write=not dry_run)
+            document = outcome.lock.document if dry_run else None
     if document is None:
         document = read_lock(lock_path, services.cache)
     from shipyard.install.installed import iter_installed
@@ -181,11 +184,13 @@ def sync_project(
         interpreter, venv, conda_owned = _conda_environment(
             project, services, conda_table, outcome, dry_run=dry_run, path=lock_path
         )
-    elif dry_run and inspect_venv(env_root) is None:
-        # Show what a sync would do without creating the environment.
-        interpreter = find_project_interpreter(project, services)
-        outcome.env_root, outcome.env_created = env_root, True
-        venv = None
+    elif dry_run:
+        # Show what a sync would do without creating or rebuilding the environment.
+        planned = plan_environment(project, services)
+        interpreter = planned.interpreter
+        outcome.env_root, outcome.env_created = planned.root, planned.action != "keep"
+        outcome.env_rebuild_reason = planned.reason
+        venv = inspect_venv(env_root) if planned.action == "keep" else None
     else:
         env = ensure_environment(project, services)
         outcome.env_root, outcome.env_created = env.root, env.created
