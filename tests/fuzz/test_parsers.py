@@ -51,10 +51,11 @@ from shipyard.formats.poetry import poetry_constraint, python_marker, read_poetr
 from shipyard.formats.requirements import parse_requirement_lines, read_requirements
 from shipyard.formats.setup_cfg import read_setup_cfg
 from shipyard.formats.tomlfiles import read_toml
-from shipyard.index.metadata import metadata_from_wheel_zip, parse_core_metadata
+from shipyard.index.metadata import metadata_from_wheel_zip
 from shipyard.index.repository import _file_version
 from shipyard.index.simple import parse_html_page, parse_json_page, project_of_filename
 from shipyard.lock.pylock import read_lock, select_from_lock
+from shipyard.models import parse_core_metadata
 from shipyard.project.manifest import load_project, parse_requirement
 from shipyard.python.discovery import parse_python_request
 from shipyard.specs.markers import parse_marker

@@ -56,10 +56,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from shipyard.errors import ShipyardError
-from shipyard.index.metadata import CoreMetadata
-from shipyard.index.repository import ProjectVersion
 from shipyard.lock.pylock import build_lock_document, render_lock
-from shipyard.models import DistFile, TargetEnvironment
+from shipyard.models import CoreMetadata, DistFile, ProjectVersion, TargetEnvironment
 from shipyard.project.locking import constraint_map
 from shipyard.resolver.provider import ResolveOptions
 from shipyard.resolver.universal import Resolution, RootRequirement, resolve

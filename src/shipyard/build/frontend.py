@@ -42,8 +42,7 @@ from shipyard.atomic import atomic_write_bytes
 from shipyard.cache import Cache
 from shipyard.errors import BuildError, ShipyardError
 from shipyard.index.http import HttpClient
-from shipyard.index.metadata import CoreMetadata, parse_core_metadata
-from shipyard.models import DistFile, Interpreter
+from shipyard.models import CoreMetadata, DistFile, Interpreter, parse_core_metadata
 from shipyard.reporting import Reporter
 
 __all__ = ["Builder", "read_build_system", "static_metadata", "unpack_sdist"]

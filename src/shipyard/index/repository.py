@@ -14,7 +14,6 @@ the dependency-confusion guard). Find-links files are merged with that index.
 from __future__ import annotations
 
 import hashlib
-import marshal
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -29,85 +28,11 @@ from packaging.version import InvalidVersion, Version
 from shipyard.background import BackgroundTask
 from shipyard.cache import Cache
 from shipyard.index.http import HttpClient
-from shipyard.index.metadata import CoreMetadata, MetadataFetcher
-from shipyard.index.simple import (
-    FindLinks,
-    ProjectPage,
-    SimpleIndex,
-    VersionGroup,
-    rows_to_files,
-    version_text,
-)
-from shipyard.models import DistFile
+from shipyard.index.metadata import MetadataFetcher
+from shipyard.index.simple import FindLinks, ProjectPage, SimpleIndex, version_text
+from shipyard.models import CoreMetadata, DistFile, ProjectVersion, VersionGroup
 
-__all__ = ["IndexRepository", "ProjectVersion"]
-
-
-class ProjectVersion:
-    """One version of a project and the files that carry it.
-
-    :param version: the parsed version.
-    :param files: its wheels and sdists (wheels first, in index order).
-    :param index: the URL of the index (or find-links location) that provided it.
-    :param group: instead of ``files``, the version as the page cache keeps it
-        (:data:`~shipyard.index.simple.VersionGroup`: its rows packed, with its yanked
-        flag and Requires-Python values beside them); the files are built on first use,
-        so the hundreds of versions a resolution never looks at cost a few hundred
-        bytes each instead of a few thousand Python objects.
-    """
-
-    __slots__ = ("_files", "_packed", "_python", "_yanked", "index", "version")
-
-    def __init__(
-        self,
-        version: Version,
-        files: tuple[DistFile, ...] = (),
-        index: str = "",
-        *,
-        group: VersionGroup | None = None,
-    ) -> None:
-        self.version = version
-        self.index = index
-        self._files: tuple[DistFile, ...] | None = None
-        self._packed: bytes | None = None
-        if group is not None:
-            _text, self._yanked, self._python, self._packed = group
-        else:
-            self._files = tuple(files)
-            self._python = tuple(dict.fromkeys(f.requires_python or None for f in files)) or (None,)
-            self._yanked = bool(files) and all(f.yanked is not None for f in files)
-
-    @property
-    def files(self) -> tuple[DistFile, ...]:
-        """Its wheels and sdists, wheels first."""
-        files = self._files
-        if files is None:
-            files = self._files = rows_to_files(marshal.loads(self._packed or b"N"))
-            self._packed = None
-        return files
-
-    def requires_python_texts(self) -> tuple[str | None, ...]:
-        """The distinct ``Requires-Python`` values its files declare on the index
-        (``None`` for a file that declares none)."""
-        return self._python
-
-    @property
-    def yanked(self) -> bool:
-        """True when every file of this version is yanked (PEP 592)."""
-        return self._yanked
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, ProjectVersion)
-            and (self.version, self.index) == (other.version, other.index)
-            and self.files == other.files
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.version, self.index))
-
-    def __repr__(self) -> str:
-        return f"ProjectVersion({self.version!s}, {len(self.files)} files, {self.index!r})"
+__all__ = ["IndexRepository"]
 
 
 @lru_cache(maxsize=65536)

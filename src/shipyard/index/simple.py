@@ -39,21 +39,18 @@ from shipyard.atomic import atomic_write_bytes
 from shipyard.cache import Cache
 from shipyard.errors import NetworkError
 from shipyard.index.http import HttpClient, Response, public_url, redact_url
-from shipyard.models import DistFile
+from shipyard.models import DistFile, Row, VersionGroup, rows_to_files
 
 __all__ = [
     "ACCEPT",
     "FindLinks",
     "ProjectPage",
-    "Row",
     "SimpleIndex",
-    "VersionGroup",
     "group_rows",
     "parse_html_page",
     "parse_json_page",
     "parse_json_rows",
     "project_of_filename",
-    "rows_to_files",
     "version_text",
 ]
 
@@ -64,12 +61,6 @@ ACCEPT = (
 _JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 _DEFAULT_MAX_AGE = 600.0
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip")
-
-
-#: one version of a page as the cache keeps it: the version text as in the filenames,
-#: whether every file is yanked, the distinct Requires-Python values of its files, and
-#: its rows (see :func:`rows_to_files`) packed with ``marshal``, wheels first
-VersionGroup = tuple[str, bool, tuple["str | None", ...], bytes]
 
 
 class ProjectPage:
@@ -190,11 +181,6 @@ def _metadata_value(value: object) -> str | None:
         algorithm, _, digest = value.partition("=")
         return digest.lower() if algorithm == "sha256" and digest else ""
     return ""
-
-
-#: one file as the page cache keeps it: ``(filename, url, hashes, size, upload time as
-#: ISO 8601 text, requires-python, yanked, metadata)``; see :func:`rows_to_files`
-Row = tuple[Any, ...]
 
 
 def parse_json_rows(body: bytes, page_url: str) -> list[Row]:
@@ -427,33 +413,6 @@ def _files_to_rows(files: tuple[DistFile, ...]) -> list[Row]:
         )
         for f in files
     ]
-
-
-def rows_to_files(rows: list[tuple[Any, ...]]) -> tuple[DistFile, ...]:
-    """Build the files of cached rows: ``(filename, url, hashes, size, upload time as
-    ISO 8601 text, requires-python, yanked, metadata)`` tuples, as the page cache keeps
-    them."""
-    times: dict[str, datetime] = {}
-    files = []
-    for filename, url, hashes, size, uploaded, requires_python, yanked, metadata in rows:
-        when = None
-        if uploaded is not None:
-            when = times.get(uploaded)
-            if when is None:
-                when = times[uploaded] = datetime.fromisoformat(uploaded)
-        files.append(
-            DistFile(
-                filename=filename,
-                url=url,
-                hashes=tuple(tuple(pair) for pair in hashes),
-                size=size,
-                upload_time=when,
-                requires_python=requires_python,
-                yanked=yanked,
-                metadata=metadata,
-            )
-        )
-    return tuple(files)
 
 
 class SimpleIndex:

@@ -5,7 +5,20 @@ Nothing here does I/O. Each class names a concept of ``../shared/DESIGN.md``.
 
 from shipyard.models.files import DistFile
 from shipyard.models.interpreter import Interpreter
+from shipyard.models.metadata import CoreMetadata, parse_core_metadata
 from shipyard.models.scheme import InstallScheme
 from shipyard.models.targets import TargetEnvironment
+from shipyard.models.versions import ProjectVersion, Row, VersionGroup, rows_to_files
 
-__all__ = ["DistFile", "InstallScheme", "Interpreter", "TargetEnvironment"]
+__all__ = [
+    "CoreMetadata",
+    "DistFile",
+    "InstallScheme",
+    "Interpreter",
+    "ProjectVersion",
+    "Row",
+    "TargetEnvironment",
+    "VersionGroup",
+    "parse_core_metadata",
+    "rows_to_files",
+]

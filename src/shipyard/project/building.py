@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING
 
 from packaging.requirements import Requirement
 
-from shipyard.index.metadata import CoreMetadata
 from shipyard.lock.pylock import LockedDistribution
-from shipyard.models import DistFile, Interpreter
+from shipyard.models import CoreMetadata, DistFile, Interpreter
 from shipyard.project.manifest import Project
 from shipyard.project.services import Services
 

@@ -38,9 +38,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from shipyard.errors import BuildError
-from shipyard.index.metadata import CoreMetadata
-from shipyard.index.repository import ProjectVersion
-from shipyard.models import DistFile, TargetEnvironment
+from shipyard.models import CoreMetadata, DistFile, ProjectVersion, TargetEnvironment
 from shipyard.reporting import ResolveReporter
 from shipyard.resolver.solver import ROOT, Incompatibility
 from shipyard.resolver.versions import VersionTable, bit_positions, specifier

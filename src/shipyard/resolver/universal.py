@@ -34,8 +34,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from shipyard.errors import NoMatchingVersionError, PackageNotFoundError, ResolutionError
-from shipyard.index.repository import ProjectVersion
-from shipyard.models import DistFile, TargetEnvironment
+from shipyard.models import DistFile, ProjectVersion, TargetEnvironment
 from shipyard.reporting import ResolveReporter
 from shipyard.resolver.explain import describe_targets, explain_failure, own_requirements
 from shipyard.resolver.provider import (

@@ -21,7 +21,7 @@ from functools import lru_cache
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from shipyard.index.repository import ProjectVersion
+from shipyard.models import ProjectVersion
 
 __all__ = ["VersionTable", "bit_positions", "describe", "specifier"]
 
