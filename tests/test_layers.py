@@ -39,3 +39,13 @@ def test_the_resolver_imports_neither_index_nor_cache() -> None:
         for module, names in _shipyard_imports("resolver").items()
     }
     assert {m: n for m, n in wrong.items() if n} == {}
+
+
+def test_installing_depends_on_the_models_not_on_the_lock_file_or_use_cases() -> None:
+    wrong = {
+        module: sorted(
+            n for n in names if n.startswith(("shipyard.lock", "shipyard.project", "shipyard.cli"))
+        )
+        for module, names in _shipyard_imports("install").items()
+    }
+    assert {m: n for m, n in wrong.items() if n} == {}

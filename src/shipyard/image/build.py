@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from shipyard.image.base import BaseFacts, BaseImage, PlatformImage
     from shipyard.image.layers import Layer
     from shipyard.install.wheel import UnpackedWheel
-    from shipyard.lock.pylock import LockedDistribution
+    from shipyard.models import LockedDistribution
     from shipyard.project.docker import DockerSettings
     from shipyard.project.manifest import Project
     from shipyard.project.services import Services

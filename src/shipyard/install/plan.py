@@ -14,7 +14,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from shipyard.install.installed import InstalledDistribution
-from shipyard.lock.pylock import LockedDistribution
+from shipyard.models import LockedDistribution
 
 __all__ = ["Plan", "compute_plan"]
 

@@ -23,7 +23,7 @@ from shipyard.cache import Cache
 from shipyard.errors import HashMismatchError, InstallError
 from shipyard.index.http import HttpClient, redact_url
 from shipyard.install.wheel import UnpackedWheel, load_unpacked, unpack_wheel, verify_unpacked
-from shipyard.lock.pylock import LockedDistribution
+from shipyard.models import LockedDistribution
 from shipyard.reporting import DownloadReporter, Reporter
 
 __all__ = ["WheelPreparer"]

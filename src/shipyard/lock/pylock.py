@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.atomic import atomic_write_bytes, atomic_write_text
 from shipyard.errors import LockError
-from shipyard.models import DistFile
+from shipyard.models import DistFile, LockedDistribution
 
 if TYPE_CHECKING:  # the resolver is not imported on the sync path
     from shipyard.cache import Cache
@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # the resolver is not imported on the sync path
 
 __all__ = [
     "LOCK_FILENAME",
-    "LockedDistribution",
     "ProjectEntry",
     "build_lock_document",
     "lock_differs",
@@ -330,31 +329,6 @@ def _revive(value: Any) -> Any:
     if isinstance(value, tuple) and len(value) == 2 and value[0] == _DATETIME_TAG:
         return datetime.fromisoformat(value[1])
     return value
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LockedDistribution:
-    """What :func:`select_from_lock` picked for one package.
-
-    :param name: canonical name; :param version: version string (``None`` for a directory).
-    :param url: the file URL (``None`` for a directory); :param sha256: its digest.
-    :param size: bytes, when recorded; :param is_wheel: False for an sdist.
-    :param directory: for a PEP 751 ``directory`` package, its path (relative to the lock).
-    :param editable: install the directory editable (PEP 660).
-    :param direct: a direct reference (PEP 751 ``archive``): recorded in
-        ``direct_url.json`` (PEP 610) when installed.
-    """
-
-    name: str
-    version: str | None
-    url: str | None
-    filename: str | None
-    sha256: str | None
-    size: int | None
-    is_wheel: bool
-    directory: str | None = None
-    editable: bool = False
-    direct: bool = False
 
 
 def select_from_lock(

@@ -5,6 +5,7 @@ Nothing here does I/O. Each class names a concept of ``../shared/DESIGN.md``.
 
 from shipyard.models.files import DistFile
 from shipyard.models.interpreter import Interpreter
+from shipyard.models.locked import LockedDistribution
 from shipyard.models.metadata import CoreMetadata, parse_core_metadata
 from shipyard.models.scheme import InstallScheme
 from shipyard.models.targets import TargetEnvironment
@@ -15,6 +16,7 @@ __all__ = [
     "DistFile",
     "InstallScheme",
     "Interpreter",
+    "LockedDistribution",
     "ProjectVersion",
     "Row",
     "TargetEnvironment",

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 
 from packaging.requirements import Requirement
 
-from shipyard.lock.pylock import LockedDistribution
-from shipyard.models import CoreMetadata, DistFile, Interpreter
+from shipyard.models import CoreMetadata, DistFile, Interpreter, LockedDistribution
 from shipyard.project.manifest import Project
 from shipyard.project.services import Services
 

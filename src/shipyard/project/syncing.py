@@ -21,7 +21,8 @@ from packaging.utils import canonicalize_name
 
 from shipyard.errors import LockError
 from shipyard.install.plan import Plan, compute_plan
-from shipyard.lock.pylock import LOCK_FILENAME, LockedDistribution, read_lock, select_from_lock
+from shipyard.lock.pylock import LOCK_FILENAME, read_lock, select_from_lock
+from shipyard.models import LockedDistribution
 from shipyard.project.environment import (
     VENV_DIRNAME,
     ensure_environment,
