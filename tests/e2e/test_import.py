@@ -374,3 +374,22 @@ def test_export_then_import_gives_the_same_lock(tmp_path: Path, make_index) -> N
         return [line for line in path.read_text().splitlines() if not line.startswith("    #")]
 
     assert pins(second / "requirements.txt") == pins(first / "requirements.txt")
+
+
+def test_init_from_whose_sync_fails_to_build_leaves_no_environment(
+    tmp_path: Path, make_index
+) -> None:  # type: ignore[no-untyped-def]
+    # The lock is made (the sdist states its metadata), then the sync must build the
+    # wheel and the backend fails: the .venv that sync created goes with the rest.
+    index = make_index([pkg("srconly", "1.0", wheel=False, sdist=True)])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "Pipfile").write_text(
+        f'[[source]]\nurl = "{index.index_url}"\nname = "local"\n\n[packages]\nsrconly = "*"\n'
+    )
+    result = shipyard(
+        empty, "init", "--from", "Pipfile", check=False, SHIPYARD_TEST_BACKEND_FAIL="1"
+    )
+    assert result.returncode == 1 and "srconly" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in empty.iterdir()) == ["Pipfile"]

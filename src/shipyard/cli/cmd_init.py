@@ -85,6 +85,10 @@ def _init_from(args: argparse.Namespace, output: object, requires: str, pin: str
     root = Path(args.path).resolve()
     pyproject = root / "pyproject.toml"
     created: list[Path] = []
+    # The environment and the lock are made by the import's sync: they go too when it
+    # fails, so the directory is left as it was (a failed build must not leave a .venv).
+    venv, lock = root / ".venv", root / "pylock.toml"
+    made_by_sync = [p for p in (venv, lock) if not p.exists() and not p.is_symlink()]
     if pyproject.exists():
         try:
             has_project = "project" in tomllib.loads(pyproject.read_text(encoding="utf-8"))
@@ -108,8 +112,15 @@ def _init_from(args: argparse.Namespace, output: object, requires: str, pin: str
     try:
         return run_import(args, root)
     except BaseException:
+        import shutil
+
         for path in created:
             path.unlink(missing_ok=True)
+        for path in made_by_sync:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
         raise
 
 
