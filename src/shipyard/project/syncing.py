@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 from shipyard.errors import LockError
 from shipyard.install.plan import Plan, compute_plan
 from shipyard.lock.pylock import LOCK_FILENAME, read_lock, select_from_lock
-from shipyard.models import LockedDistribution
+from shipyard.models import Interpreter, LockedDistribution
 from shipyard.project.environment import (
     VENV_DIRNAME,
     ensure_environment,
@@ -34,7 +34,6 @@ from shipyard.project.services import Services
 from shipyard.project.stamp import clear_stamp, write_stamp
 
 if TYPE_CHECKING:
-    from shipyard.models import Interpreter
     from shipyard.project.building import BuilderFactory
     from shipyard.project.locking import LockOutcome
     from shipyard.venv import VirtualEnvironment
@@ -387,7 +386,7 @@ def _conda_environment(
     *,
     dry_run: bool,
     path: Path,
-) -> tuple[Any, Any, dict[str, str]]:
+) -> tuple[Interpreter, Any, dict[str, str]]:
     """The conda prefix for this machine's platform from the lock's conda records.
 
     :returns: the interpreter (probed, or for a dry run without a prefix a stand-in
@@ -406,7 +405,7 @@ def _conda_environment(
     if env is None:
         outcome.env_root, outcome.env_created = project.root / VENV_DIRNAME, True
         outcome.conda_installed = len(records)
-        return _stand_in_interpreter(records), None, {}
+        return _stand_in_interpreter(records, project.root / VENV_DIRNAME), None, {}
     outcome.env_root, outcome.env_created = env.root, env.created
     outcome.conda_installed = env.conda_installed
     return (
@@ -416,12 +415,13 @@ def _conda_environment(
     )
 
 
-def _stand_in_interpreter(records: Sequence[Any]) -> Any:
-    """What a dry run selects for before the conda prefix exists: the locked Python's
-    marker environment on this machine, and CPython's wheel tags for that version."""
+def _stand_in_interpreter(records: Sequence[Any], root: Path) -> Interpreter:
+    """The interpreter the conda prefix at ``root`` will have, for a dry run before it
+    exists: the locked Python's marker environment on this machine and CPython's wheel
+    tags for that version (no install scheme: a dry run installs nothing)."""
     import platform as host
     import sys
-    from types import SimpleNamespace
+    import sysconfig
 
     from packaging import tags as wheel_tags
 
@@ -451,4 +451,16 @@ def _stand_in_interpreter(records: Sequence[Any]) -> Any:
             *wheel_tags.compatible_tags(python_version=version[:2]),
         )
     ]
-    return SimpleNamespace(markers=markers, tags=tags)
+    python = root / ("python.exe" if sys.platform == "win32" else "bin/python")
+    return Interpreter(
+        executable=python,
+        version=full,
+        implementation="cpython",
+        prefix=root,
+        base_prefix=root,
+        base_executable=python,
+        platform=sysconfig.get_platform(),
+        markers=markers,
+        tags=tuple(tags),
+        scheme={},
+    )
