@@ -14,7 +14,8 @@ from installer.sources import WheelFile
 
 from shipyard.install.installed import iter_installed
 from shipyard.install.uninstall import uninstall
-from shipyard.install.wheel import install_unpacked, record_hash, unpack_wheel, verify_unpacked
+from shipyard.install.unpack import record_hash, unpack_wheel, verify_unpacked
+from shipyard.install.wheel import install_unpacked
 from shipyard.models import InstallScheme
 from support import build_wheel
 

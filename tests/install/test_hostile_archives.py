@@ -20,7 +20,7 @@ import pytest
 
 from shipyard.build.frontend import unpack_sdist
 from shipyard.errors import InstallError, UnsafeArchiveError
-from shipyard.install.wheel import record_hash, unpack_wheel
+from shipyard.install.unpack import record_hash, unpack_wheel
 
 #: A member: (name, content, unix mode) — mode 0 means a plain file with no mode bits.
 Member = tuple[str, bytes, int]

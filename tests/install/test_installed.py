@@ -11,7 +11,8 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 
 from shipyard.install.installed import InstalledDistribution, iter_installed
-from shipyard.install.wheel import install_unpacked, unpack_wheel
+from shipyard.install.unpack import unpack_wheel
+from shipyard.install.wheel import install_unpacked
 
 from ._wheels import build_wheel
 from .conftest import Venv

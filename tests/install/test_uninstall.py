@@ -14,7 +14,8 @@ from installer.sources import WheelFile
 from shipyard.errors import InstallError
 from shipyard.install.installed import InstalledDistribution, iter_installed
 from shipyard.install.uninstall import uninstall
-from shipyard.install.wheel import install_unpacked, unpack_wheel
+from shipyard.install.unpack import unpack_wheel
+from shipyard.install.wheel import install_unpacked
 
 from ._wheels import build_wheel, demo_wheel
 from .conftest import Venv

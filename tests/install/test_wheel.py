@@ -28,19 +28,20 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 
 from shipyard.errors import DiskFullError, HashMismatchError, InstallError
+from shipyard.install import unpack as unpack_module
 from shipyard.install import wheel as wheel_module
 from shipyard.install.installed import iter_installed
-from shipyard.install.wheel import (
+from shipyard.install.unpack import (
     MANIFEST_NAME,
     ScriptEntryPoint,
     UnpackedWheel,
-    install_unpacked,
     load_unpacked,
     record_hash,
     unpack_wheel,
     verify_unpacked,
     verify_unpacked_deep,
 )
+from shipyard.install.wheel import install_unpacked
 from shipyard.models.scheme import InstallScheme
 
 from ._wheels import DEMO_FILES, build_wheel, demo_wheel
@@ -484,16 +485,16 @@ def test_unpack_replaces_a_broken_entry(demo: Path, cache: Path) -> None:
 def test_an_entry_unpacked_meanwhile_by_another_process_is_kept(
     demo: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_extract = wheel_module._extract
+    real_extract = unpack_module._extract
     theirs: list[UnpackedWheel] = []
 
     def racing_extract(wheel: Path, tmp: Path) -> dict[str, object]:
         result = real_extract(wheel, tmp)
-        monkeypatch.setattr(wheel_module, "_extract", real_extract)
+        monkeypatch.setattr(unpack_module, "_extract", real_extract)
         theirs.append(unpack_wheel(wheel, cache / "demo"))  # the other process wins
         return result
 
-    monkeypatch.setattr(wheel_module, "_extract", racing_extract)
+    monkeypatch.setattr(unpack_module, "_extract", racing_extract)
     unpacked = unpack_wheel(demo, cache / "demo")
     assert unpacked == theirs[0]
     assert sorted(p.name for p in cache.iterdir()) == ["demo"]

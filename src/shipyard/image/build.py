@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from shipyard.conda.records import CondaRecord
     from shipyard.image.base import BaseFacts, BaseImage, PlatformImage
     from shipyard.image.layers import Layer
-    from shipyard.install.wheel import UnpackedWheel
+    from shipyard.install.unpack import UnpackedWheel
     from shipyard.models import LockedDistribution
     from shipyard.project.docker import DockerSettings
     from shipyard.project.manifest import Project

@@ -22,7 +22,7 @@ from pathlib import Path
 from shipyard.cache import Cache
 from shipyard.errors import HashMismatchError, InstallError
 from shipyard.index.http import HttpClient, redact_url
-from shipyard.install.wheel import UnpackedWheel, load_unpacked, unpack_wheel, verify_unpacked
+from shipyard.install.unpack import UnpackedWheel, load_unpacked, unpack_wheel, verify_unpacked
 from shipyard.models import LockedDistribution
 from shipyard.reporting import DownloadReporter, Reporter
 

@@ -296,7 +296,8 @@ def apply_plan(
     """
     from shipyard.install.prepare import WheelPreparer
     from shipyard.install.uninstall import uninstall
-    from shipyard.install.wheel import UnpackedWheel, install_unpacked
+    from shipyard.install.unpack import UnpackedWheel
+    from shipyard.install.wheel import install_unpacked
 
     reporter = services.reporter
     preparer = WheelPreparer(
