@@ -82,3 +82,8 @@ def test_pkg_info_with_dynamic_requirements_or_before_2_2_is_not_trusted(
     assert static_metadata(_tree(tmp_path, pkg_info=dynamic)) is None
     old = "Metadata-Version: 2.1\nName: legacy\nVersion: 3.0\nRequires-Dist: six\n"
     assert static_metadata(_tree(tmp_path, pkg_info=old)) is None
+
+
+def test_unreadable_pkg_info_leaves_it_to_the_backend(tmp_path: Path) -> None:
+    (tmp_path / "PKG-INFO").write_bytes(b"\xff\xfeMetadata-Version: 2.4\n\xff")
+    assert static_metadata(tmp_path) is None

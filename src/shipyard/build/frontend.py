@@ -113,7 +113,10 @@ def static_metadata(source_dir: Path) -> CoreMetadata | None:
 
 
 def _from_pkg_info(data: bytes, source: str) -> CoreMetadata | None:
-    raw, _unparsed = parse_email(data)
+    try:
+        raw, _unparsed = parse_email(data)
+    except (ValueError, UnicodeError):  # not readable as metadata: the backend decides
+        return None
     try:
         if Version(raw.get("metadata_version", "0")) < Version("2.2"):
             return None
