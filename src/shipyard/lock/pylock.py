@@ -243,22 +243,23 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"no TOML form for {type(value).__name__}")
 
 
+def _holds(path: Path, text: str) -> bool:
+    try:
+        return path.read_text(encoding="utf-8") == text
+    except OSError:
+        return False
+
+
 def lock_differs(path: Path, document: Mapping[str, Any]) -> bool:
     """Whether writing ``document`` would change the file at ``path`` (or create it)."""
-    try:
-        return path.read_text(encoding="utf-8") != render_lock(document)
-    except OSError:
-        return True
+    return not _holds(path, render_lock(document))
 
 
 def write_lock(path: Path, document: Mapping[str, Any]) -> bool:
     """Write the lock atomically; returns False (and writes nothing) when unchanged."""
     text = render_lock(document)
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-    except OSError:
-        pass
+    if _holds(path, text):
+        return False
     atomic_write_text(path, text)
     return True
 

@@ -15,7 +15,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from packaging.specifiers import SpecifierSet
 
@@ -150,7 +150,7 @@ class EnvironmentPlan:
     """
 
     root: Path
-    action: str
+    action: Literal["keep", "create", "rebuild"]
     interpreter: Interpreter
     reason: str = ""
 
