@@ -49,3 +49,26 @@ def test_installing_depends_on_the_models_not_on_the_lock_file_or_use_cases() ->
         for module, names in _shipyard_imports("install").items()
     }
     assert {m: n for m, n in wrong.items() if n} == {}
+
+
+def _calls(name: str) -> set[str]:
+    """The modules of ``src/shipyard`` that call a function or class named ``name``."""
+    callers: set[str] = set()
+    for path in sorted(SOURCE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+                if called == name:
+                    callers.add(path.relative_to(SOURCE).as_posix())
+    return callers
+
+
+def test_one_installer_downloads_builds_and_links() -> None:
+    # sync, pip sync, image build and build environments all go through the Installer:
+    # nothing else prepares wheels, links them or removes distributions.
+    assert _calls("install_unpacked") == {"install/installer.py"}
+    assert _calls("WheelPreparer") == {"install/installer.py"}
+    # (uninstall.py itself finishes the removals a killed run left journaled)
+    assert _calls("uninstall") == {"install/installer.py", "install/uninstall.py"}
+    assert _calls("Installer") == {"project/building.py"}

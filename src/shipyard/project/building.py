@@ -16,9 +16,10 @@ from shipyard.project.services import Services
 
 if TYPE_CHECKING:
     from shipyard.build.frontend import Builder
+    from shipyard.install.installer import DirectoryBuilder, Installer, SdistBuilder
     from shipyard.venv import VirtualEnvironment
 
-__all__ = ["BuilderFactory", "install_requirements"]
+__all__ = ["BuilderFactory", "install_requirements", "make_installer"]
 
 
 def _best_file(files: tuple[DistFile, ...], interpreter: Interpreter) -> DistFile:
@@ -54,8 +55,7 @@ def install_requirements(
     :raises ResolutionError, NetworkError, InstallError: as the steps do.
     """
     from shipyard.index.repository import IndexRepository
-    from shipyard.install.prepare import WheelPreparer
-    from shipyard.install.wheel import install_unpacked
+    from shipyard.install.plan import Plan
     from shipyard.resolver.provider import ResolveOptions
     from shipyard.resolver.universal import RootRequirement, resolve
     from shipyard.specs.targets import target_from_interpreter
@@ -81,27 +81,29 @@ def install_requirements(
         options=ResolveOptions(),
         requires_python=None,
     )
-    preparer = WheelPreparer(
-        cache=services.cache,
-        client=services.client,
-        reporter=services.reporter,
-        build_wheel=_sdist_builder(builder) if builder else None,
+    installer = make_installer(
+        services,
+        build_sdist=_sdist_builder(builder) if builder else None,
+        build_directory=None,
         build_key=interpreter.tags[0],
+        report_installs=False,
+        parallel=False,
     )
-    scheme = env.scheme()
+    to_install = []
     for package in resolution.packages:
         chosen = repository.file_digest(_best_file(package.files, interpreter))
-        locked = LockedDistribution(
-            name=package.name,
-            version=str(package.version),
-            url=chosen.url,
-            filename=chosen.filename,
-            sha256=chosen.sha256,
-            size=chosen.size,
-            is_wheel=chosen.is_wheel,
+        to_install.append(
+            LockedDistribution(
+                name=package.name,
+                version=str(package.version),
+                url=chosen.url,
+                filename=chosen.filename,
+                sha256=chosen.sha256,
+                size=chosen.size,
+                is_wheel=chosen.is_wheel,
+            )
         )
-        unpacked = preparer.prepare(locked)
-        install_unpacked(unpacked, scheme, link_mode="hardlink")
+    installer.install(Plan(install=to_install), env.scheme(), base=env.root)
 
 
 def _sdist_builder(builder: Builder):  # type: ignore[no-untyped-def]
@@ -252,3 +254,54 @@ class BuilderFactory:
         with self._slots:
             tree = builder.source_tree(archive)
             return builder.wheel(tree, dist.name)
+
+    def build_directory(self, source: Path, dist: LockedDistribution) -> Path:
+        """Build a wheel from the source directory ``source`` (a PEP 660 editable one
+        when ``dist.editable``).
+
+        :raises BuildError: when the build fails.
+        """
+        return self.builder().wheel(source, dist.name, editable=dist.editable)
+
+    def installer(self, build_key: str, *, report_installs: bool = True) -> Installer:
+        """The :class:`~shipyard.install.installer.Installer` that builds with this
+        factory: sdists (``build_key`` naming the interpreter) and directories.
+
+        :param report_installs: send install events (off for build environments).
+        """
+        return make_installer(
+            self.services,
+            build_sdist=self.build_wheel,
+            build_directory=self.build_directory,
+            build_key=build_key,
+            report_installs=report_installs,
+        )
+
+
+def make_installer(
+    services: Services,
+    *,
+    build_sdist: SdistBuilder | None,
+    build_directory: DirectoryBuilder | None,
+    build_key: str,
+    report_installs: bool = True,
+    parallel: bool = True,
+) -> Installer:
+    """An :class:`~shipyard.install.installer.Installer` on ``services``' cache, client,
+    reporter and (when ``parallel``) executor, linking on ``concurrent-installs`` threads.
+
+    :param parallel: ``False`` prepares in the calling thread, for installs that run on
+        the executor's own threads (build environments)."""
+    from shipyard.install.installer import Installer
+
+    return Installer(
+        cache=services.cache,
+        client=services.client,
+        reporter=services.reporter,
+        executor=services.executor if parallel else None,
+        threads=services.settings.concurrent_installs,
+        build_sdist=build_sdist,
+        build_directory=build_directory,
+        build_key=build_key,
+        report_installs=report_installs,
+    )

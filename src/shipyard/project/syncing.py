@@ -10,12 +10,10 @@ link what comes, and write the stamp that lets the next no-op sync return at onc
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from packaging.utils import canonicalize_name
 
@@ -34,6 +32,7 @@ from shipyard.project.services import Services
 from shipyard.project.stamp import clear_stamp, write_stamp
 
 if TYPE_CHECKING:
+    from shipyard.install.wheel import LinkMode
     from shipyard.project.building import BuilderFactory
     from shipyard.project.locking import LockOutcome
     from shipyard.venv import VirtualEnvironment
@@ -45,8 +44,6 @@ __all__ = [
     "finish_interrupted_installs",
     "sync_project",
 ]
-
-LinkMode = Literal["hardlink", "copy", "symlink", "clone"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -284,99 +281,24 @@ def apply_plan(
     link_mode: str,
     outcome: SyncOutcome,
 ) -> None:
-    """Carry out ``plan`` in ``venv``: prepare every wheel (download, verify, build),
-    remove what goes, link what comes.
+    """Carry out ``plan`` in ``venv`` with the one
+    :class:`~shipyard.install.installer.Installer` (building with ``factory``).
 
-    :param factory: builds sdists and ``directory`` packages with ``interpreter``.
     :param base: the directory ``directory`` packages are relative to (the lock's).
     :param requested: canonical names to mark as requested (PEP 376 ``REQUESTED``).
     :param link_mode: ``hardlink``, ``copy``, ``symlink`` or ``clone``.
     :param outcome: receives the prepare and install times (seconds).
     :raises ShipyardError: from downloading, verifying, building or installing.
     """
-    from shipyard.install.prepare import WheelPreparer
-    from shipyard.install.uninstall import uninstall
-    from shipyard.install.unpack import UnpackedWheel
-    from shipyard.install.wheel import install_unpacked
-
-    reporter = services.reporter
-    preparer = WheelPreparer(
-        cache=services.cache,
-        client=services.client,
-        reporter=reporter,
-        build_wheel=factory.build_wheel,
-        build_key=interpreter.tags[0],
+    times = factory.installer(interpreter.tags[0]).install(
+        plan,
+        venv.scheme(),
+        base=base,
+        requested=requested,
+        link_mode=cast("LinkMode", link_mode),
     )
-    started = time.perf_counter()
-    to_add = plan.to_add()
-    futures: dict[str, Future[UnpackedWheel]] = {}
-    unpacked: dict[str, UnpackedWheel] = {}
-    # Cached wheels are looked up here (one manifest read each) and checked for edits
-    # on the install workers; the rest are downloaded/built concurrently meanwhile.
-    # Doing the checks in the download pool made its threads fight over the GIL for
-    # each stat (a warm sync spent twice the sequential time in that pass).
-    unchecked: set[str] = set()
-    for dist in to_add:
-        if dist.directory is None:
-            found = preparer.lookup(dist)
-            if found is not None:
-                unpacked[dist.name] = found
-                unchecked.add(dist.name)
-            else:
-                futures[dist.name] = services.executor.submit(preparer.prepare, dist)
-    editable: dict[str, Path] = {}
-    for dist in to_add:
-        if dist.directory is not None:
-            source = (base / dist.directory).resolve()
-            wheel = factory.builder().wheel(source, dist.name, editable=dist.editable)
-            import hashlib
-
-            digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-            unpacked[dist.name] = preparer.cached_wheel(digest) or preparer.unpack(wheel, digest)
-            editable[dist.name] = source
-    for name, future in futures.items():
-        unpacked[name] = future.result()
-    outcome.prepare_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    reporter.install_started(len(to_add) + len(plan.to_remove()))
-    for old in plan.remove:
-        uninstall(old, site_packages=old.dist_info.parent)
-        reporter.package_removed(old.name, old.version)
-    for old, _new in plan.reinstall:
-        uninstall(old, site_packages=old.dist_info.parent, replacing=True)
-        reporter.package_removed(old.name, old.version)
-    scheme = venv.scheme()
-
-    def link(dist: LockedDistribution) -> None:
-        if dist.name in unchecked:
-            unpacked[dist.name] = preparer.verified(unpacked[dist.name], dist)
-        direct_url: dict[str, Any] | None = None
-        if dist.name in editable:
-            # PEP 610: directories (editable or not) record dir_info
-            direct_url = {
-                "url": editable[dist.name].as_uri(),
-                "dir_info": {"editable": dist.editable},
-            }
-        elif dist.direct and dist.url is not None:
-            direct_url = {"url": dist.url, "archive_info": {"hashes": {"sha256": dist.sha256}}}
-        install_unpacked(
-            unpacked[dist.name],
-            scheme,
-            link_mode=cast(LinkMode, link_mode),
-            requested=dist.name in requested or dist.name in editable,
-            direct_url=direct_url,
-        )
-        reporter.package_installed(dist.name, dist.version or "")
-
-    from concurrent.futures import ThreadPoolExecutor
-
-    threads = max(1, min(services.settings.concurrent_installs, len(to_add)))
-    with ThreadPoolExecutor(threads, thread_name_prefix="shipyard-install") as installers:
-        jobs = [installers.submit(link, dist) for dist in to_add]
-        for job in jobs:
-            job.result()
-    outcome.install_seconds = time.perf_counter() - started
-    reporter.install_finished(len(to_add), len(plan.to_remove()), outcome.install_seconds)
+    outcome.prepare_seconds = times.prepare_seconds
+    outcome.install_seconds = times.install_seconds
 
 
 def _conda_environment(
