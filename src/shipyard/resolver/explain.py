@@ -12,327 +12,31 @@ so "scikit-learn>=1.5 depends on scipy>=1.6" rather than a list of releases.
 The project's own requirements are named with where they come from
 (``pyproject.toml``, a dependency group, ``requirements.in``) and end the
 message as what to relax. A failure in a fork names the targets it holds on.
+
+How the pieces read is :mod:`~shipyard.resolver.explain_words`; the walk over the
+tree is :mod:`~shipyard.resolver.explain_report`. This module turns a failure into
+the error to raise, with its notes on Requires-Python and its hints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from shipyard.errors import NoMatchingVersionError, PackageNotFoundError, ResolutionError
-from shipyard.resolver.provider import (
-    ROOT,
-    DependencyInfo,
-    UnavailableInfo,
-    Universe,
-    split_identifier,
+from shipyard.resolver.explain_report import DerivationReport
+from shipyard.resolver.explain_words import (
+    Words,
+    dependency_child,
+    describe_targets,
+    join_and,
+    python_list,
 )
-from shipyard.resolver.solver import Incompatibility
-from shipyard.resolver.versions import VersionTable, bit_positions, describe
+from shipyard.resolver.solver import ROOT, Incompatibility
+from shipyard.resolver.terms import DependencyInfo, UnavailableInfo, split_identifier
+from shipyard.resolver.universe import Universe
+from shipyard.resolver.versions import VersionTable, bit_positions
 
-__all__ = ["explain_failure"]
-
-
-def _child(leaf: Incompatibility) -> tuple[str, int]:
-    """A dependency's child and the versions it admits (none when the term was dropped)."""
-    info = leaf.info
-    assert isinstance(info, DependencyInfo)
-    return info.child, leaf.terms[1][2] if len(leaf.terms) > 1 else 0
-
-
-def _python_list(mask: int, universe: Universe) -> list[str]:
-    """The Pythons of the targets in ``mask``: ``"3.12"`` for a whole minor, ``"3.9 from
-    3.9.2"`` or ``"3.9 before 3.9.2"`` where a patch boundary splits it."""
-    points: dict[tuple[int, int], list[tuple[int, bool]]] = {}
-    for i, target in enumerate(universe.targets):
-        patch = int(target.markers["python_full_version"].split(".")[2])
-        entry = points.setdefault(target.python, [])
-        inside = bool(mask >> i & 1)
-        known = next((k for k, (p, _x) in enumerate(entry) if p == patch), None)
-        if known is None:
-            entry.append((patch, inside))
-        elif inside:
-            entry[known] = (patch, True)
-    names: list[str] = []
-    for (major, minor), entry in sorted(points.items()):
-        entry.sort()
-        chosen = [patch for patch, inside in entry if inside]
-        if not chosen:
-            continue
-        if len(chosen) == len(entry):
-            names.append(f"{major}.{minor}")
-        elif chosen[0] != entry[0][0]:
-            names.append(f"{major}.{minor} from {major}.{minor}.{chosen[0]}")
-        else:
-            first_out = next(patch for patch, inside in entry if not inside)
-            names.append(f"{major}.{minor} before {major}.{minor}.{first_out}")
-    return names
-
-
-def _join(items: Sequence[str]) -> str:
-    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
-
-
-_PLATFORM_NAMES = {"linux": "Linux", "macos": "macOS", "windows": "Windows"}
-
-
-def describe_targets(mask: int, universe: Universe) -> str:
-    """Words for a set of targets, exact for any set: ``"Python 3.12 and 3.13"``,
-    ``"macOS x86_64"`` (every Python), ``"Python 3.10 on Windows AMD64"``, or per
-    platform ``"macOS x86_64; Python 3.15 on Linux aarch64"``."""
-    targets = universe.targets
-    platforms: dict[tuple[str, str], int] = {}
-    for i, target in enumerate(targets):
-        platforms.setdefault((target.platform, target.machine), 0)
-        if mask >> i & 1:
-            platforms[(target.platform, target.machine)] |= 1 << i
-    chosen = {key: bits for key, bits in platforms.items() if bits}
-    if not chosen:
-        return "no target"
-    every = _python_list(universe.all_mask, universe)
-    pythons = {key: _python_list(bits, universe) for key, bits in chosen.items()}
-
-    def platform(key: tuple[str, str]) -> str:
-        return f"{_PLATFORM_NAMES.get(key[0], key[0])} {key[1]}"
-
-    if len(set(map(tuple, pythons.values()))) == 1:
-        shared = next(iter(pythons.values()))
-        where = "" if len(chosen) == len(platforms) else _join([platform(k) for k in chosen])
-        if shared == every:
-            return where or "every target"
-        text = "Python " + _join(shared)
-        return f"{text} on {where}" if where else text
-    parts = []
-    for key, names in pythons.items():
-        parts.append(
-            platform(key) if names == every else f"Python {_join(names)} on {platform(key)}"
-        )
-    return "; ".join(parts)
-
-
-class _Words:
-    """How terms and incompatibilities read."""
-
-    def __init__(self, universe: Universe, project_name: str) -> None:
-        self.universe = universe
-        self.project_name = project_name
-
-    def versions(self, package: str, bits: int) -> str:
-        """``"numpy>=1.26"``, ``"numpy"`` (any version), ``"pandas 2.2.3"`` (one)."""
-        name = split_identifier(package)[0]
-        table = self.universe.table(name)
-        if bits.bit_count() == 1:
-            version = table.versions[bits.bit_length() - 1].version
-            if self.universe.options.provided.get(name) == version:
-                return f"{package} {version} (provided by the conda packages)"
-            return f"{package} {version}"
-        # Pre-releases and yanked versions are never candidates unless nothing else is:
-        # leave them out of ranges that also hold final releases.
-        final = bits & table.stable_bits & table.unyanked_bits
-        text = describe(table, final or bits)
-        if text == "(none)":
-            return f"no version of {package}"
-        if " or " in text:
-            return f"{package} {text}"
-        return f"{package}{text}"
-
-    def requirement(self, info: DependencyInfo, child: str, bits: int) -> str:
-        """A dependency's child as written (``"numpy>=1.26; python_version < '3.12'"``)."""
-        try:
-            req = Requirement(info.text)
-        except InvalidRequirement:
-            return self.versions(child, bits)
-        extra = split_identifier(child)[1]
-        text = (
-            f"{child}{req.specifier}" if extra or not req.extras else f"{req.name}{req.specifier}"
-        )
-        if req.url:
-            text = f"{child} @ {req.url}"
-        if req.marker is not None:
-            text += f" (where {req.marker})"
-        return text
-
-    def external(self, incompatibility: Incompatibility) -> str:
-        """A fact the world stated."""
-        info = incompatibility.info
-        terms = incompatibility.terms
-        if incompatibility.kind == "dependency" and isinstance(info, DependencyInfo):
-            parent, _p, parent_bits = terms[0]
-            child, child_bits = _child(incompatibility)
-            child_name = split_identifier(child)[0]
-            table = self.universe.table(child_name)
-            url = self.universe.url_of(child_name)
-            if not table.versions:
-                what = f"{child}, which no index has"
-            else:
-                what = self.requirement(info, child, child_bits)
-                if url is not None and url not in info.text:
-                    version = table.versions[0].version
-                    what += f", but {child_name} comes from {url} ({version})"
-            if info.spec_bits and not child_bits:
-                pythons = _join(_python_list(info.mask, self.universe))
-                what += f", which has no version for Python {pythons}"
-            if parent == ROOT:
-                origin = info.origin or self.project_name
-                return f"{origin} depends on {what}"
-            return f"{self.versions(parent, parent_bits)} depends on {what}"
-        if incompatibility.kind == "unavailable" and isinstance(info, UnavailableInfo):
-            package, _positive, bits = terms[0]
-            versions = self.versions(package, bits)
-            reason = info.reason
-            one = bits.bit_count() == 1
-            if reason == "yanked":
-                return f"{versions} {'is' if one else 'are'} yanked"
-            if reason == "prerelease":
-                why = (
-                    "--prerelease disallow rules them out"
-                    if self.universe.options.prerelease == "disallow"
-                    else "pre-releases need --prerelease allow or a specifier that names one"
-                )
-                what = "is a pre-release" if one else "are only pre-releases"
-                return f"{versions} {what} ({why})"
-            if reason == "constraint":
-                return f"the constraint {info.detail} rules out {versions}"
-            if reason == "url":
-                return f"{versions} depends on {info.detail}, another source than the one required"
-            if reason == "build":
-                return f"{versions} cannot be used: its metadata does not build ({info.detail})"
-            if reason == "self":
-                return f"{versions} depends on itself at another version ({info.detail})"
-            return f"{versions} {'has' if one else 'have'} no usable file for these targets"
-        return self.conclusion(incompatibility)
-
-    def conclusion(self, incompatibility: Incompatibility) -> str:
-        """What a derived incompatibility says: the versions it rules out together, or
-        what they require (``{a ∈ A, ¬b ∈ B}``: "a A requires b B")."""
-        if incompatibility.is_failure():
-            return "the requirements cannot be met"
-        has_root = any(t[0] == ROOT for t in incompatibility.terms)
-        positive = [t for t in incompatibility.terms if t[1] and t[0] != ROOT]
-        negative = [t for t in incompatibility.terms if not t[1]]
-        used = [self.versions(p, b) for p, _x, b in positive]
-        if not negative:
-            if len(used) == 1:
-                return f"{used[0]} cannot be used"
-            return _join(used) + " cannot be used together"
-        if used:
-            subject = used[0] if len(used) == 1 else _join(used) + " together"
-        else:
-            subject = self.project_name if has_root else "the requirements"
-        required = " or ".join(self.versions(p, b) for p, _x, b in negative)
-        verb = "requires" if len(used) == 1 or (not used and has_root) else "require"
-        return f"{subject} {verb} {required}"
-
-
-def _is_root(incompatibility: Incompatibility) -> bool:
-    return incompatibility.kind == "dependency" and incompatibility.terms[0][0] == ROOT
-
-
-class _Report:
-    """pubgrub-rs' reporter: lines of "Because …, …" over the derivation tree."""
-
-    def __init__(self, words: _Words, failure: Incompatibility) -> None:
-        self.words = words
-        self.lines: list[str] = []
-        self.refs: dict[int, int] = {}
-        self.count = 0
-        uses: dict[int, int] = {}
-        stack = [failure]
-        visited: set[int] = set()
-        while stack:
-            node = stack.pop()
-            if node.causes is None:
-                continue
-            for cause in node.causes:
-                uses[id(cause)] = uses.get(id(cause), 0) + 1
-                if id(cause) not in visited:
-                    visited.add(id(cause))
-                    stack.append(cause)
-        self.shared = {key for key, count in uses.items() if count > 1}
-        if failure.causes is None:
-            self.lines.append(words.external(failure).capitalize() + ".")
-        else:
-            self._build(failure)
-
-    def _ref(self, node: Incompatibility) -> int | None:
-        return self.refs.get(id(node))
-
-    def _add_ref(self) -> int:
-        self.count += 1
-        if self.lines:
-            self.lines[-1] = f"{self.lines[-1]} ({self.count})"
-        return self.count
-
-    def _build(self, node: Incompatibility) -> None:
-        self._helper(node)
-        if id(node) in self.shared and id(node) not in self.refs:
-            self.refs[id(node)] = self._add_ref()
-
-    def _helper(self, node: Incompatibility) -> None:
-        assert node.causes is not None
-        first, second = node.causes
-        words = self.words
-        current = words.conclusion(node)
-        if first.causes is None and second.causes is None:
-            if _is_root(second) and not _is_root(first):
-                first, second = second, first  # the project's own requirement first
-            self.lines.append(
-                f"Because {words.external(first)} and {words.external(second)}, {current}."
-            )
-        elif second.causes is None:
-            self._one_each(first, second, current)
-        elif first.causes is None:
-            self._one_each(second, first, current)
-        else:
-            ref1, ref2 = self._ref(first), self._ref(second)
-            if ref1 is not None and ref2 is not None:
-                self.lines.append(
-                    f"Because {words.conclusion(first)} ({ref1}) and "
-                    f"{words.conclusion(second)} ({ref2}), {current}."
-                )
-            elif ref1 is not None:
-                self._build(second)
-                self.lines.append(f"And because {words.conclusion(first)} ({ref1}), {current}.")
-            elif ref2 is not None:
-                self._build(first)
-                self.lines.append(f"And because {words.conclusion(second)} ({ref2}), {current}.")
-            else:
-                self._build(first)
-                if id(first) in self.shared:
-                    self.lines.append("")
-                    self._build(node)
-                else:
-                    ref = self._add_ref()
-                    self.refs[id(first)] = ref
-                    self.lines.append("")
-                    self._build(second)
-                    self.lines.append(f"And because {words.conclusion(first)} ({ref}), {current}.")
-
-    def _one_each(self, derived: Incompatibility, external: Incompatibility, current: str) -> None:
-        words = self.words
-        ref = self._ref(derived)
-        if ref is not None:
-            self.lines.append(
-                f"Because {words.conclusion(derived)} ({ref}) and {words.external(external)}, "
-                f"{current}."
-            )
-            return
-        assert derived.causes is not None
-        a, b = derived.causes
-        if a.causes is not None and b.causes is None and self._ref(a) is None:
-            self._build(a)
-            self.lines.append(
-                f"And because {words.external(b)} and {words.external(external)}, {current}."
-            )
-        elif b.causes is not None and a.causes is None and self._ref(b) is None:
-            self._build(b)
-            self.lines.append(
-                f"And because {words.external(a)} and {words.external(external)}, {current}."
-            )
-        else:
-            self._build(derived)
-            self.lines.append(f"And because {words.external(external)}, {current}.")
+__all__ = ["describe_targets", "explain_failure", "own_requirements"]
 
 
 def _python_notes(leaves: Sequence[Incompatibility], universe: Universe) -> list[str]:
@@ -340,12 +44,12 @@ def _python_notes(leaves: Sequence[Incompatibility], universe: Universe) -> list
     requires Python >=3.10", grouped per distinct Requires-Python; and for releases
     left out because a newer one caps Python, which release that is."""
     notes: list[str] = []
-    words = _Words(universe, "")
+    words = Words(universe, "")
     for leaf in leaves:
         info = leaf.info
         if not isinstance(info, DependencyInfo):
             continue
-        child, bits = _child(leaf)
+        child, bits = dependency_child(leaf)
         name = split_identifier(child)[0]
         table = universe.table(name)
         removed = info.spec_bits & ~bits
@@ -362,7 +66,7 @@ def _python_notes(leaves: Sequence[Incompatibility], universe: Universe) -> list
                 inherited |= 1 << position
             elif texts:
                 by_text[texts[0]] = by_text.get(texts[0], 0) | 1 << position
-        pythons = _join(_python_list(info.mask, universe))
+        pythons = join_and(python_list(info.mask, universe))
         if len(by_text) + bool(inherited) > 2:
             # Many releases, many reasons: the newest one's, and the conclusion.
             final = removed & table.stable_bits & table.unyanked_bits or removed
@@ -411,7 +115,7 @@ def _capping_release(
 
 
 def _missing_project(
-    leaves: Sequence[Incompatibility], universe: Universe, words: _Words
+    leaves: Sequence[Incompatibility], universe: Universe, words: Words
 ) -> tuple[str, str] | None:
     """The first project no index has that a dependency (not the project's own
     requirement) names, with the version that requires it."""
@@ -429,8 +133,8 @@ def _missing_project(
 def _python_hint(fork_mask: int, universe: Universe, roots: Sequence[Incompatibility]) -> str:
     """What to change when Requires-Python leaves the failed fork's Pythons without a
     version: a bound on requires-python that leaves them out, or a marker."""
-    failed = _python_list(fork_mask, universe)
-    every = _python_list(universe.all_mask, universe)
+    failed = python_list(fork_mask, universe)
+    every = python_list(universe.all_mask, universe)
     whole_minors = not any(" " in name for name in failed)
     texts = [str(getattr(leaf.info, "text", "")) for leaf in roots]
     if failed == every:
@@ -479,7 +183,7 @@ def explain_failure(
         the message does not name them.
     :returns: the error to raise (the caller raises it).
     """
-    words = _Words(universe, project_name)
+    words = Words(universe, project_name)
     leaves = list(failure.leaves())
     roots = [
         leaf
@@ -489,7 +193,9 @@ def explain_failure(
     where = "" if everywhere else describe_targets(fork_mask, universe)
     notes = _python_notes(leaves, universe)
     python_only = any(
-        isinstance(leaf.info, DependencyInfo) and leaf.info.spec_bits and not _child(leaf)[1]
+        isinstance(leaf.info, DependencyInfo)
+        and leaf.info.spec_bits
+        and not dependency_child(leaf)[1]
         for leaf in leaves
     )
     if everywhere and not python_only:
@@ -498,7 +204,7 @@ def explain_failure(
         single = _direct_failure(roots[0], leaves, universe, words, notes, failed_mask)
         if single is not None:
             return single
-    lines = [line for line in _Report(words, failure).lines if line]
+    lines = [line for line in DerivationReport(words, failure).lines if line]
     missing = _missing_project(leaves, universe, words)
     if missing is not None:
         name, parent = missing
@@ -583,7 +289,7 @@ def _direct_failure(
     root: Incompatibility,
     leaves: Sequence[Incompatibility],
     universe: Universe,
-    words: _Words,
+    words: Words,
     notes: Sequence[str],
     fork_mask: int,
 ) -> ResolutionError | PackageNotFoundError | NoMatchingVersionError | None:
@@ -591,7 +297,7 @@ def _direct_failure(
     project, no matching version, or no version for some of the lock's Pythons."""
     info = root.info
     assert isinstance(info, DependencyInfo)
-    child, bits = _child(root)
+    child, bits = dependency_child(root)
     name = split_identifier(child)[0]
     table = universe.table(name)
     origin = info.origin or words.project_name
@@ -618,7 +324,7 @@ def _direct_failure(
             "allow), or check the index.",
         )
     if not bits and notes:
-        pythons = _join(_python_list(info.mask, universe))
+        pythons = join_and(python_list(info.mask, universe))
         return ResolutionError(
             f"{name} has no version for Python {pythons}, which the lock covers "
             f"({origin} depends on {requirement}): " + "; ".join(notes) + ".",
