@@ -9,7 +9,7 @@ import pytest
 from shipyard.errors import ManifestError
 from shipyard.formats.environment_yml import read_environment_yml, render_environment_yml
 from shipyard.formats.requirements import read_requirements
-from shipyard.project.importing import _PYTHON_SPEC
+from shipyard.project.import_sources import _PYTHON_SPEC
 
 
 def test_requirements_file_syntax(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -184,12 +184,12 @@ def _run_compile(args: argparse.Namespace) -> int:
 
     from shipyard.atomic import atomic_write_text
     from shipyard.cli.common import command_services
-    from shipyard.project.pip_interface import (
+    from shipyard.project.pip_compile import (
         CompileRequest,
         compile_requirements,
         default_output,
-        find_target_interpreter,
     )
+    from shipyard.project.pip_environment import find_target_interpreter
 
     if not args.src_files:
         args.src_files = _default_inputs()
@@ -247,7 +247,8 @@ def _run_sync(args: argparse.Namespace) -> int:
 
     from shipyard.cli.common import command_services, print_sync
     from shipyard.errors import UsageError
-    from shipyard.project.pip_interface import find_environment, sync_requirements
+    from shipyard.project.pip_environment import find_environment
+    from shipyard.project.pip_sync import sync_requirements
 
     if not args.src_files:
         if not os.path.isfile("requirements.txt"):

@@ -1,0 +1,306 @@
+"""Reading the files other tools write into one :class:`~shipyard.formats.imported.Imported`,
+for the ``import`` use case (:mod:`shipyard.project.importing`).
+
+Each file's kind comes from its name (:func:`classify`): pip requirements files,
+conda ``environment.yml``, ``Pipfile``/``Pipfile.lock``, a ``pyproject.toml`` with
+``[tool.poetry]`` or ``[tool.pdm]`` and the lock beside it, ``setup.cfg``, and the
+lock files ``poetry.lock``, ``pdm.lock`` and ``pylock*.toml`` (pins only). What cannot
+be carried over is recorded in ``Imported.problems``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from shipyard.errors import ManifestError, UsageError
+from shipyard.formats.imported import Imported, ImportedRequirement
+from shipyard.project.manifest import PYPROJECT
+
+__all__ = ["classify", "gather"]
+
+#: ``python=3.12``, ``python 3.12.*``, ``python==3.12.1``, ``python=3.12.1=h0_cpython``
+_PYTHON_SPEC = re.compile(r"^python\s*(?:=|==|\s)\s*(\d+)\.(\d+)[.*\d]*(?:[=\s]\S+)?$")
+_LOCK_NAMES = {"Pipfile.lock": "pipfile-lock", "poetry.lock": "poetry-lock", "pdm.lock": "pdm-lock"}
+
+
+def classify(path: Path) -> str:
+    """The kind of file ``path`` is, from its name.
+
+    :returns: ``requirements``, ``environment-yml``, ``pipfile``, ``pipfile-lock``,
+        ``pyproject``, ``poetry-lock``, ``pdm-lock``, ``pylock`` or ``setup-cfg``.
+    :raises UsageError: for a file shipyard cannot import.
+    """
+    name = path.name
+    if name in _LOCK_NAMES:
+        return _LOCK_NAMES[name]
+    if name == "Pipfile":
+        return "pipfile"
+    if name == PYPROJECT:
+        return "pyproject"
+    if name == "setup.cfg":
+        return "setup-cfg"
+    if re.fullmatch(r"pylock\.([^.]+\.)?toml", name):
+        return "pylock"
+    if path.suffix in (".yml", ".yaml"):
+        return "environment-yml"
+    if path.suffix in (".txt", ".in"):
+        return "requirements"
+    raise UsageError(
+        f"shipyard cannot import {name}.",
+        hint="Import requirements files (.txt, .in), environment.yml, Pipfile, Pipfile.lock, "
+        "pyproject.toml (Poetry, PDM), poetry.lock, pdm.lock, pylock.toml or setup.cfg.",
+    )
+
+
+def _group_for(path: Path) -> str | None:
+    match = re.match(r"^requirements[-_.](.+?)\.(txt|in)$", path.name)
+    if not match or match.group(1) in ("in", "txt"):
+        return None
+    return canonicalize_name(match.group(1))
+
+
+def _from_requirements(path: Path, project_root: Path) -> Imported:
+    from shipyard.formats.requirements import read_requirements
+
+    parsed = read_requirements(path)
+    imported = Imported(problems=list(parsed.problems))
+    imported.dependencies = [
+        ImportedRequirement(line.requirement, line.origin, line.hashes)
+        for line in parsed.requirements
+    ]
+    imported.constraints = [
+        ImportedRequirement(line.requirement, line.origin) for line in parsed.constraints
+    ]
+    for editable in parsed.editables:
+        if (path.parent / editable).resolve() == project_root.resolve():
+            continue  # "-e ." is the project itself
+        imported.problems.append(
+            f"{path}: the editable requirement {editable} is not carried over (path and VCS "
+            "dependencies are not locked yet); add it by hand."
+        )
+    imported.index_url = parsed.index_url
+    imported.extra_index_urls = list(parsed.extra_index_urls)
+    imported.find_links = [
+        link if "://" in link else str((path.parent / link).resolve()) for link in parsed.find_links
+    ]
+    if parsed.no_index:
+        imported.problems.append(
+            f"{path}: --no-index is not carried over; shipyard keeps the index (use "
+            "--offline to work from the cache)."
+        )
+    if parsed.pre:
+        imported.problems.append(
+            f"{path}: --pre is not carried over; pass --prerelease allow to `shipyard lock`."
+        )
+    for choice, names in (("only-binary", parsed.only_binary), ("no-binary", parsed.no_binary)):
+        if names:
+            imported.problems.append(
+                f"{path}: --{choice} {','.join(names)} is a machine setting in shipyard; set "
+                f"SHIPYARD_{choice.upper().replace('-', '_')} or [tool.shipyard] {choice}."
+            )
+    return imported
+
+
+def _pins_from_requirements(path: Path) -> Imported:
+    from shipyard.formats.requirements import pinned_version, read_requirements
+
+    parsed = read_requirements(path)
+    imported = Imported(problems=list(parsed.problems))
+    for line in parsed.requirements:
+        version = pinned_version(line.requirement)
+        if version is not None:
+            imported.pin(line.requirement.name, version, line.origin)
+    return imported
+
+
+def _from_pylock(path: Path) -> Imported:
+    from shipyard.formats.tomlfiles import read_toml
+
+    toml = read_toml(path)
+    imported = Imported()
+    for package in toml.data.get("packages", []) or []:
+        if package.get("name") and package.get("version"):
+            imported.pin(
+                str(package["name"]), str(package["version"]), f"{path}: {package['name']}"
+            )
+    return imported
+
+
+def _from_environment_yml(path: Path) -> Imported:
+    from shipyard.formats.environment_yml import read_environment_yml
+
+    env = read_environment_yml(path)
+    imported = Imported(problems=list(env.problems))
+    imported.channels = list(env.channels)
+    imported.conda = list(env.conda)
+    for spec in env.conda:
+        match = _PYTHON_SPEC.match(spec.strip())
+        if match:
+            imported.requires_python = f">={match.group(1)}.{match.group(2)}"
+            imported.python = f"{match.group(1)}.{match.group(2)}"
+    pip = env.pip
+    imported.dependencies = [
+        ImportedRequirement(line.requirement, line.origin, line.hashes) for line in pip.requirements
+    ]
+    imported.constraints = [
+        ImportedRequirement(line.requirement, line.origin) for line in pip.constraints
+    ]
+    imported.index_url = pip.index_url
+    imported.extra_index_urls = list(pip.extra_index_urls)
+    for editable in pip.editables:
+        if (path.parent / editable).resolve() != path.parent.resolve():
+            imported.problems.append(
+                f"{path}: the editable requirement {editable} is not carried over; add it by hand."
+            )
+    return imported
+
+
+def _from_pyproject(path: Path, own: bool) -> tuple[Imported, list[Path]]:
+    """What a pyproject.toml brings (Poetry, PDM, or another PEP 621 project), and the
+    lock files beside it to take pins from."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    from shipyard.formats.pdm import read_pdm
+    from shipyard.formats.poetry import read_poetry
+    from shipyard.formats.tomlfiles import read_toml
+
+    toml = read_toml(path)
+    tool = toml.data.get("tool", {}) or {}
+    imported = Imported()
+    locks: list[Path] = []
+    if "poetry" in tool:
+        imported = read_poetry(toml)
+        if (path.parent / "poetry.lock").is_file():
+            locks.append(path.parent / "poetry.lock")
+    if "pdm" in tool:
+        pdm = read_pdm(toml)
+        _merge(imported, pdm)
+        if (path.parent / "pdm.lock").is_file():
+            locks.append(path.parent / "pdm.lock")
+    project = toml.data.get("project")
+    if not own and isinstance(project, dict):
+        # another PEP 621 project: take its requirements
+        for text in project.get("dependencies", []) or []:
+            try:
+                imported.dependencies.append(
+                    ImportedRequirement(Requirement(text), toml.where("project", "dependencies"))
+                )
+            except InvalidRequirement as exc:
+                imported.problems.append(f"{toml.where('project', 'dependencies')}: {exc}")
+        imported.requires_python = imported.requires_python or project.get("requires-python")
+    if own and not locks and "poetry" not in tool and "pdm" not in tool:
+        raise UsageError(
+            f"{path} is this project's own manifest and has no [tool.poetry] or [tool.pdm] "
+            "table to import.",
+            hint="Import the file your requirements are in (requirements.txt, Pipfile, "
+            "environment.yml, ...).",
+        )
+    return imported, locks
+
+
+def _merge(into: Imported, other: Imported) -> None:
+    """Add ``other`` to ``into`` (later files win for single values)."""
+    for key in ("name", "version", "description", "requires_python", "python", "index_url"):
+        value = getattr(other, key)
+        if value:
+            setattr(into, key, value)
+    into.dependencies.extend(other.dependencies)
+    for extra, items in other.optional.items():
+        into.optional.setdefault(extra, []).extend(items)
+    for group, items in other.groups.items():
+        into.groups.setdefault(group, []).extend(items)
+    into.optional_groups |= other.optional_groups
+    if other.default_groups is not None:
+        into.default_groups = sorted(set(into.default_groups or []) | set(other.default_groups))
+    into.constraints.extend(other.constraints)
+    into.scripts.update(other.scripts)
+    for url in other.extra_index_urls:
+        if url not in into.extra_index_urls:
+            into.extra_index_urls.append(url)
+    for link in other.find_links:
+        if link not in into.find_links:
+            into.find_links.append(link)
+    for channel in other.channels:
+        if channel not in into.channels:
+            into.channels.append(channel)
+    into.conda.extend(other.conda)
+    for name, (version, origin) in other.pins.items():
+        if name not in into.pins or version > into.pins[name][0]:
+            into.pins[name] = (version, origin)
+    into.problems.extend(other.problems)
+
+
+def gather(root: Path, paths: Sequence[Path], *, group: str | None = None) -> Imported:
+    """Read every file in ``paths`` into one :class:`Imported`.
+
+    :param root: the project directory (its own pyproject.toml is converted in place).
+    :param group: put every PyPI requirement into this dependency group.
+    :raises UsageError: for a file of an unknown kind or nothing to import.
+    :raises ManifestError: for a missing or unreadable file.
+    """
+    from shipyard.formats.pipenv import read_pipfile
+    from shipyard.formats.setup_cfg import read_setup_cfg
+    from shipyard.formats.tomlfiles import read_toml
+
+    result = Imported()
+    kinds = {path: classify(path) for path in paths}
+    stems_in = {p.with_suffix("").resolve() for p, k in kinds.items() if p.suffix == ".in"}
+    seen_locks: set[Path] = set()
+    for path in paths:
+        if not path.is_file():
+            raise ManifestError(f"There is no file {path}.", context=str(path))
+        kind = kinds[path]
+        locks: list[Path] = []
+        target_group = group
+        if kind == "requirements":
+            if path.suffix == ".txt" and path.with_suffix("").resolve() in stems_in:
+                # pip-compile's output next to its input: the pins, not requirements
+                imported = _pins_from_requirements(path)
+            else:
+                imported = _from_requirements(path, root)
+                target_group = group or _group_for(path)
+        elif kind == "environment-yml":
+            imported = _from_environment_yml(path)
+        elif kind == "pipfile":
+            imported = read_pipfile(read_toml(path))
+            if (path.parent / "Pipfile.lock").is_file():
+                locks.append(path.parent / "Pipfile.lock")
+        elif kind == "pyproject":
+            own = path.resolve() == (root / PYPROJECT).resolve()
+            imported, locks = _from_pyproject(path, own)
+        elif kind == "setup-cfg":
+            imported = read_setup_cfg(path)
+        else:  # a lock file: its pins only
+            imported = _read_lock(path)
+            seen_locks.add(path.resolve())
+        if target_group:
+            imported.groups.setdefault(target_group, []).extend(imported.dependencies)
+            imported.dependencies = []
+        _merge(result, imported)
+        for lock in locks:
+            if lock.resolve() in seen_locks:
+                continue
+            seen_locks.add(lock.resolve())
+            _merge(result, _read_lock(lock))
+    return result
+
+
+def _read_lock(path: Path) -> Imported:
+    """The pins of a lock file, chosen by its name (:func:`classify`)."""
+    from shipyard.formats.pdm import read_pdm_lock
+    from shipyard.formats.pipenv import read_pipfile_lock
+    from shipyard.formats.poetry import read_poetry_lock
+    from shipyard.formats.tomlfiles import read_toml
+
+    kind = classify(path)
+    if kind == "pipfile-lock":
+        return read_pipfile_lock(path)
+    if kind == "poetry-lock":
+        return read_poetry_lock(read_toml(path))
+    if kind == "pdm-lock":
+        return read_pdm_lock(read_toml(path))
+    return _from_pylock(path)
