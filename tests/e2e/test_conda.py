@@ -738,3 +738,37 @@ def test_docker_init_for_a_conda_project_copies_the_prefix(
     assert "COPY --from=builder /app/.venv /app/.venv" in steps
     assert not (project / "requirements.lock.txt").exists()
     assert steps[-1] == 'CMD ["python", "-c", "import foo_bindings"]'
+
+
+def test_dry_run_of_a_conda_project_changes_nothing_and_names_what_sync_does(
+    tmp_path: Path, make_index, conda_channel: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from .test_dry_run import _listing, _planned
+
+    index = make_index(PYPI)
+    project = _project(tmp_path, index, conda_channel, '"libfoo", "python 3.12.*", "tinynum"')
+    before = _listing(project)
+    dry = shipyard(project, "sync", "--dry-run")
+    assert _listing(project) == before  # no pylock.toml, no prefix
+    said = " ".join(dry.stderr.split())
+    assert "Would write pylock.toml" in said
+    assert "Would create conda environment" in said
+    assert "Would install 3 conda packages" in said
+    planned = _planned(dry.stderr)
+    assert planned == {"foo-bindings==1.0", "uses-tinynum==1.0"}
+
+    real = shipyard(project, "sync")
+    assert "Installed 3 conda packages" in real.stderr
+    assert _planned(real.stderr) == planned
+
+    # With the prefix in place, a dry run of a changed manifest leaves prefix and lock.
+    text = (project / "pyproject.toml").read_text()
+    (project / "pyproject.toml").write_text(text.replace('"foo-bindings"', ""))
+    before = _listing(project)
+    dry = shipyard(project, "sync", "--dry-run")
+    assert _listing(project) == before
+    assert "Would write pylock.toml" in dry.stderr
+    assert " - foo-bindings==1.0" in dry.stderr
+    shipyard(project, "sync")
+    site = project / ".venv" / "lib" / "python3.12" / "site-packages"
+    assert not list(site.glob("foo_bindings-*.dist-info"))

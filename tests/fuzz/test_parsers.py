@@ -52,12 +52,12 @@ from shipyard.formats.requirements import parse_requirement_lines, read_requirem
 from shipyard.formats.setup_cfg import read_setup_cfg
 from shipyard.formats.tomlfiles import read_toml
 from shipyard.index.metadata import metadata_from_wheel_zip
+from shipyard.index.pages import parse_html_page, parse_json_page, project_of_filename
 from shipyard.index.repository import _file_version
-from shipyard.index.simple import parse_html_page, parse_json_page, project_of_filename
 from shipyard.lock.pylock import read_lock, select_from_lock
 from shipyard.models import parse_core_metadata
 from shipyard.project.manifest import load_project, parse_requirement
-from shipyard.python.discovery import parse_python_request
+from shipyard.python.requests import parse_python_request
 from shipyard.specs.markers import parse_marker
 from shipyard.specs.targets import default_targets, wheel_target_mask
 
@@ -680,7 +680,6 @@ def test_read_and_select_lock_structured(
                 tags=_TAGS,
                 extras=extras,
                 dependency_groups=groups,
-                path=path,
             )
         )
 

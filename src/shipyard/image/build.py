@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from shipyard.conda.records import CondaRecord
     from shipyard.image.base import BaseFacts, BaseImage, PlatformImage
     from shipyard.image.layers import Layer
+    from shipyard.models import LockFile
     from shipyard.project.manifest import Project
     from shipyard.project.services import Services
 
@@ -160,7 +161,7 @@ def build_image(
 
     settings = docker_settings(project)
     lock_path = project.root / LOCK_FILENAME
-    document, relocked = current_lock(project, services, frozen=frozen)
+    lock, relocked = current_lock(project, services, frozen=frozen)
     lock_sha256 = hashlib.sha256(lock_path.read_bytes()).hexdigest()
     command = default_command(project, settings)
     if command is None:
@@ -206,7 +207,7 @@ def build_image(
         report, blobs = _build_platform(
             project,
             services,
-            document,
+            lock,
             lock_path,
             image,
             facts,
@@ -321,7 +322,7 @@ def _target(facts: BaseFacts, platform: Platform) -> tuple[dict[str, str], list[
 def _build_platform(
     project: Project,
     services: Services,
-    document: dict[str, Any],
+    lock: LockFile,
     lock_path: Path,
     image: PlatformImage,
     facts: BaseFacts,
@@ -343,10 +344,9 @@ def _build_platform(
 
     platform = image.platform
     layers: list[tuple[str, Layer]] = []
-    conda_table = document.get("tool", {}).get("shipyard", {}).get("conda") or None
     conda_records: list[CondaRecord] | None = None
-    if conda_table:
-        conda_records, facts = conda_facts(conda_table, lock_path, platform, facts, base_image)
+    if lock.conda is not None:
+        conda_records, facts = conda_facts(lock.conda, lock_path, platform, facts, base_image)
     elif facts.python is None:
         with _scratch(services, "image-python") as tmp:
             facts, added = interpreter_layer(
@@ -365,12 +365,11 @@ def _build_platform(
         )
     markers, tags = _target(facts, platform)
     selected = select_from_lock(
-        document,
+        lock,
         environment=markers,
         tags=tags,
         extras=[canonicalize_name(e) for e in extras],
         dependency_groups=list(groups),
-        path=lock_path,
     )
     dependencies = [d for d in selected if d.directory is None]
     local = [d for d in selected if d.directory is not None]

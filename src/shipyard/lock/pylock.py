@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.atomic import atomic_write_bytes, atomic_write_text
 from shipyard.errors import LockError
-from shipyard.models import DistFile, LockedDistribution
+from shipyard.models import DistFile, LockedDistribution, LockFile
 
 if TYPE_CHECKING:  # the resolver is not imported on the sync path
     from shipyard.cache import Cache
@@ -264,14 +264,15 @@ def write_lock(path: Path, document: Mapping[str, Any]) -> bool:
     return True
 
 
-def read_lock(path: Path, cache: Cache | None = None) -> dict[str, Any]:
-    """Read ``pylock.toml`` as a dict.
+def read_lock(path: Path, cache: Cache | None = None) -> LockFile:
+    """Read ``pylock.toml`` (PEP 751) as a :class:`~shipyard.models.LockFile`.
 
     With a ``cache``, the parsed document is kept under the sha256 of the file's
     bytes (``marshal`` data, datetimes tagged), so a sync of an unchanged lock does
     not run the TOML parser again (about 0.2 s for a 140-package lock).
 
-    :raises LockError: when it is missing or not valid TOML.
+    :raises LockError: when it is missing, not valid TOML, or its top-level keys have
+        the wrong types.
     """
     try:
         data = path.read_bytes()
@@ -290,7 +291,7 @@ def read_lock(path: Path, cache: Cache | None = None) -> dict[str, Any]:
             pass
         else:
             if isinstance(revived, dict):
-                return revived
+                return LockFile.from_document(revived, path)
     try:
         document = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
@@ -304,7 +305,7 @@ def read_lock(path: Path, cache: Cache | None = None) -> dict[str, Any]:
             atomic_write_bytes(entry, marshal.dumps(_flatten(document)), fsync=False)
         except Exception:  # a cache that cannot be written is not an error
             pass
-    return document
+    return LockFile.from_document(document, path)
 
 
 _DATETIME_TAG = "\x00datetime"
@@ -333,18 +334,20 @@ def _revive(value: Any) -> Any:
 
 
 def select_from_lock(
-    document: Mapping[str, Any],
+    lockfile: LockFile,
     *,
     environment: Mapping[str, str],
     tags: Sequence[str],
     extras: Collection[str],
     dependency_groups: Collection[str] | None,
-    path: Path,
     no_binary: Collection[str] = (),
 ) -> list[LockedDistribution]:
     """Select what to install for one environment, as PEP 751 defines it.
 
     Uses ``packaging.pylock`` (validation and ``Pylock.select``).
+
+    :param lockfile: the lock; its ``path`` names it in errors and anchors ``path``
+        entries.
 
     :param environment: the target interpreter's marker environment.
     :param tags: its supported wheel tags, most preferred first.
@@ -363,8 +366,9 @@ def select_from_lock(
     )
     from packaging.tags import parse_tag
 
+    path = lockfile.path
     try:
-        lock = Pylock.from_dict(document)
+        lock = Pylock.from_dict(dict(lockfile.document))
     except PylockValidationError as exc:
         raise LockError(
             f"The lock file is invalid: {exc}.",

@@ -6,6 +6,7 @@ Nothing here does I/O. Each class names a concept of ``../shared/DESIGN.md``.
 from shipyard.models.files import DistFile
 from shipyard.models.interpreter import Interpreter
 from shipyard.models.locked import LockedDistribution
+from shipyard.models.lockfile import LockFile
 from shipyard.models.metadata import CoreMetadata, parse_core_metadata
 from shipyard.models.scheme import InstallScheme
 from shipyard.models.targets import TargetEnvironment
@@ -16,6 +17,7 @@ __all__ = [
     "DistFile",
     "InstallScheme",
     "Interpreter",
+    "LockFile",
     "LockedDistribution",
     "ProjectVersion",
     "Row",

@@ -300,8 +300,7 @@ def init_docker(
         command="shipyard docker init (pip reads it in the Dockerfile's builder stage)",
     )
     lock_path = root / LOCK_FILENAME
-    document = read_lock(lock_path, services.cache)
-    has_conda = bool(document.get("tool", {}).get("shipyard", {}).get("conda"))
+    has_conda = read_lock(lock_path, services.cache).conda is not None
     if has_conda and chosen == "pip":
         raise UsageError(
             "The lock has conda packages, which pip cannot install.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shipyard.models import LockFile
 from shipyard.project.manifest import Project
 from shipyard.project.services import Services
 
@@ -25,17 +26,15 @@ def settings_inputs(services: Services) -> dict[str, Any]:
     }
 
 
-def lock_is_fresh(project: Project, services: Services, document: dict[str, Any] | None) -> bool:
-    """Whether ``document`` (the parsed lock) was made from the current manifest and settings."""
-    if document is None:
+def lock_is_fresh(project: Project, services: Services, lock: LockFile | None) -> bool:
+    """Whether ``lock`` was made from the current manifest and settings (its recorded
+    input hash is the manifest's now)."""
+    if lock is None:
         return False
-    tool = document.get("tool", {}).get("shipyard", {})
-    return bool(tool.get("input-hash") == project.input_hash(settings_inputs(services)))
+    return lock.input_hash == project.input_hash(settings_inputs(services))
 
 
-def current_lock(
-    project: Project, services: Services, *, frozen: bool
-) -> tuple[dict[str, Any], bool]:
+def current_lock(project: Project, services: Services, *, frozen: bool) -> tuple[LockFile, bool]:
     """The project's lock, written anew first when it is missing or stale (unless
     ``frozen``: then it is used as it is).
 
@@ -47,14 +46,14 @@ def current_lock(
 
     path = project.root / LOCK_FILENAME
     try:
-        document: dict[str, Any] | None = read_lock(path, services.cache)
+        lock: LockFile | None = read_lock(path, services.cache)
     except LockError:
         if frozen:
             raise
-        document = None
-    if frozen or lock_is_fresh(project, services, document):
-        assert document is not None
-        return document, False
+        lock = None
+    if frozen or lock_is_fresh(project, services, lock):
+        assert lock is not None
+        return lock, False
     from shipyard.project.locking import lock_project
 
     lock_project(project, services)

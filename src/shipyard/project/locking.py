@@ -29,7 +29,7 @@ from shipyard.lock.pylock import (
     read_lock,
     write_lock,
 )
-from shipyard.models import DistFile, Interpreter, TargetEnvironment
+from shipyard.models import DistFile, Interpreter, LockFile, TargetEnvironment
 from shipyard.project.freshness import lock_is_fresh, settings_inputs
 from shipyard.project.manifest import Project
 from shipyard.project.services import Services
@@ -65,14 +65,14 @@ class LockOutcome:
     :param fresh: the lock already matched the manifest (nothing resolved).
     :param written: the file changed on disk.
     :param added/removed/changed: ``name==version`` strings; ``changed`` as ``(name, old, new)``.
-    :param document: the lock in effect afterwards (also when ``write=False`` kept it
+    :param lock: the lock in effect afterwards (also when ``write=False`` kept it
         off the disk).
     :param pending: with ``write=False``: the file would have changed.
     """
 
     fresh: bool = False
     written: bool = False
-    document: dict[str, Any] | None = None
+    lock: LockFile | None = None
     pending: bool = False
     resolution: Resolution | None = None
     added: list[str] = field(default_factory=list)
@@ -176,14 +176,14 @@ def make_repository(
 
 
 def _preferences(
-    document: dict[str, Any] | None, skip: frozenset[str] | bool
+    lock: LockFile | None, skip: frozenset[str] | bool
 ) -> dict[str, tuple[Version, ...]]:
     """The versions the lock holds, per package (several where forks chose several),
     except those of ``skip`` (``True``: none)."""
-    if document is None or skip is True:
+    if lock is None or skip is True:
         return {}
     preferences: dict[str, set[Version]] = {}
-    for package in document.get("packages", []):
+    for package in lock.packages:
         name = canonicalize_name(str(package.get("name", "")))
         if not package.get("version") or (isinstance(skip, frozenset) and name in skip):
             continue
@@ -216,10 +216,9 @@ _DEFAULT_OPTIONS = {
 }
 
 
-def _recorded_options(document: dict[str, Any] | None) -> dict[str, Any]:
+def _recorded_options(lock: LockFile | None) -> Mapping[str, Any]:
     """The resolution options a lock records (``[tool.shipyard.options]``)."""
-    recorded = (document or {}).get("tool", {}).get("shipyard", {}).get("options", {})
-    return recorded if isinstance(recorded, dict) else {}
+    return lock.options if lock is not None else {}
 
 
 def _options_record(options: ResolveOptions) -> dict[str, Any]:
@@ -237,12 +236,12 @@ def _options_record(options: ResolveOptions) -> dict[str, Any]:
 
 
 def resolve_options(
-    services: Services, document: dict[str, Any] | None, overrides: Mapping[str, Any]
+    services: Services, lock: LockFile | None, overrides: Mapping[str, Any]
 ) -> ResolveOptions:
     """The resolver's options from the settings, the old lock's recorded options
-    (``document``, or ``None``) and this command's ``overrides`` (``resolution``,
+    (``lock``, or ``None``) and this command's ``overrides`` (``resolution``,
     ``prerelease``, ``exclude_newer``; ``None`` values are ignored)."""
-    recorded = _recorded_options(document)
+    recorded = _recorded_options(lock)
     s = services.settings
     strategy = overrides.get("resolution") or s.resolution
     if overrides.get("resolution") is None and s.resolution == "highest":
@@ -283,7 +282,7 @@ def lock_project(
     """Bring ``pylock.toml`` up to date with the manifest.
 
     :param write: ``False`` resolves as usual but leaves the file as it is (``sync
-        --dry-run``); the outcome carries the document and whether it would change.
+        --dry-run``); the outcome carries the lock and whether it would change.
 
     :param preferences: canonical name → version to keep when it fits, over the lock's
         own pins (the pins of a lock file being imported); resolving is forced then.
@@ -295,14 +294,14 @@ def lock_project(
     """
     path = project.root / LOCK_FILENAME
     try:
-        document: dict[str, Any] | None = read_lock(path)
+        previous_lock: LockFile | None = read_lock(path)
     except LockError:
         if path.exists() and not check:
-            document = None  # an unreadable lock is replaced
+            previous_lock = None  # an unreadable lock is replaced
         elif path.exists():
             raise
         else:
-            document = None
+            previous_lock = None
     overrides = {
         "resolution": resolution,
         "fork_strategy": fork_strategy,
@@ -315,32 +314,32 @@ def lock_project(
         or bool(preferences)
         or any(v is not None for v in overrides.values())
     )
-    if not forced and lock_is_fresh(project, services, document):
-        return LockOutcome(fresh=True, document=document)
+    if not forced and lock_is_fresh(project, services, previous_lock):
+        return LockOutcome(fresh=True, lock=previous_lock)
     if check:
         raise LockError(
             "The lock file is out of date with pyproject.toml."
-            if document is not None
+            if previous_lock is not None
             else "There is no lock file.",
             context=str(path),
             hint="Run `shipyard lock` and commit the result.",
         )
     upgrade_names = frozenset(canonicalize_name(n) for n in upgrade_packages)
-    if upgrade_names and document is not None:
-        known = {canonicalize_name(str(p.get("name", ""))) for p in document.get("packages", [])}
+    if upgrade_names and previous_lock is not None:
+        known = {canonicalize_name(name) for name in previous_lock.package_names()}
         unknown = sorted(upgrade_names - known)
         if unknown:
             raise UsageError(
                 f"--upgrade-package names a package that is not in the lock: {', '.join(unknown)}.",
                 hint="Check the spelling; only locked packages can be upgraded.",
             )
-    options = resolve_options(services, document, overrides)
-    previous = _recorded_options(document)
+    options = resolve_options(services, previous_lock, overrides)
+    previous = _recorded_options(previous_lock)
     current = _options_record(options)
     changed_options = sorted(
         key for key in set(previous) | set(current) if previous.get(key) != current.get(key)
     )
-    if document is not None and changed_options:
+    if previous_lock is not None and changed_options:
         # The old pins were chosen under other rules: keeping them would keep their
         # answer (uv: "Ignoring existing lockfile due to change in resolution mode").
         described = ", ".join(
@@ -352,11 +351,11 @@ def lock_project(
             f"Ignoring the versions in {LOCK_FILENAME}: the resolution options changed "
             f"({described})."
         )
-    drop_pins = upgrade or (document is not None and bool(changed_options))
+    drop_pins = upgrade or (previous_lock is not None and bool(changed_options))
     options = replace(
         options,
         preferences={
-            **_preferences(document, True if drop_pins else upgrade_names),
+            **_preferences(previous_lock, True if drop_pins else upgrade_names),
             **{
                 k: v
                 for k, v in (preferences or {}).items()
@@ -371,7 +370,7 @@ def lock_project(
     conda = conda_config(project.tool, project.root)
     if conda is not None:
         targets, provided, conda_tool = _lock_conda(
-            project, services, conda, targets, None if upgrade else document
+            project, services, conda, targets, None if upgrade else previous_lock
         )
         options = replace(options, provided=provided)
     repository = make_repository(project, services, refresh=True if upgrade else upgrade_names)
@@ -409,10 +408,9 @@ def lock_project(
         written, pending = write_lock(path, new_document), False
     else:
         written, pending = False, lock_differs(path, new_document)
-    outcome = LockOutcome(
-        written=written, resolution=result, document=new_document, pending=pending
-    )
-    _diff(document, new_document, outcome)
+    new_lock = LockFile.from_document(new_document, path)
+    outcome = LockOutcome(written=written, resolution=result, lock=new_lock, pending=pending)
+    _diff(previous_lock, new_lock, outcome)
     return outcome
 
 
@@ -423,9 +421,8 @@ def refresh_input_hash(project: Project, services: Services) -> None:
     the lowest locked version of a requirement it just added).
     """
     path = project.root / LOCK_FILENAME
-    document = read_lock(path)
-    tool = document.setdefault("tool", {}).setdefault("shipyard", {})
-    tool["input-hash"] = project.input_hash(settings_inputs(services))
+    document = read_lock(path).to_dict()
+    document["tool"]["shipyard"]["input-hash"] = project.input_hash(settings_inputs(services))
     write_lock(path, document)
 
 
@@ -438,15 +435,15 @@ def _with_digests(result: Resolution, repository: IndexRepository) -> Resolution
     return replace(result, packages=tuple(packages))
 
 
-def _versions(document: dict[str, Any] | None) -> dict[str, set[str]]:
+def _versions(lock: LockFile | None) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
-    for package in (document or {}).get("packages", []):
+    for package in lock.packages if lock is not None else ():
         if package.get("version"):
             found.setdefault(str(package["name"]), set()).add(str(package["version"]))
     return found
 
 
-def _diff(old: dict[str, Any] | None, new: dict[str, Any], outcome: LockOutcome) -> None:
+def _diff(old: LockFile | None, new: LockFile, outcome: LockOutcome) -> None:
     before, after = _versions(old), _versions(new)
     for name in sorted(set(before) | set(after)):
         a, b = before.get(name, set()), after.get(name, set())
@@ -464,7 +461,7 @@ def _lock_conda(
     services: Services,
     conda: CondaConfig,
     targets: Sequence[TargetEnvironment],
-    document: dict[str, Any] | None,
+    previous_lock: LockFile | None,
 ) -> tuple[tuple[TargetEnvironment, ...], dict[str, Version], dict[str, Any]]:
     """Solve the conda side and derive the PyPI side's targets from it.
 
@@ -501,8 +498,8 @@ def _lock_conda(
         for p in platforms
     }
     locked: dict[str, list[CondaRecord]] = {}
-    previous = (document or {}).get("tool", {}).get("shipyard", {}).get("conda") or {}
-    tables = previous.get("packages", []) if isinstance(previous, dict) else []
+    previous = previous_lock.conda if previous_lock is not None else None
+    tables = previous.get("packages", []) if previous is not None else []
     for platform in platforms:
         try:
             locked[platform] = records_from_lock(tables, platform)

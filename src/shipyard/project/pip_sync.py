@@ -57,6 +57,7 @@ def sync_requirements(
     from shipyard.install.installed import iter_installed
     from shipyard.install.plan import compute_plan
     from shipyard.lock.pylock import build_lock_document, select_from_lock
+    from shipyard.models import LockFile
     from shipyard.project.building import BuilderFactory
     from shipyard.project.locking import make_repository, resolve_options
     from shipyard.project.syncing import SyncOutcome, apply_plan, finish_interrupted_installs
@@ -150,12 +151,11 @@ def sync_requirements(
         base=cwd,
     )
     selected = select_from_lock(
-        document,
+        LockFile.from_document(document, cwd / "requirements.txt"),
         environment=environment,
         tags=interpreter.tags,
         extras=(),
         dependency_groups=(),
-        path=cwd / "requirements.txt",
         no_binary=frozenset(
             n if n == ":all:" else canonicalize_name(n) for n in services.settings.no_binary
         ),

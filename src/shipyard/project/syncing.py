@@ -20,7 +20,7 @@ from packaging.utils import canonicalize_name
 from shipyard.errors import LockError
 from shipyard.install.plan import Plan, compute_plan
 from shipyard.lock.pylock import LOCK_FILENAME, read_lock, select_from_lock
-from shipyard.models import Interpreter, LockedDistribution
+from shipyard.models import Interpreter, LockedDistribution, LockFile
 from shipyard.project.environment import (
     VENV_DIRNAME,
     ensure_environment,
@@ -157,25 +157,25 @@ def sync_project(
     groups = selection.resolve_groups(project)
     extras = selection.resolve_extras(project)
     lock_path = project.root / LOCK_FILENAME
-    document: dict[str, Any] | None = None
+    lockfile: LockFile | None = None
     if not frozen:
         try:
-            document = read_lock(lock_path, services.cache)
+            lockfile = read_lock(lock_path, services.cache)
         except LockError:
-            document = None
-        if not lock_is_fresh(project, services, document):
+            lockfile = None
+        if not lock_is_fresh(project, services, lockfile):
             from shipyard.project.locking import lock_project
 
             # A dry run resolves but keeps the file as it is: the plan says "would lock".
             outcome.lock = lock_project(project, services, write=not dry_run)
-            document = outcome.lock.document if dry_run else None
-    if document is None:
-        document = read_lock(lock_path, services.cache)
+            lockfile = outcome.lock.lock if dry_run else None
+    if lockfile is None:
+        lockfile = read_lock(lock_path, services.cache)
     from shipyard.install.installed import iter_installed
     from shipyard.venv import inspect_venv
 
     env_root = project.root / VENV_DIRNAME
-    conda_table = document.get("tool", {}).get("shipyard", {}).get("conda")
+    conda_table = lockfile.conda
     conda_owned: dict[str, str] = {}
     if conda_table:
         interpreter, venv, conda_owned = _conda_environment(
@@ -195,12 +195,11 @@ def sync_project(
         venv = inspect_venv(env.root)
         assert venv is not None
     selected = select_from_lock(
-        document,
+        lockfile,
         environment=interpreter.markers,
         tags=interpreter.tags,
         extras=extras,
         dependency_groups=groups,
-        path=lock_path,
         no_binary=frozenset(
             n if n == ":all:" else canonicalize_name(n) for n in services.settings.no_binary
         ),
