@@ -72,3 +72,13 @@ def test_one_installer_downloads_builds_and_links() -> None:
     # (uninstall.py itself finishes the removals a killed run left journaled)
     assert _calls("uninstall") == {"install/installer.py", "install/uninstall.py"}
     assert _calls("Installer") == {"project/building.py"}
+
+
+def test_no_module_grows_past_600_lines() -> None:
+    # Past that, a module holds more than one job: split it by job (DESIGN.md).
+    long = {
+        path.relative_to(SOURCE).as_posix(): lines
+        for path in SOURCE.rglob("*.py")
+        if (lines := len(path.read_text().splitlines())) > 600
+    }
+    assert long == {}

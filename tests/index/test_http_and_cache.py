@@ -10,7 +10,8 @@ import pytest
 
 from shipyard.cache import Cache
 from shipyard.errors import NetworkError
-from shipyard.index.http import HttpClient, public_url
+from shipyard.index.credentials import public_url
+from shipyard.index.http import HttpClient
 from shipyard.index.repository import IndexRepository
 from shipyard.index.simple import SimpleIndex
 from support import build_package, pkg

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from shipyard.index.simple import parse_html_page, parse_json_page, project_of_filename
+from shipyard.index.pages import parse_html_page, parse_json_page, project_of_filename
 
 PAGE_URL = "https://mirror.example/simple/demo/"
 

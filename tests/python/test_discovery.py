@@ -13,13 +13,12 @@ from packaging.specifiers import SpecifierSet
 
 from shipyard.errors import InterpreterNotFoundError, UsageError
 from shipyard.python.discovery import (
-    PythonRequest,
     find_interpreter,
     iter_candidate_executables,
     list_interpreters,
-    parse_python_request,
 )
 from shipyard.python.probe import probe_interpreter
+from shipyard.python.requests import PythonRequest, parse_python_request
 from shipyard.venv import create_venv
 
 REAL_PYENV = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from shipyard.errors import InterpreterNotFoundError, UsageError
-from shipyard.python.discovery import parse_python_request
 from shipyard.python.downloads import _archive_facts, available_downloads, find_download
+from shipyard.python.requests import parse_python_request
 
 
 @pytest.mark.parametrize(

@@ -270,7 +270,7 @@ def test_derived_venv_facts_equal_a_real_probe(version: str, tmp_path: Path) -> 
 def test_free_threaded_314_tags() -> None:
     """A 3.14t interpreter (none on this machine): the ``cp314t`` ABI first and never
     the GIL build's ``cp314`` ABI, manylinux down to the oldest, then pure Python."""
-    from shipyard.python.probe import TagInputs, supported_tags
+    from shipyard.python.tags import TagInputs, supported_tags
 
     inputs = TagInputs(
         implementation="cpython",

@@ -36,7 +36,7 @@ from packaging.utils import parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 from pyproject_hooks import BuildBackendHookCaller
 
-from shipyard.index.simple import parse_html_page, parse_json_page
+from shipyard.index.pages import parse_html_page, parse_json_page
 from support import (
     BACKEND_SRC_DIR,
     IndexServer,

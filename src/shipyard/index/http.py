@@ -6,13 +6,13 @@ which is what truststore would load there, once instead of per connection),
 retries with exponential backoff on connection errors, 429 and
 5xx, credentials from the URL or ``~/.netrc``, and ``file://`` URLs read from
 disk. Failures become :class:`~shipyard.errors.NetworkError` with a hint; nothing
-here prints.
+here prints. Credentials are handled in :mod:`shipyard.index.credentials`, failures
+explained in :mod:`shipyard.index.http_errors`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import netrc
 import os
 import threading
 import time
@@ -26,7 +26,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from shipyard import __version__
 from shipyard.atomic import os_error
 from shipyard.errors import HashMismatchError, NetworkError, ShipyardError
+from shipyard.index.credentials import (
+    NetrcCredentials,
+    host_credentials,
+    host_key,
+    host_part,
+    public_url,
+    redact_url,
+)
 from shipyard.index.dns import HostResolver, cached_pool_classes
+from shipyard.index.http_errors import RETRY_STATUSES, connection_error, status_error
 
 if TYPE_CHECKING:
     import urllib3
@@ -46,7 +55,6 @@ _T = TypeVar("_T")
 USER_AGENT = f"shipyard/{__version__}"
 #: The process's host lookups, shared by every client.
 HOST_RESOLVER = HostResolver()
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: The longest ``Retry-After`` shipyard waits for, seconds; a server asking for more
 #: fails the request at once (with the wait it asked for) instead of hanging the run.
 MAX_RETRY_AFTER = 60.0
@@ -82,71 +90,6 @@ def _retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``****`` (for messages and logs)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:****@{_host_part(parts.netloc)}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-
-
-def host_key(url: str) -> str:
-    """``host`` or ``host:port`` of ``url`` (lowercase, no credentials): the key of
-    :class:`HttpClient`'s ``credentials``; ``""`` for a URL without a host."""
-    return _host_part(urllib.parse.urlsplit(url).netloc).lower()
-
-
-def _host_part(netloc: str) -> str:
-    """``netloc`` without ``user:password@`` — as written, so a malformed port stays for
-    the request to report instead of failing here."""
-    return netloc.rpartition("@")[2]
-
-
-def host_credentials(
-    urls: list[str],
-    *,
-    index_url: str,
-    username: str | None = None,
-    password: str | None = None,
-) -> dict[str, tuple[str, str]]:
-    """Credentials per host, for :class:`HttpClient`'s ``credentials``.
-
-    Files on an index host carry no credentials of their own (relative links, and the
-    lock keeps only public URLs), so — as pip does — the user name and password of an
-    index URL apply to every URL on its ``host[:port]``.
-
-    :param urls: the configured index and find-links URLs; those with ``user:password@``
-        contribute their host.
-    :param index_url: the main index; ``username``/``password``
-        (``SHIPYARD_INDEX_USERNAME``/``_PASSWORD``) apply to its host and win.
-    :returns: ``host[:port]`` -> (user name, password), unquoted.
-    """
-    found: dict[str, tuple[str, str]] = {}
-    for url in urls:
-        parts = urllib.parse.urlsplit(url)
-        key = host_key(url)
-        if key and parts.username is not None and key not in found:
-            found[key] = (
-                urllib.parse.unquote(parts.username),
-                urllib.parse.unquote(parts.password or ""),
-            )
-    if username is not None or password is not None:
-        key = host_key(index_url)
-        if key:
-            found[key] = (username or "", password or "")
-    return found
-
-
-def public_url(url: str) -> str:
-    """``url`` without its user name and password, for files other people read (exports):
-    pip and uv find the credentials again in ``~/.netrc`` or a keyring."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc=_host_part(parts.netloc)))
 
 
 @dataclass(slots=True)
@@ -222,7 +165,7 @@ class HttpClient:
         self.max_connections = max_connections
         self._pool: urllib3.PoolManager | None = None
         self._pool_lock = threading.Lock()
-        self._netrc: netrc.netrc | bool | None = False
+        self._netrc = NetrcCredentials()
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -252,13 +195,13 @@ class HttpClient:
         headers: dict[str, str] = {}
         username, password = parts.username, parts.password
         if username is not None:
-            url = urllib.parse.urlunsplit(parts._replace(netloc=_host_part(parts.netloc)))
+            url = urllib.parse.urlunsplit(parts._replace(netloc=host_part(parts.netloc)))
             username = urllib.parse.unquote(username)
             password = urllib.parse.unquote(password or "")
             # Later requests to this host (its files, redirects) carry none themselves.
             self.credentials.setdefault(host_key(url), (username, password))
         elif parts.hostname:
-            found = self.credentials.get(host_key(url)) or self._netrc_credentials(parts.hostname)
+            found = self.credentials.get(host_key(url)) or self._netrc.lookup(parts.hostname)
             if found:
                 username, password = found
         if username is not None:
@@ -267,21 +210,6 @@ class HttpClient:
             token = base64.b64encode(f"{username}:{password or ''}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
         return url, headers
-
-    def _netrc_credentials(self, host: str) -> tuple[str, str] | None:
-        if self._netrc is False:
-            path = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
-            try:
-                self._netrc = netrc.netrc(path) if os.path.isfile(path) else None
-            except (OSError, netrc.NetrcParseError):
-                self._netrc = None
-        if not isinstance(self._netrc, netrc.netrc):
-            return None
-        entry = self._netrc.authenticators(host)
-        if not entry:
-            return None
-        login, _account, password = entry
-        return login, password or ""
 
     def _check_online(self, url: str) -> None:
         if self.offline:
@@ -292,93 +220,10 @@ class HttpClient:
             )
 
     def _error(self, url: str, exc: BaseException) -> NetworkError:
-        import urllib3.exceptions as ue
-
-        shown = redact_url(url)
-        host = urllib.parse.urlsplit(url).hostname or shown
-        reason: BaseException = exc
-        if isinstance(exc, ue.MaxRetryError) and exc.reason is not None:
-            reason = exc.reason
-        if isinstance(reason, ue.LocationValueError):
-            return NetworkError(
-                f"The URL is not valid ({reason}).",
-                url=shown,
-                hint="Check the index URL (--index-url, index-url or SHIPYARD_INDEX_URL).",
-            )
-        if isinstance(reason, ue.NameResolutionError):
-            return NetworkError(
-                f"Could not resolve host {host}.",
-                url=shown,
-                hint="Check the index URL and your network or DNS settings, or use --offline.",
-            )
-        # urllib3's NewConnectionError subclasses ConnectTimeoutError: test it first.
-        if isinstance(reason, ue.NewConnectionError | ConnectionError):
-            return NetworkError(
-                f"Could not connect to {host}.",
-                url=shown,
-                hint="Check that the index is reachable from this machine, or use --offline.",
-            )
-        if isinstance(reason, ue.ConnectTimeoutError | ue.ReadTimeoutError | TimeoutError):
-            return NetworkError(
-                f"Timed out after {self.timeout:g} s talking to {host}.",
-                url=shown,
-                hint="The server is slow or unreachable; retry, or raise SHIPYARD_HTTP_TIMEOUT.",
-            )
-        if isinstance(reason, ue.ProtocolError | ue.DecodeError):
-            # ProtocolError("Connection aborted.", ConnectionResetError(...)) and the like.
-            parts = [str(a).rstrip(".") for a in reason.args if not isinstance(a, OSError)]
-            parts += [(a.strerror or str(a)).lower() for a in reason.args if isinstance(a, OSError)]
-            kept: list[str] = []
-            for part in parts:
-                if part and not any(part in earlier for earlier in kept):
-                    kept.append(part)
-            detail = ": ".join(kept) or type(reason).__name__
-            return NetworkError(
-                f"The connection to {host} broke during the transfer ({detail}).",
-                url=shown,
-                hint="Retry; if it keeps happening, a proxy or the server cuts transfers short.",
-            )
-        if isinstance(reason, ue.SSLError):
-            return NetworkError(
-                f"TLS verification failed for {host}: {reason}.",
-                url=shown,
-                hint="Set SSL_CERT_FILE to your organisation's CA bundle if it intercepts TLS.",
-            )
-        return NetworkError(f"Request to {host} failed: {reason}.", url=shown)
+        return connection_error(url, exc, timeout=self.timeout)
 
     def _status_error(self, url: str, status: int) -> NetworkError:
-        shown = redact_url(url)
-        if status in (401, 403):
-            hint = (
-                "The index needs credentials: put them in the URL "
-                "(https://user:token@host/simple) or in ~/.netrc."
-            )
-            what = "Access denied" if status == 403 else "Authentication required"
-            return NetworkError(f"{what} (HTTP {status}).", url=shown, status=status, hint=hint)
-        if status == 404:
-            return NetworkError(
-                "Not found (HTTP 404).",
-                url=shown,
-                status=status,
-                hint="Check the URL; the file may have been removed from the index.",
-            )
-        if status == 429:
-            return NetworkError(
-                f"The server is rate-limiting requests (HTTP 429) and still was after "
-                f"{self.retries} retries.",
-                url=shown,
-                status=status,
-                hint="Wait a few minutes, or use a mirror (--index-url) that allows more requests.",
-            )
-        if status >= 500:
-            tried = f" after {self.retries} retries" if status in _RETRY_STATUSES else ""
-            return NetworkError(
-                f"The server failed (HTTP {status}){tried}.",
-                url=shown,
-                status=status,
-                hint="The index is having trouble; try again later.",
-            )
-        return NetworkError(f"Unexpected HTTP status {status}.", url=shown, status=status)
+        return status_error(url, status, retries=self.retries)
 
     # -- requests --------------------------------------------------------------------
 
@@ -443,7 +288,7 @@ class HttpClient:
                     body=response.data,
                 )
             error = self._status_error(url, status)
-            if status in _RETRY_STATUSES:
+            if status in RETRY_STATUSES:
                 raise _Retry(error, _retry_after(response.headers.get("Retry-After")))
             raise error
 
@@ -570,7 +415,7 @@ class HttpClient:
         try:
             if response.status != 200:
                 error = self._status_error(url, response.status)
-                if response.status in _RETRY_STATUSES:
+                if response.status in RETRY_STATUSES:
                     raise _Retry(error, _retry_after(response.headers.get("Retry-After")))
                 raise error
             expected = response.headers.get("Content-Length")

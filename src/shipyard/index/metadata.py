@@ -21,7 +21,8 @@ from pathlib import Path
 from shipyard.atomic import atomic_write_bytes
 from shipyard.cache import Cache
 from shipyard.errors import NetworkError, ShipyardError
-from shipyard.index.http import HttpClient, redact_url
+from shipyard.index.credentials import redact_url
+from shipyard.index.http import HttpClient
 from shipyard.models import CoreMetadata, DistFile, parse_core_metadata
 
 __all__ = ["MetadataFetcher", "metadata_from_wheel_zip"]

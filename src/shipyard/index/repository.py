@@ -29,7 +29,8 @@ from shipyard.background import BackgroundTask
 from shipyard.cache import Cache
 from shipyard.index.http import HttpClient
 from shipyard.index.metadata import MetadataFetcher
-from shipyard.index.simple import FindLinks, ProjectPage, SimpleIndex, version_text
+from shipyard.index.pages import version_text
+from shipyard.index.simple import FindLinks, ProjectPage, SimpleIndex
 from shipyard.models import CoreMetadata, DistFile, ProjectVersion, VersionGroup
 
 __all__ = ["IndexRepository"]

@@ -31,10 +31,10 @@ from typing import Any
 
 from shipyard.cache import Cache
 from shipyard.index.http import HttpClient
+from shipyard.install.manifest import UnpackedWheel
 from shipyard.install.plan import Plan
 from shipyard.install.prepare import WheelPreparer
 from shipyard.install.uninstall import uninstall
-from shipyard.install.unpack import UnpackedWheel
 from shipyard.install.wheel import LinkMode, install_unpacked
 from shipyard.models import LockedDistribution
 from shipyard.models.scheme import InstallScheme

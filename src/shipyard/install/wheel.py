@@ -27,7 +27,7 @@ from typing import Any, Final, Literal
 
 from shipyard.errors import InstallError
 from shipyard.install.installed import InstalledDistribution, install_os_error
-from shipyard.install.unpack import ScriptEntryPoint, UnpackedWheel, record_hash
+from shipyard.install.manifest import ScriptEntryPoint, UnpackedWheel, record_hash
 from shipyard.models.scheme import InstallScheme
 
 __all__ = [
