@@ -129,7 +129,7 @@ def _compile_command(
     ``--upgrade`` and ``--dry-run`` left out, credentials never written."""
     import shlex
 
-    from shipyard.index.http import public_url
+    from shipyard.index.credentials import public_url
 
     custom = custom_setting or os.environ.get("CUSTOM_COMPILE_COMMAND")
     if custom:

@@ -27,10 +27,9 @@ from collections.abc import Callable, Collection
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.cache import Cache
-from shipyard.index.http import HttpClient
 from shipyard.install.manifest import UnpackedWheel
 from shipyard.install.plan import Plan
 from shipyard.install.prepare import WheelPreparer
@@ -39,6 +38,9 @@ from shipyard.install.wheel import LinkMode, install_unpacked
 from shipyard.models import LockedDistribution
 from shipyard.models.scheme import InstallScheme
 from shipyard.reporting import Reporter
+
+if TYPE_CHECKING:
+    from shipyard.index.http import HttpClient
 
 __all__ = ["DirectoryBuilder", "InstallTimes", "Installer", "SdistBuilder"]
 
@@ -62,7 +64,8 @@ class Installer:
     """Carries out install plans; one instance may serve several plans and targets.
 
     :param cache: where unpacked and built wheels live.
-    :param client: downloads wheels and sdists.
+    :param client: returns the HTTP client that downloads wheels and sdists; called
+        at the first download only.
     :param reporter: told about downloads, builds, warnings and — when
         ``report_installs`` — each install and removal.
     :param executor: the shared pool downloads and builds run on; ``None`` prepares in
@@ -81,7 +84,7 @@ class Installer:
         self,
         *,
         cache: Cache,
-        client: HttpClient,
+        client: Callable[[], HttpClient],
         reporter: Reporter,
         executor: Executor | None,
         threads: int,

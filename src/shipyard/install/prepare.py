@@ -18,13 +18,17 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shipyard.cache import Cache
 from shipyard.errors import HashMismatchError, InstallError
-from shipyard.index.http import HttpClient, redact_url
-from shipyard.install.unpack import UnpackedWheel, load_unpacked, unpack_wheel, verify_unpacked
+from shipyard.index.credentials import redact_url
+from shipyard.install.manifest import UnpackedWheel, load_unpacked, verify_unpacked
 from shipyard.models import LockedDistribution
 from shipyard.reporting import DownloadReporter, Reporter
+
+if TYPE_CHECKING:
+    from shipyard.index.http import HttpClient
 
 __all__ = ["WheelPreparer"]
 
@@ -32,6 +36,8 @@ __all__ = ["WheelPreparer"]
 class WheelPreparer:
     """Turns locked distributions into unpacked wheels in the cache.
 
+    :param client: returns the HTTP client; called at the first download (a warm
+        install never imports the HTTP stack).
     :param build_wheel: builds a wheel from a downloaded sdist (path → wheel path);
         ``None`` makes sdists an error.
     :param build_key: names the interpreter wheels are built for (its most specific
@@ -42,13 +48,13 @@ class WheelPreparer:
         self,
         *,
         cache: Cache,
-        client: HttpClient,
+        client: Callable[[], HttpClient],
         reporter: Reporter,
         build_wheel: Callable[[Path, LockedDistribution], Path] | None = None,
         build_key: str = "",
     ) -> None:
         self.cache = cache
-        self.client = client
+        self._client = client
         self.reporter = reporter
         self.build_wheel = build_wheel
         self.build_key = build_key
@@ -145,7 +151,7 @@ class WheelPreparer:
         target = folder / dist.filename
         reporter: DownloadReporter = self.reporter
         reporter.download_started(dist.name, dist.size)
-        self.client.download(
+        self._client().download(
             dist.url,
             target,
             expected_sha256=dist.sha256,
@@ -156,6 +162,8 @@ class WheelPreparer:
 
     def unpack(self, archive: Path, sha256: str) -> UnpackedWheel:
         """Unpack a verified local wheel into the cache entry for ``sha256``."""
+        from shipyard.install.unpack import unpack_wheel  # reading archives: only when needed
+
         dest = self.cache.bucket("wheels") / sha256
         return unpack_wheel(archive, dest, expected_sha256=sha256)
 

@@ -52,7 +52,7 @@ class ProjectEntry:
 
 
 def _file_table(dist: DistFile) -> dict[str, Any]:
-    from shipyard.index.http import public_url
+    from shipyard.index.credentials import public_url
 
     table: dict[str, Any] = {"url": public_url(dist.url)}
     if dist.upload_time is not None:
@@ -77,7 +77,7 @@ def _direct_source(dist: DistFile, base: Path | None) -> dict[str, Any]:
 
                 path = Path(os.path.relpath(local, base.resolve())).as_posix()
             return {"directory": {"path": path, "editable": False}}
-    from shipyard.index.http import public_url
+    from shipyard.index.credentials import public_url
 
     # Credentials in a direct URL stay in the manifest; sync finds them per host
     # (index URLs, SHIPYARD_INDEX_*, ~/.netrc).
@@ -120,7 +120,7 @@ def build_lock_document(
         document["default-groups"] = sorted(default_groups)
     document["created-by"] = "shipyard"
     packages: list[dict[str, Any]] = []
-    from shipyard.index.http import public_url
+    from shipyard.index.credentials import public_url
 
     versions_per_name: dict[str, int] = {}
     for package in resolution.packages:
@@ -282,16 +282,17 @@ def read_lock(path: Path, cache: Cache | None = None) -> LockFile:
             context=str(path),
             hint="Run `shipyard lock` first (or drop --frozen).",
         ) from exc
+    digest = hashlib.sha256(data).hexdigest()
     entry: Path | None = None
     if cache is not None:
-        entry = cache.bucket("locks") / f"{hashlib.sha256(data).hexdigest()}.marshal"
+        entry = cache.bucket("locks") / f"{digest}.marshal"
         try:
             revived = _revive(marshal.loads(entry.read_bytes()))
         except (OSError, EOFError, ValueError, TypeError):
             pass
         else:
             if isinstance(revived, dict):
-                return LockFile.from_document(revived, path)
+                return LockFile.from_document(revived, path, sha256=digest)
     try:
         document = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
@@ -305,7 +306,7 @@ def read_lock(path: Path, cache: Cache | None = None) -> LockFile:
             atomic_write_bytes(entry, marshal.dumps(_flatten(document)), fsync=False)
         except Exception:  # a cache that cannot be written is not an error
             pass
-    return LockFile.from_document(document, path)
+    return LockFile.from_document(document, path, sha256=digest)
 
 
 _DATETIME_TAG = "\x00datetime"
@@ -341,20 +342,72 @@ def select_from_lock(
     extras: Collection[str],
     dependency_groups: Collection[str] | None,
     no_binary: Collection[str] = (),
+    cache: Cache | None = None,
 ) -> list[LockedDistribution]:
     """Select what to install for one environment, as PEP 751 defines it.
 
-    Uses ``packaging.pylock`` (validation and ``Pylock.select``).
+    Uses ``packaging.pylock`` (validation and ``Pylock.select``). With a ``cache`` and
+    a lock read from a file, the selection is kept under the lock's digest and every
+    input here, so the next sync of the same lock for the same environment skips the
+    validation and the marker evaluation.
 
     :param lockfile: the lock; its ``path`` names it in errors and anchors ``path``
         entries.
-
     :param environment: the target interpreter's marker environment.
     :param tags: its supported wheel tags, most preferred first.
     :param dependency_groups: groups to install; ``None`` means the lock's default groups.
     :param no_binary: canonical names (or ``":all:"``) to install from their sdist.
+    :param cache: where selections are kept (``None``: nothing is kept, as for a dry
+        run).
     :raises LockError: when the lock is invalid or has nothing for this environment.
     """
+    entry: Path | None = None
+    if cache is not None and lockfile.sha256 is not None:
+        key = json.dumps(
+            [
+                lockfile.sha256,
+                str(lockfile.path.parent),
+                sorted(environment.items()),
+                list(tags),
+                sorted(extras),
+                None if dependency_groups is None else sorted(dependency_groups),
+                sorted(no_binary),
+            ]
+        )
+        entry = cache.bucket("locks") / (hashlib.sha256(key.encode()).hexdigest() + ".selection")
+        try:
+            return [LockedDistribution(**row) for row in marshal.loads(entry.read_bytes())]
+        except (OSError, EOFError, ValueError, TypeError):
+            pass
+    selected = _select(
+        lockfile,
+        environment=environment,
+        tags=tags,
+        extras=extras,
+        dependency_groups=dependency_groups,
+        no_binary=no_binary,
+    )
+    if entry is not None:
+        from dataclasses import asdict
+
+        try:
+            rows = [asdict(dist) for dist in selected]
+            atomic_write_bytes(entry, marshal.dumps(rows), fsync=False)
+        except Exception:  # a cache that cannot be written is not an error
+            pass
+    return selected
+
+
+def _select(
+    lockfile: LockFile,
+    *,
+    environment: Mapping[str, str],
+    tags: Sequence[str],
+    extras: Collection[str],
+    dependency_groups: Collection[str] | None,
+    no_binary: Collection[str],
+) -> list[LockedDistribution]:
+    """:func:`select_from_lock` without its cache."""
     from packaging.pylock import (
         PackageArchive,
         PackageDirectory,

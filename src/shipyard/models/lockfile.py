@@ -51,6 +51,8 @@ class LockFile:
         :param default_groups: ``default-groups``.
     :param packages: the ``[[packages]]`` tables, read-only.
     :param tool: the ``[tool.shipyard]`` table (input hash, options, conda records).
+    :param sha256: the hex digest of the file's bytes, or ``None`` for a lock made in
+        memory (it keys what is cached about this lock).
     """
 
     path: Path
@@ -63,12 +65,17 @@ class LockFile:
     default_groups: tuple[str, ...]
     packages: tuple[Mapping[str, Any], ...]
     tool: Mapping[str, Any]
+    sha256: str | None = None
 
     @classmethod
-    def from_document(cls, document: Mapping[str, Any], path: Path) -> LockFile:
+    def from_document(
+        cls, document: Mapping[str, Any], path: Path, *, sha256: str | None = None
+    ) -> LockFile:
         """Type a parsed lock document (``tomllib`` output or a freshly built one).
 
         The document is wrapped, not copied: it must not be changed afterwards.
+
+        :param sha256: the digest of the bytes it was parsed from, if any.
 
         :raises LockError: when a top-level key has the wrong type.
         """
@@ -93,6 +100,7 @@ class LockFile:
             default_groups=_strings(document, "default-groups", path),
             packages=tuple(MappingProxyType(p) for p in packages),
             tool=MappingProxyType(shipyard),
+            sha256=sha256,
         )
 
     @property

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from packaging.metadata import parse_email
 from packaging.utils import canonicalize_name
 
 from shipyard.errors import ShipyardError
@@ -61,6 +60,8 @@ def parse_core_metadata(data: bytes, *, source: str = "METADATA") -> CoreMetadat
     :param source: where the bytes came from, for error messages.
     :raises ShipyardError: when Name or Version is missing.
     """
+    from packaging.metadata import parse_email  # email parsing: only when metadata is read
+
     raw, _unparsed = parse_email(data)
     name = raw.get("name")
     version = raw.get("version")

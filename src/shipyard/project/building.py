@@ -296,7 +296,7 @@ def make_installer(
 
     return Installer(
         cache=services.cache,
-        client=services.client,
+        client=lambda: services.client,
         reporter=services.reporter,
         executor=services.executor if parallel else None,
         threads=services.settings.concurrent_installs,

@@ -324,7 +324,7 @@ def _hashes(package: Mapping[str, Any]) -> list[str]:
 
 
 def _index_options(services: Services) -> list[str]:
-    from shipyard.index.http import public_url
+    from shipyard.index.credentials import public_url
 
     settings = services.settings
     options: list[str] = []

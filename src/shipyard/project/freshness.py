@@ -14,7 +14,7 @@ __all__ = ["current_lock", "lock_is_fresh", "settings_inputs"]
 
 def settings_inputs(services: Services) -> dict[str, Any]:
     """The settings that change what a resolution can see (part of the input hash)."""
-    from shipyard.index.http import public_url
+    from shipyard.index.credentials import public_url
 
     s = services.settings
     # Without credentials: rotating a token changes nothing a resolution sees.

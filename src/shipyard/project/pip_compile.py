@@ -264,7 +264,7 @@ def _render(
     repository: IndexRepository,
     targets: Sequence[TargetEnvironment],
 ) -> str:
-    from shipyard.index.http import public_url
+    from shipyard.index.credentials import public_url
 
     lines: list[str] = []
     if request.header:

@@ -6,15 +6,18 @@ none. This is deliberately small: the use cases take what they need from it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.cache import Cache, default_cache_dir
-from shipyard.index.http import HttpClient
 from shipyard.reporting import NullReporter, Reporter
 from shipyard.settings import Settings
+
+if TYPE_CHECKING:
+    from shipyard.index.http import HttpClient
 
 __all__ = ["Services"]
 
@@ -40,6 +43,7 @@ class Services:
         self.cli_python = cli_python
         self._cache: Cache | None = None
         self._client: HttpClient | None = None
+        self._client_lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         #: packages whose source build was announced in this run (once each)
         self.announced_builds: set[str] = set()
@@ -54,9 +58,13 @@ class Services:
 
     @property
     def client(self) -> HttpClient:
-        """The shared HTTP client."""
-        if self._client is None:
-            from shipyard.index.http import host_credentials
+        """The shared HTTP client (made once, also when first asked from several threads)."""
+        if self._client is not None:
+            return self._client
+        with self._client_lock:
+            if self._client is not None:
+                return self._client
+            from shipyard.index.http import HttpClient, host_credentials
 
             settings = self.settings
             credentials = host_credentials(

@@ -203,6 +203,7 @@ def sync_project(
         no_binary=frozenset(
             n if n == ":all:" else canonicalize_name(n) for n in services.settings.no_binary
         ),
+        cache=None if dry_run else services.cache,
     )
     if not selection.install_project:
         selected = [d for d in selected if not _is_the_project(d, project)]
