@@ -144,8 +144,14 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (every command's module adds its own options)."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser; each command's module adds its own options.
+
+    :param argv: the arguments about to be parsed: only the commands named in them get
+        their options (and their module imported), the others are listed by name and
+        help alone, which is all ``--help`` and "invalid choice" need. ``None`` builds
+        every command's options.
+    """
     import importlib
 
     from shipyard import __version__
@@ -157,11 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"shipyard {__version__}")
     _global_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    named = set(argv) if argv is not None else set(_COMMANDS)
     for name, (module_name, help_text) in _COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        _global_options(sub, suppress=True)
-        module = importlib.import_module(module_name)
-        module.configure(sub)
+        if name in named:
+            _global_options(sub, suppress=True)
+            module = importlib.import_module(module_name)
+            module.configure(sub)
     return parser
 
 
@@ -236,7 +244,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if fast is not None:
         return fast
     _limit_malloc_arenas()
-    parser = build_parser()
+    parser = build_parser(args_list)
     args = parser.parse_args(args_list)
     if not args.command:
         parser.print_help()
