@@ -474,6 +474,24 @@ def test_load_unpacked_is_none_for_absent_or_corrupt_manifests(demo: Path, cache
     assert load_unpacked(cache / "demo") is None
 
 
+def test_unpacking_works_out_the_links_and_a_tampered_plan_is_refused(
+    demo: Path, cache: Path
+) -> None:
+    unpacked = unpack_wheel(demo, cache / "demo")
+    root = [f.path for f in unpacked.files[: unpacked.root_count]]
+    # exactly the files outside .dist-info/.data, and every directory they need
+    assert root == sorted(p for p in DEMO_FILES if not p.startswith("demo_pkg-1.0.data/"))
+    assert unpacked.root_dirs == ("demo_pkg", "demo_pkg/data", "demo_pkg/sub")
+    assert unpacked.root_record.splitlines() == [
+        f"{f.path},sha256={f.sha256},{f.size}" for f in unpacked.files[: unpacked.root_count]
+    ]
+    manifest_path = cache / "demo" / MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text())
+    for bad in ({"root_dirs": ["../outside"]}, {"root_count": 10_000}, {"root_record": 3}):
+        manifest_path.write_text(json.dumps({**manifest, **bad}))
+        assert load_unpacked(cache / "demo") is None  # unpacked again from the wheel
+
+
 def test_unpack_replaces_a_broken_entry(demo: Path, cache: Path) -> None:
     (cache / "demo" / "junk").mkdir(parents=True)
     unpacked = unpack_wheel(demo, cache / "demo")

@@ -31,6 +31,9 @@ from shipyard.install.manifest import (
     MANIFEST_NAME,
     ScriptEntryPoint,
     b64_digest,
+    record_lines,
+    root_directories,
+    split_root_files,
 )
 
 __all__ = ["CHUNK", "extract", "invalid_wheel"]
@@ -263,6 +266,7 @@ def extract(wheel: Path, tmp: Path) -> dict[str, Any]:
                         wheel,
                     )
             files.append([name, size, digest, result.st_mtime_ns, result.st_size])
+    root_files, other_files = split_root_files(files, dist_info, data_dir)
     return {
         "format": MANIFEST_FORMAT,
         "name": canonicalize_name(display_name),
@@ -274,7 +278,10 @@ def extract(wheel: Path, tmp: Path) -> dict[str, Any]:
         "wheel_version": wheel_version,
         "tags": list(tags),
         "entry_points": [[e.name, e.group, e.module, e.attr] for e in entry_points],
-        "files": files,
+        "files": root_files + other_files,
+        "root_count": len(root_files),
+        "root_dirs": root_directories(row[0] for row in root_files),
+        "root_record": record_lines((row[0], row[2], row[1]) for row in root_files),
     }
 
 

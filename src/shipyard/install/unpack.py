@@ -23,7 +23,6 @@ import json
 import os
 import secrets
 import shutil
-import stat
 import zipfile
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from shipyard.install.manifest import (
     from_manifest,
     load_unpacked,
     record_hash,
+    verify_unpacked,
 )
 
 __all__ = [
@@ -164,36 +164,6 @@ def unpack_wheel(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return theirs if theirs is not None else unpacked
-
-
-def verify_unpacked(unpacked: UnpackedWheel) -> list[str]:
-    """The files of a cache entry that changed since unpacking, by ``stat`` alone.
-
-    A file counts as changed when its ``st_size`` or ``st_mtime_ns`` differs from the
-    manifest, or when it is gone or no longer a regular file. One ``stat`` per file and
-    no hashing, so this is cheap enough to run each time an entry is used. It catches an
-    edit made through a hard link in an environment (the cache file is the same inode).
-
-    :param unpacked: an entry from :func:`load_unpacked` or :func:`unpack_wheel`.
-    :returns: the changed files' wheel-relative paths; empty when the entry is intact.
-    """
-    changed: list[str] = []
-    root = str(unpacked.path)
-    join = os.path.join
-    lstat = os.lstat
-    for item in unpacked.files:
-        try:
-            info = lstat(join(root, item.path))
-        except OSError:
-            changed.append(item.path)
-            continue
-        if (
-            info.st_size != item.st_size
-            or info.st_mtime_ns != item.mtime_ns
-            or not stat.S_ISREG(info.st_mode)
-        ):
-            changed.append(item.path)
-    return changed
 
 
 def verify_unpacked_deep(unpacked: UnpackedWheel) -> list[str]:

@@ -339,7 +339,36 @@ def install_unpacked(
             made.add(directory)
 
     try:
-        for item in unpacked.files:
+        # The root files first, from what unpacking worked out: their directories,
+        # then one link each, and their RECORD lines as written then.
+        files = unpacked.files
+        root_count = unpacked.root_count
+        ensure_dir(root)
+        mkdir = os.mkdir
+        for directory in unpacked.root_dirs:
+            try:
+                mkdir(join(root, directory))
+            except FileExistsError:
+                pass
+        link = os.link if linker.mode == "hardlink" else None
+        for item in files[:root_count]:
+            name = item.path
+            source = join(source_root, name)
+            target = join(root, name)
+            if to_compile is not None and name.endswith(".py"):
+                to_compile.append(target)
+            if link is not None:
+                try:
+                    link(source, target)
+                    continue
+                except FileExistsError:
+                    pass  # an old file in the way: place() replaces it
+                except OSError as exc:
+                    if exc.errno not in _HARDLINK_FALLBACK:
+                        raise
+                    linker.mode, link = "copy", None  # for the rest of the install
+            linker.place(source, target)
+        for item in files[root_count:]:
             name = item.path
             if name.startswith(dist_info_prefix):
                 if name not in generated:
@@ -427,6 +456,7 @@ def install_unpacked(
             record[f"{dist_info}/{file_name}"] = (record_hash(content), str(len(content)))
 
         buffer = io.StringIO()
+        buffer.write(unpacked.root_record)
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerows((path, digest, size) for path, (digest, size) in sorted(record.items()))
         writer.writerow((record_path, "", ""))
