@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from .test_dry_run import _listing
 from .test_local_index import new_project, shipyard
 
 PYENV = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
@@ -210,6 +211,13 @@ def test_a_project_downloads_the_python_it_needs(
     env = _env(tmp_path, SHIPYARD_PYTHON_DOWNLOADS_JSON=str(table), SHIPYARD_PYTHON_MIRROR=url)
     refused = shipyard(project, "sync", "--no-python-downloads", check=False, **env)
     assert refused.returncode == 1 and "No interpreter found for Python 3.10" in refused.stderr
+    managed = tmp_path / "managed"
+    before = _listing(project)
+    dry = shipyard(project, "sync", "--dry-run", **env)
+    assert f"Would download Python cpython-{_source().name}" in dry.stderr
+    assert "Would create virtual environment" in dry.stderr
+    assert _listing(project) == before  # no .venv
+    assert not managed.exists() or not any(managed.iterdir())  # nothing downloaded
     synced = shipyard(project, "sync", **env)
     assert f"Installed Python {_source().name}" in synced.stderr
     run = shipyard(project, "run", "python", "-c", "import sys; print(sys.version)", **env)

@@ -137,6 +137,8 @@ def print_sync(output: Output, outcome: Any) -> None:
         if outcome.dry_run and outcome.lock.pending:
             output.line("Would write pylock.toml")
     plan = outcome.plan
+    if outcome.python_download:
+        output.line(f"Would download Python {outcome.python_download}")
     if outcome.env_created and outcome.env_root is not None:
         kind = "conda environment" if outcome.conda else "virtual environment"
         if outcome.env_rebuild_reason:

@@ -55,10 +55,16 @@ def python_request_text(project: Project, services: Services) -> tuple[str | Non
     return None, "requires-python"
 
 
-def find_project_interpreter(project: Project, services: Services) -> Interpreter:
-    """The interpreter the project's environment should use.
+def find_project_interpreter(
+    project: Project, services: Services, *, dry_run: bool = False
+) -> Interpreter:
+    """The interpreter the project's environment should use; when nothing on the
+    machine fits and downloads are on, a managed CPython is downloaded.
 
-    :raises InterpreterNotFoundError: when nothing on the machine fits.
+    :param dry_run: download nothing: return a stand-in for the build that would be
+        downloaded (:func:`stand_in_interpreter`, its ``executable`` not yet present).
+    :raises InterpreterNotFoundError: when nothing on the machine fits (and no download
+        does either).
     """
     from shipyard.python.discovery import find_interpreter, parse_python_request
 
@@ -75,9 +81,68 @@ def find_project_interpreter(project: Project, services: Services) -> Interprete
             or request.path is not None
         ):
             raise
+        if dry_run:
+            from shipyard.python.discovery import managed_python_dir
+            from shipyard.python.downloads import find_download
+
+            try:
+                download = find_download(request, requires_python=project.requires_python)
+            except InterpreterNotFoundError:
+                raise missing from None
+            return stand_in_interpreter(download.version, managed_python_dir() / download.key)
         return download_interpreter(
             request, services, requires_python=project.requires_python, missing=missing
         )
+
+
+def stand_in_interpreter(version: str, root: Path) -> Interpreter:
+    """The CPython ``version`` that will live at ``root`` (a conda prefix or a managed
+    install), for a dry run before it exists: its marker environment on this machine
+    and CPython's wheel tags for that version (no install scheme: a dry run installs
+    nothing).
+
+    :param version: ``X.Y`` or ``X.Y.Z``.
+    """
+    import platform as host
+    import sys
+    import sysconfig
+
+    from packaging import tags as wheel_tags
+
+    minor = tuple(int(p) for p in version.split(".")[:2])
+    markers = {
+        "implementation_name": "cpython",
+        "implementation_version": version,
+        "os_name": "posix" if sys.platform != "win32" else "nt",
+        "platform_machine": host.machine(),
+        "platform_python_implementation": "CPython",
+        "platform_release": host.release(),
+        "platform_system": host.system(),
+        "platform_version": host.version(),
+        "python_full_version": version,
+        "python_version": ".".join(map(str, minor)),
+        "sys_platform": sys.platform,
+    }
+    tags = [
+        str(t)
+        for t in (
+            *wheel_tags.cpython_tags(python_version=minor),
+            *wheel_tags.compatible_tags(python_version=minor),
+        )
+    ]
+    python = root / ("python.exe" if sys.platform == "win32" else "bin/python")
+    return Interpreter(
+        executable=python,
+        version=version,
+        implementation="cpython",
+        prefix=root,
+        base_prefix=root,
+        base_executable=python,
+        platform=sysconfig.get_platform(),
+        markers=markers,
+        tags=tuple(tags),
+        scheme={},
+    )
 
 
 def download_interpreter(
@@ -147,17 +212,23 @@ class EnvironmentPlan:
     :param interpreter: the environment's interpreter (keep) or the base interpreter it
         would be made from.
     :param reason: for a rebuild, why (the Python no longer fits the request).
+    :param download: for a dry run, the managed CPython build that a real sync would
+        download first (``cpython-3.12.7-linux-x86_64-gnu``), else empty.
     """
 
     root: Path
     action: Literal["keep", "create", "rebuild"]
     interpreter: Interpreter
     reason: str = ""
+    download: str = ""
 
 
-def plan_environment(project: Project, services: Services) -> EnvironmentPlan:
+def plan_environment(
+    project: Project, services: Services, *, dry_run: bool = False
+) -> EnvironmentPlan:
     """Decide whether ``.venv`` is kept, created or rebuilt; nothing is written (but a
-    fitting interpreter may be downloaded when none is on the machine).
+    fitting interpreter is downloaded when none is on the machine, unless ``dry_run``:
+    then the plan names the download, :attr:`EnvironmentPlan.download`).
 
     :raises InterpreterNotFoundError: when no interpreter fits.
     """
@@ -179,8 +250,10 @@ def plan_environment(project: Project, services: Services) -> EnvironmentPlan:
             f"its Python {existing.version} does not satisfy "
             f"{request or project.requires_python} (from {source})"
         )
-    base = find_project_interpreter(project, services)
-    return EnvironmentPlan(root, "create" if existing is None else "rebuild", base, reason)
+    base = find_project_interpreter(project, services, dry_run=dry_run)
+    download = "" if base.executable.exists() else base.prefix.name
+    action: Literal["create", "rebuild"] = "create" if existing is None else "rebuild"
+    return EnvironmentPlan(root, action, base, reason, download)
 
 
 def ensure_environment(project: Project, services: Services) -> ProjectEnvironment:

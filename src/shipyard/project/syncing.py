@@ -25,6 +25,7 @@ from shipyard.project.environment import (
     VENV_DIRNAME,
     ensure_environment,
     plan_environment,
+    stand_in_interpreter,
 )
 from shipyard.project.freshness import lock_is_fresh
 from shipyard.project.manifest import Project, group_names
@@ -120,6 +121,8 @@ class SyncOutcome:
     env_created: bool = False
     #: the environment is (or would be) made again on another interpreter: why
     env_rebuild_reason: str = ""
+    #: a dry run: the managed CPython build a real sync downloads first
+    python_download: str = ""
     prepare_seconds: float = 0.0
     install_seconds: float = 0.0
     dry_run: bool = False
@@ -158,9 +161,11 @@ def sync_project(
     extras = selection.resolve_extras(project)
     lock_path = project.root / LOCK_FILENAME
     lockfile: LockFile | None = None
+    # A dry run reads the lock without keeping its parse in the cache.
+    lock_cache = None if dry_run else services.cache
     if not frozen:
         try:
-            lockfile = read_lock(lock_path, services.cache)
+            lockfile = read_lock(lock_path, lock_cache)
         except LockError:
             lockfile = None
         if not lock_is_fresh(project, services, lockfile):
@@ -170,7 +175,7 @@ def sync_project(
             outcome.lock = lock_project(project, services, write=not dry_run)
             lockfile = outcome.lock.lock if dry_run else None
     if lockfile is None:
-        lockfile = read_lock(lock_path, services.cache)
+        lockfile = read_lock(lock_path, lock_cache)
     from shipyard.install.installed import iter_installed
     from shipyard.venv import inspect_venv
 
@@ -183,10 +188,11 @@ def sync_project(
         )
     elif dry_run:
         # Show what a sync would do without creating or rebuilding the environment.
-        planned = plan_environment(project, services)
+        planned = plan_environment(project, services, dry_run=True)
         interpreter = planned.interpreter
         outcome.env_root, outcome.env_created = planned.root, planned.action != "keep"
         outcome.env_rebuild_reason = planned.reason
+        outcome.python_download = planned.download
         venv = inspect_venv(env_root) if planned.action == "keep" else None
     else:
         env = ensure_environment(project, services)
@@ -328,62 +334,15 @@ def _conda_environment(
     if env is None:
         outcome.env_root, outcome.env_created = project.root / VENV_DIRNAME, True
         outcome.conda_installed = len(records)
-        return _stand_in_interpreter(records, project.root / VENV_DIRNAME), None, {}
+        from shipyard.conda.pypi import python_record
+
+        record = python_record(records)
+        version = record.version if record is not None else "3"
+        return stand_in_interpreter(version, project.root / VENV_DIRNAME), None, {}
     outcome.env_root, outcome.env_created = env.root, env.created
     outcome.conda_installed = env.conda_installed
     return (
         env.interpreter,
         conda_environment_layout(env.interpreter),
         (conda_owned_distributions(env.root)),
-    )
-
-
-def _stand_in_interpreter(records: Sequence[Any], root: Path) -> Interpreter:
-    """The interpreter the conda prefix at ``root`` will have, for a dry run before it
-    exists: the locked Python's marker environment on this machine and CPython's wheel
-    tags for that version (no install scheme: a dry run installs nothing)."""
-    import platform as host
-    import sys
-    import sysconfig
-
-    from packaging import tags as wheel_tags
-
-    from shipyard.conda.pypi import python_record
-
-    record = python_record(records)
-    version = tuple(int(p) for p in (record.version if record else "3").split(".")[:2])
-
-    full = record.version if record else ".".join(map(str, version))
-    markers = {
-        "implementation_name": "cpython",
-        "implementation_version": full,
-        "os_name": "posix" if sys.platform != "win32" else "nt",
-        "platform_machine": host.machine(),
-        "platform_python_implementation": "CPython",
-        "platform_release": host.release(),
-        "platform_system": host.system(),
-        "platform_version": host.version(),
-        "python_full_version": full,
-        "python_version": ".".join(map(str, version[:2])),
-        "sys_platform": sys.platform,
-    }
-    tags = [
-        str(t)
-        for t in (
-            *wheel_tags.cpython_tags(python_version=version[:2]),
-            *wheel_tags.compatible_tags(python_version=version[:2]),
-        )
-    ]
-    python = root / ("python.exe" if sys.platform == "win32" else "bin/python")
-    return Interpreter(
-        executable=python,
-        version=full,
-        implementation="cpython",
-        prefix=root,
-        base_prefix=root,
-        base_executable=python,
-        platform=sysconfig.get_platform(),
-        markers=markers,
-        tags=tuple(tags),
-        scheme={},
     )
