@@ -27,7 +27,7 @@ from typing import Any, Final, Literal
 
 from shipyard.errors import InstallError
 from shipyard.install.installed import InstalledDistribution, install_os_error
-from shipyard.install.manifest import ScriptEntryPoint, UnpackedWheel, record_hash
+from shipyard.install.manifest import ScriptEntryPoint, UnpackedFile, UnpackedWheel, record_hash
 from shipyard.models.scheme import InstallScheme
 
 __all__ = [
@@ -239,6 +239,196 @@ def _compile(paths: list[str], python: str) -> None:
         ) from exc
 
 
+class _Placement:
+    """The writing of one unpacked wheel into one scheme, step by step; collects the
+    ``RECORD`` entries (path → digest, size) of what it places besides the root files,
+    whose lines unpacking prepared."""
+
+    def __init__(
+        self,
+        unpacked: UnpackedWheel,
+        scheme: InstallScheme,
+        linker: _Linker,
+        compile_bytecode: bool,
+    ) -> None:
+        self.unpacked = unpacked
+        self.linker = linker
+        self.root = os.fspath(scheme.purelib if unpacked.root_is_purelib else scheme.platlib)
+        self.python = os.fspath(scheme.python)
+        self.targets = {
+            "purelib": os.fspath(scheme.purelib),
+            "platlib": os.fspath(scheme.platlib),
+            "scripts": os.fspath(scheme.scripts),
+            "data": os.fspath(scheme.data),
+            "headers": os.fspath(scheme.headers / unpacked.name),
+        }
+        self.prefixes = {
+            key: _record_prefix(directory, self.root) for key, directory in self.targets.items()
+        }
+        self.source_root = os.fspath(unpacked.path)
+        self.record: dict[str, tuple[str, str]] = {}
+        self.to_compile: list[str] | None = [] if compile_bytecode else None
+        self._made: set[str] = set()
+        self._shebang: bytes | None = None
+
+    def _ensure_dir(self, directory: str) -> None:
+        if directory not in self._made:
+            os.makedirs(directory, exist_ok=True)
+            self._made.add(directory)
+
+    def _shebang_line(self) -> bytes:
+        if self._shebang is None:
+            self._shebang = _shebang(self.python)
+        return self._shebang
+
+    def link_root_files(self) -> None:
+        """The root files, from what unpacking worked out: their directories, then one
+        link each (their RECORD lines were written at unpack time)."""
+        unpacked, linker, root = self.unpacked, self.linker, self.root
+        join = os.path.join
+        self._ensure_dir(root)
+        mkdir = os.mkdir
+        for directory in unpacked.root_dirs:
+            try:
+                mkdir(join(root, directory))
+            except FileExistsError:
+                pass
+        source_root = self.source_root
+        to_compile = self.to_compile
+        link = os.link if linker.mode == "hardlink" else None
+        for item in unpacked.files[: unpacked.root_count]:
+            name = item.path
+            source = join(source_root, name)
+            target = join(root, name)
+            if to_compile is not None and name.endswith(".py"):
+                to_compile.append(target)
+            if link is not None:
+                try:
+                    link(source, target)
+                    continue
+                except FileExistsError:
+                    pass  # an old file in the way: place() replaces it
+                except OSError as exc:
+                    if exc.errno not in _HARDLINK_FALLBACK:
+                        raise
+                    linker.mode, link = "copy", None  # for the rest of the install
+            linker.place(source, target)
+
+    def place_other_files(self) -> list[UnpackedFile]:
+        """The ``.data`` files into their scheme paths (``#!python`` scripts rewritten
+        for the environment's interpreter); returns the ``.dist-info`` files, which
+        :meth:`write_dist_info` places last.
+
+        :raises InstallError: for a ``.data`` directory of an unknown scheme.
+        """
+        unpacked = self.unpacked
+        join, dirname = os.path.join, os.path.dirname
+        dist_info_prefix = unpacked.dist_info + "/"
+        data_prefix = unpacked.data_dir + "/"
+        generated = {
+            f"{unpacked.dist_info}/{name}"
+            for name in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
+        }
+        metadata_files = []
+        for item in unpacked.files[unpacked.root_count :]:
+            name = item.path
+            if name.startswith(dist_info_prefix):
+                if name not in generated:
+                    metadata_files.append(item)
+                continue
+            source = join(self.source_root, name)
+            if not name.startswith(data_prefix):  # unreachable: root files come first
+                target, entry, compilable = join(self.root, name), name, True
+            else:
+                key, _, rest = name[len(data_prefix) :].partition("/")
+                base = self.targets.get(key)
+                if base is None or not rest:
+                    raise InstallError(
+                        f"{name!r} is not inside a known .data directory.",
+                        context=str(unpacked.path),
+                        hint="The wheel is not valid (PEP 427).",
+                    )
+                target, entry = join(base, rest), self.prefixes[key] + rest
+                if key == "scripts" and self._rewrite_script(source, target, entry):
+                    continue
+                compilable = key in ("purelib", "platlib")
+            if compilable and self.to_compile is not None and name.endswith(".py"):
+                self.to_compile.append(target)
+            self._ensure_dir(dirname(target))
+            self.linker.place(source, target)
+            self.record[entry] = ("sha256=" + item.sha256, str(item.size))
+        return metadata_files
+
+    def _rewrite_script(self, source: str, target: str, entry: str) -> bool:
+        """Write a ``#!python`` script with the environment's shebang; ``False`` for
+        any other script (linked as it is)."""
+        with open(source, "rb") as handle:
+            content = handle.read()
+        if not content.startswith(b"#!python"):
+            return False
+        _newline, _, body = content.partition(b"\n")
+        content = self._shebang_line() + b"\n" + body
+        self._ensure_dir(os.path.dirname(target))
+        _write_new(target, content, os.stat(source).st_mode & 0o7777)
+        self.record[entry] = (record_hash(content), str(len(content)))
+        return True
+
+    def write_launchers(self) -> None:
+        """A launcher in the scripts directory for each console and GUI entry point."""
+        if not self.unpacked.entry_points:
+            return
+        scripts = self.targets["scripts"]
+        self._ensure_dir(scripts)
+        for entry_point in self.unpacked.entry_points:
+            content = _launcher(self._shebang_line(), entry_point)
+            target = os.path.join(scripts, entry_point.name)
+            _write_new(target, content, 0o777)
+            current = os.stat(target).st_mode & 0o777
+            os.chmod(target, current | 0o111 | ((current & 0o444) >> 2))
+            self.record[self.prefixes["scripts"] + entry_point.name] = (
+                record_hash(content),
+                str(len(content)),
+            )
+
+    def write_dist_info(self, metadata_files: list[UnpackedFile], extra: dict[str, bytes]) -> None:
+        """Assemble the ``.dist-info`` under a name no metadata reader recognises
+        (``.<name>.dist-info.partial``) and rename it into place last: until then the
+        distribution is not installed for anyone (importlib.metadata, pip, the next
+        sync), whatever was placed so far.
+
+        :param extra: files written fresh (``INSTALLER``, ``REQUESTED``,
+            ``direct_url.json``) by name.
+        """
+        join = os.path.join
+        dist_info = self.unpacked.dist_info
+        final_info = join(self.root, dist_info)
+        staging = join(self.root, f".{dist_info}.partial")
+        if os.path.lexists(staging):
+            shutil.rmtree(staging)  # left by an install that was killed
+        self._ensure_dir(staging)
+        prefix_length = len(dist_info) + 1
+        for item in metadata_files:
+            target = join(staging, item.path[prefix_length:])
+            self._ensure_dir(os.path.dirname(target))  # e.g. .dist-info/licenses/ (PEP 639)
+            self.linker.place(join(self.source_root, item.path), target)
+            self.record[item.path] = ("sha256=" + item.sha256, str(item.size))
+        for file_name, content in extra.items():
+            _write_new(join(staging, file_name), content)
+            self.record[f"{dist_info}/{file_name}"] = (record_hash(content), str(len(content)))
+        record_path = f"{dist_info}/RECORD"
+        buffer = io.StringIO()
+        buffer.write(self.unpacked.root_record)
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerows(
+            (path, digest, size) for path, (digest, size) in sorted(self.record.items())
+        )
+        writer.writerow((record_path, "", ""))
+        _write_new(join(staging, "RECORD"), buffer.getvalue().encode("utf-8"))
+        if os.path.lexists(final_info):
+            shutil.rmtree(final_info)  # the same version, cut short by an older installer
+        os.rename(staging, final_info)
+
+
 def install_unpacked(
     unpacked: UnpackedWheel,
     scheme: InstallScheme,
@@ -303,167 +493,21 @@ def install_unpacked(
             context=unpacked.dist_info,
             hint="This is a bug in the caller; please report it.",
         )
-    linker = _Linker(link_mode)
-    root = os.fspath(scheme.purelib if unpacked.root_is_purelib else scheme.platlib)
-    python = os.fspath(scheme.python)
-    targets = {
-        "purelib": os.fspath(scheme.purelib),
-        "platlib": os.fspath(scheme.platlib),
-        "scripts": os.fspath(scheme.scripts),
-        "data": os.fspath(scheme.data),
-        "headers": os.fspath(scheme.headers / unpacked.name),
-    }
-    prefixes = {key: _record_prefix(directory, root) for key, directory in targets.items()}
+    placement = _Placement(unpacked, scheme, _Linker(link_mode), compile_bytecode)
+    root = placement.root
     dist_info = unpacked.dist_info
-    dist_info_prefix = dist_info + "/"
-    data_prefix = unpacked.data_dir + "/"
-    record_path = f"{dist_info}/RECORD"
-    generated = {
-        record_path,
-        f"{dist_info}/INSTALLER",
-        f"{dist_info}/REQUESTED",
-        f"{dist_info}/direct_url.json",
-    }
-    source_root = os.fspath(unpacked.path)
-    join = os.path.join
-    dirname = os.path.dirname
-    made: set[str] = set()
-    record: dict[str, tuple[str, str]] = {}
-    to_compile: list[str] | None = [] if compile_bytecode else None
-    metadata_files = []
-    shebang: bytes | None = None
-
-    def ensure_dir(directory: str) -> None:
-        if directory not in made:
-            os.makedirs(directory, exist_ok=True)
-            made.add(directory)
-
+    extra: dict[str, bytes] = {"INSTALLER": f"{installer_name}\n".encode()}
+    if requested:
+        extra["REQUESTED"] = b""
+    if direct_url is not None:
+        extra["direct_url.json"] = json.dumps(dict(direct_url), sort_keys=True).encode()
     try:
-        # The root files first, from what unpacking worked out: their directories,
-        # then one link each, and their RECORD lines as written then.
-        files = unpacked.files
-        root_count = unpacked.root_count
-        ensure_dir(root)
-        mkdir = os.mkdir
-        for directory in unpacked.root_dirs:
-            try:
-                mkdir(join(root, directory))
-            except FileExistsError:
-                pass
-        link = os.link if linker.mode == "hardlink" else None
-        for item in files[:root_count]:
-            name = item.path
-            source = join(source_root, name)
-            target = join(root, name)
-            if to_compile is not None and name.endswith(".py"):
-                to_compile.append(target)
-            if link is not None:
-                try:
-                    link(source, target)
-                    continue
-                except FileExistsError:
-                    pass  # an old file in the way: place() replaces it
-                except OSError as exc:
-                    if exc.errno not in _HARDLINK_FALLBACK:
-                        raise
-                    linker.mode, link = "copy", None  # for the rest of the install
-            linker.place(source, target)
-        for item in files[root_count:]:
-            name = item.path
-            if name.startswith(dist_info_prefix):
-                if name not in generated:
-                    metadata_files.append(item)
-                continue
-            source = join(source_root, name)
-            if name.startswith(data_prefix):
-                key, _, rest = name[len(data_prefix) :].partition("/")
-                base = targets.get(key)
-                if base is None or not rest:
-                    raise InstallError(
-                        f"{name!r} is not inside a known .data directory.",
-                        context=str(unpacked.path),
-                        hint="The wheel is not valid (PEP 427).",
-                    )
-                target = join(base, rest)
-                entry = prefixes[key] + rest
-                if key == "scripts":
-                    with open(source, "rb") as handle:
-                        content = handle.read()
-                    if content.startswith(b"#!python"):
-                        if shebang is None:
-                            shebang = _shebang(python)
-                        _newline, _, body = content.partition(b"\n")
-                        content = shebang + b"\n" + body
-                        ensure_dir(dirname(target))
-                        _write_new(target, content, os.stat(source).st_mode & 0o7777)
-                        record[entry] = (record_hash(content), str(len(content)))
-                        continue
-                elif (
-                    to_compile is not None
-                    and key in ("purelib", "platlib")
-                    and name.endswith(".py")
-                ):
-                    to_compile.append(target)
-            else:
-                target = join(root, name)
-                entry = name
-                if to_compile is not None and name.endswith(".py"):
-                    to_compile.append(target)
-            parent = dirname(target)
-            if parent not in made:
-                ensure_dir(parent)
-            linker.place(source, target)
-            record[entry] = ("sha256=" + item.sha256, str(item.size))
-
-        if unpacked.entry_points:
-            if shebang is None:
-                shebang = _shebang(python)
-            ensure_dir(targets["scripts"])
-            for entry_point in unpacked.entry_points:
-                content = _launcher(shebang, entry_point)
-                target = join(targets["scripts"], entry_point.name)
-                _write_new(target, content, 0o777)
-                current = os.stat(target).st_mode & 0o777
-                os.chmod(target, current | 0o111 | ((current & 0o444) >> 2))
-                record[prefixes["scripts"] + entry_point.name] = (
-                    record_hash(content),
-                    str(len(content)),
-                )
-
-        if to_compile:
-            _compile(to_compile, python)
-
-        # The .dist-info is assembled under a name no metadata reader recognises and
-        # renamed into place last: until then the distribution is not installed for
-        # anyone (importlib.metadata, pip, the next sync), whatever was placed so far.
-        final_info = join(root, dist_info)
-        staging = join(root, f".{dist_info}.partial")
-        if os.path.lexists(staging):
-            shutil.rmtree(staging)  # left by an install that was killed
-        ensure_dir(staging)
-        for item in metadata_files:
-            target = join(staging, item.path[len(dist_info_prefix) :])
-            ensure_dir(dirname(target))  # e.g. .dist-info/licenses/ (PEP 639)
-            linker.place(join(source_root, item.path), target)
-            record[item.path] = ("sha256=" + item.sha256, str(item.size))
-        extra: dict[str, bytes] = {"INSTALLER": f"{installer_name}\n".encode()}
-        if requested:
-            extra["REQUESTED"] = b""
-        if direct_url is not None:
-            extra["direct_url.json"] = json.dumps(dict(direct_url), sort_keys=True).encode()
-        for file_name, content in extra.items():
-            _write_new(join(staging, file_name), content)
-            record[f"{dist_info}/{file_name}"] = (record_hash(content), str(len(content)))
-
-        buffer = io.StringIO()
-        buffer.write(unpacked.root_record)
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerows((path, digest, size) for path, (digest, size) in sorted(record.items()))
-        writer.writerow((record_path, "", ""))
-        _write_new(join(staging, "RECORD"), buffer.getvalue().encode("utf-8"))
-        if os.path.lexists(final_info):
-            shutil.rmtree(final_info)  # the same version, cut short by an older installer
-        os.rename(staging, final_info)
+        placement.link_root_files()
+        metadata_files = placement.place_other_files()
+        placement.write_launchers()
+        if placement.to_compile:
+            _compile(placement.to_compile, placement.python)
+        placement.write_dist_info(metadata_files, extra)
     except OSError as exc:
         raise install_os_error(
             exc, what=f"install {unpacked.display_name} {unpacked.version}", path=root
