@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import lru_cache
@@ -104,7 +104,11 @@ class IndexRepository:
 
     Thread-safe; the network work runs on ``executor``.
 
-    :param index_urls: simple index roots in priority order (extra indexes first).
+    :param index_urls: simple index roots in priority order (extra indexes first); the
+        first that has a project answers for all its versions.
+    :param pinned: canonical name → the one index root that name comes from (a
+        ``[tool.shipyard.sources]`` index pin): no other index and no find-links
+        location is asked for it, so a same-named package elsewhere never wins.
     :param find_links: directories or HTML pages of archives.
     :param refresh: revalidate cached index pages even when fresh: ``True`` for all
         projects, or a set of canonical names (``lock --upgrade-package``).
@@ -121,6 +125,7 @@ class IndexRepository:
         client: HttpClient,
         cache: Cache | None,
         index_urls: Sequence[str],
+        pinned: Mapping[str, str] | None = None,
         find_links: Sequence[str] = (),
         executor: ThreadPoolExecutor,
         refresh: bool | frozenset[str] = False,
@@ -129,6 +134,13 @@ class IndexRepository:
     ) -> None:
         self.client = client
         self.indexes = [SimpleIndex(url, client, cache) for url in index_urls]
+        by_url = {index.url: index for index in self.indexes}
+        self.pinned: dict[str, SimpleIndex] = {}
+        for name, url in (pinned or {}).items():
+            key = url.rstrip("/") + "/"
+            if key not in by_url:
+                by_url[key] = SimpleIndex(url, client, cache)
+            self.pinned[name] = by_url[key]
         self.find_links = [FindLinks(location, client) for location in find_links]
         self.executor = executor
         self.refresh = refresh
@@ -149,12 +161,13 @@ class IndexRepository:
             isinstance(self.refresh, frozenset) and name in self.refresh
         )
         versions: list[ProjectVersion] = []
-        for index in self.indexes:
+        pin = self.pinned.get(name)
+        for index in [pin] if pin is not None else self.indexes:
             page = index.get_page(name, refresh=refresh)
             if page is not None and (page.groups or page.files):
                 versions = _page_versions(name, page, index.url.rstrip("/"))
                 break
-        for location in self.find_links:
+        for location in self.find_links if pin is None else ():
             page = location.get_page(name)
             if page is None:
                 continue

@@ -63,7 +63,7 @@ def _file_table(dist: DistFile) -> dict[str, Any]:
     return table
 
 
-def _direct_source(dist: DistFile, base: Path | None) -> dict[str, Any]:
+def _direct_source(dist: DistFile, base: Path | None, editable: bool) -> dict[str, Any]:
     """PEP 751 ``archive`` or ``directory`` table for a direct reference."""
     import urllib.parse
     import urllib.request
@@ -76,7 +76,7 @@ def _direct_source(dist: DistFile, base: Path | None) -> dict[str, Any]:
                 import os
 
                 path = Path(os.path.relpath(local, base.resolve())).as_posix()
-            return {"directory": {"path": path, "editable": False}}
+            return {"directory": {"path": path, "editable": editable}}
     from shipyard.index.credentials import public_url
 
     # Credentials in a direct URL stay in the manifest; sync finds them per host
@@ -99,6 +99,7 @@ def build_lock_document(
     tool: Mapping[str, Any],
     environments: Sequence[str] = (),
     base: Path | None = None,
+    editable: Collection[str] = (),
 ) -> dict[str, Any]:
     """The lock as a plain dict in PEP 751 key order (datetimes for upload times).
 
@@ -106,6 +107,7 @@ def build_lock_document(
     :param environments: written as PEP 751 ``environments`` when the project
         restricted its targets (``[tool.shipyard] environments``).
     :param base: the lock's directory; local direct references are written relative to it.
+    :param editable: canonical names of local directories installed editable (PEP 660).
     """
     document: dict[str, Any] = {"lock-version": "1.0"}
     if environments:
@@ -145,7 +147,7 @@ def build_lock_document(
                 deps.append(item)
             entry["dependencies"] = deps
         if direct:
-            entry.update(_direct_source(package.files[0], base))
+            entry.update(_direct_source(package.files[0], base, package.name in editable))
             packages.append(entry)
             continue
         sdists = [f for f in package.files if not f.is_wheel]

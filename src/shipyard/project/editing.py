@@ -81,12 +81,20 @@ def add_requirements(
     editor = ManifestEditor(project.pyproject)
     transaction = _Transaction(project.root)
     try:
-        for req in requirements:
-            editor.add(req, group=group, optional=optional)
+        sourced: set[str] = set()
+        for index, req in enumerate(requirements):
+            requirements[index] = _as_path_source(project, req, editor)
+            if requirements[index].url is None and req.url is not None:
+                sourced.add(canonicalize_name(req.name))  # its source decides the version
+            editor.add(requirements[index], group=group, optional=optional)
         editor.write()
         current = load_project(project.root)
         outcome = lock_project(current, services)
-        bare = [r for r in requirements if not r.specifier and r.url is None]
+        bare = [
+            r
+            for r in requirements
+            if not r.specifier and r.url is None and canonicalize_name(r.name) not in sourced
+        ]
         if bare and outcome.resolution is not None:
             versions: dict[str, Version] = {}
             for package in outcome.resolution.packages:
@@ -113,6 +121,51 @@ def add_requirements(
     except BaseException:
         transaction.rollback(editor)
         raise
+
+
+def _as_path_source(
+    project: Project, requirement: Requirement, editor: ManifestEditor
+) -> Requirement:
+    """A requirement on a local path (``core @ ../core``, ``core @ file:///…``) as a plain
+    name plus a ``[tool.shipyard.sources]`` path source, relative to the project, so
+    the lock works from any clone and other tools read the name (a project directory
+    becomes editable). Other requirements are returned as they are.
+
+    :raises RequirementError: for a VCS URL (not supported yet) or a path that does not
+        exist.
+    """
+    import os
+    import urllib.parse
+    import urllib.request
+
+    from shipyard.errors import RequirementError
+
+    url = requirement.url
+    if url is None:
+        return requirement
+    scheme = url.split(":", 1)[0] if "://" in url or url.startswith("file:") else ""
+    if "+" in scheme:
+        raise RequirementError(
+            f"{requirement} is a VCS requirement, which shipyard cannot fetch yet.",
+            hint="Depend on a released version, a local path or an archive URL for now.",
+        )
+    if scheme not in ("", "file"):
+        return requirement  # an archive on a server: kept as a direct reference
+    if scheme == "file":
+        location = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+    else:
+        location = Path(url).expanduser()
+    location = (Path.cwd() / location).resolve()
+    if not location.exists():
+        raise RequirementError(
+            f"The path of {requirement.name} ({url}) does not exist (looked for {location}).",
+            hint="Give the path to a project directory or an archive, relative to here.",
+        )
+    relative = Path(os.path.relpath(location, project.root.resolve())).as_posix()
+    editor.set_source(requirement.name, {"path": relative})
+    plain = Requirement(str(requirement))
+    plain.url = None
+    return plain
 
 
 def remove_requirements(

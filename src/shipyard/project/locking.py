@@ -34,6 +34,12 @@ from shipyard.project.conda_locking import lock_conda
 from shipyard.project.freshness import lock_is_fresh, settings_inputs
 from shipyard.project.manifest import Project
 from shipyard.project.services import Services
+from shipyard.project.sources import (
+    apply_source,
+    editable_by_default,
+    named_indexes,
+    project_sources,
+)
 from shipyard.resolver.provider import (
     ForkStrategy,
     PrereleasePolicy,
@@ -89,15 +95,27 @@ def root_requirements(project: Project) -> list[RootRequirement]:
 
     :raises ManifestError: when such a requirement names an extra the project lacks.
     """
+    sources = project_sources(
+        project.tool, project.pyproject, named_indexes(project.tool, project.pyproject)
+    )
+
+    def sourced(requirement: Requirement) -> Requirement:
+        source = sources.get(canonicalize_name(requirement.name))
+        if source is None or requirement.url is not None:
+            return requirement
+        return apply_source(requirement, source, project.root)
+
     roots = [
-        RootRequirement(requirement=r, selector=None, origin=project.name)
+        RootRequirement(requirement=sourced(r), selector=None, origin=project.name)
         for req in project.dependencies
         for r in _own_extras(project, req, "[project].dependencies")
     ]
     for extra, reqs in sorted(project.optional_dependencies.items()):
         roots.extend(
             RootRequirement(
-                requirement=r, selector=f"'{extra}' in extras", origin=f"{project.name}[{extra}]"
+                requirement=sourced(r),
+                selector=f"'{extra}' in extras",
+                origin=f"{project.name}[{extra}]",
             )
             for req in reqs
             for r in _own_extras(project, req, f"[project.optional-dependencies].{extra}")
@@ -105,7 +123,7 @@ def root_requirements(project: Project) -> list[RootRequirement]:
     for group, reqs in sorted(project.dependency_groups.items()):
         roots.extend(
             RootRequirement(
-                requirement=r,
+                requirement=sourced(r),
                 selector=f"'{group}' in dependency_groups",
                 origin=f"{project.name}'s dependency group '{group}'",
             )
@@ -161,15 +179,54 @@ def make_repository(
     from shipyard.project.building import BuilderFactory
 
     factory = BuilderFactory(project, services, interpreter)
+    index_urls, pinned = project_indexes(project, services)
     return IndexRepository(
         client=services.client,
         cache=services.cache,
-        index_urls=services.settings.index_urls(),
+        index_urls=index_urls,
+        pinned=pinned,
         find_links=services.settings.find_links,
         executor=services.executor,
         refresh=refresh,
         build_metadata=factory.metadata_for_sdist,
         speculate=True,
+    )
+
+
+def project_indexes(
+    project: Project | None, services: Services
+) -> tuple[list[str], dict[str, str]]:
+    """The indexes asked, in order — the project's named indexes that are not
+    ``explicit``, then ``extra-index-urls``, then ``index-url`` (or the named index
+    marked ``default``) — and the index pins of ``[tool.shipyard.sources]`` (canonical
+    name → index URL).
+
+    :raises ManifestError: for a malformed ``[[tool.shipyard.index]]`` or source.
+    """
+    settings = services.settings
+    if project is None:
+        return settings.index_urls(), {}
+    indexes = named_indexes(project.tool, project.pyproject)
+    sources = project_sources(project.tool, project.pyproject, indexes)
+    by_name = {index.name: index for index in indexes}
+    main = next((i.url for i in indexes if i.default), settings.index_url)
+    ordered = [i.url for i in indexes if not i.explicit and not i.default]
+    ordered += [*settings.extra_index_urls, main]
+    pinned = {
+        name: by_name[source.target].url
+        for name, source in sources.items()
+        if source.kind == "index"
+    }
+    return list(dict.fromkeys(ordered)), pinned
+
+
+def editable_sources(project: Project) -> frozenset[str]:
+    """Canonical names of the ``path`` sources installed editable (PEP 660)."""
+    sources = project_sources(
+        project.tool, project.pyproject, named_indexes(project.tool, project.pyproject)
+    )
+    return frozenset(
+        name for name, source in sources.items() if editable_by_default(source, project.root)
     )
 
 
@@ -401,6 +458,7 @@ def lock_project(
         tool=tool,
         environments=environments,
         base=project.root,
+        editable=editable_sources(project),
     )
     if write:
         written, pending = write_lock(path, new_document), False

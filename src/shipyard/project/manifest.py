@@ -126,6 +126,21 @@ class Project:
         }
         if self.tool.get("conda") is not None:
             data["conda"] = self.tool["conda"]
+        for key in ("sources", "index"):  # where packages come from
+            if self.tool.get(key) is not None:
+                data[key] = self.tool[key]
+        sources = self.tool.get("sources")
+        path_manifests: dict[str, str] = {}
+        for name, entry in sorted(sources.items() if isinstance(sources, dict) else ()):
+            # A path source's own requirements are part of what the lock resolves.
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                try:
+                    text = (self.root / entry["path"] / PYPROJECT).read_bytes()
+                except OSError:
+                    continue
+                path_manifests[name] = hashlib.sha256(text).hexdigest()
+        if path_manifests:
+            data["path-manifests"] = path_manifests
         digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
         return f"sha256:{digest}"
 
@@ -406,6 +421,19 @@ class ManifestEditor:
                 array.multiline(True)
             value = array
         table[key] = value
+
+    def set_source(self, name: str, entry: Mapping[str, Any]) -> None:
+        """Set ``[tool.shipyard.sources] name`` to the inline table ``entry``."""
+        import tomlkit
+
+        table: Any = self.document
+        for index, key in enumerate(["tool", "shipyard", "sources"]):
+            if key not in table:
+                table[key] = tomlkit.table(is_super_table=index == 0)
+            table = table[key]
+        inline = tomlkit.inline_table()
+        inline.update(entry)
+        table[name] = inline
 
     def has_project_table(self) -> bool:
         """Whether the document has a ``[project]`` table."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,19 +98,34 @@ def read_fresh_stamp(
     current = _current(project_root, env_root, selection)
     if any(stamp.get(key) != value for key, value in current.items()) or None in current.values():
         return None
+    watched = stamp.get("watched", {})
+    if not isinstance(watched, dict) or any(
+        _digest(Path(path)) != digest for path, digest in watched.items()
+    ):
+        return None
     return dict(stamp)
 
 
 def write_stamp(
-    project_root: Path, env_root: Path, selection: dict[str, Any], *, packages: int
+    project_root: Path,
+    env_root: Path,
+    selection: dict[str, Any],
+    *,
+    packages: int,
+    watched: Sequence[Path] = (),
 ) -> None:
     """Record that the environment now matches the lock for ``selection``.
 
     Written after the sync's last change to ``site-packages``; best effort (a stamp
     that cannot be written only costs the next sync its shortcut).
+
+    :param watched: more files whose change makes the next sync do its work (the
+        ``pyproject.toml`` of path sources: their requirements are in the lock).
     """
     data = _current(project_root, env_root, selection)
     data["packages"] = packages
+    if watched:
+        data["watched"] = {str(path): _digest(path) for path in watched}
     tmp = env_root / f".{STAMP_NAME}.tmp"
     try:
         tmp.write_text(json.dumps(data, sort_keys=True))

@@ -30,6 +30,7 @@ from shipyard.project.environment import (
 from shipyard.project.freshness import lock_is_fresh
 from shipyard.project.manifest import Project, group_names
 from shipyard.project.services import Services
+from shipyard.project.sources import path_source_manifests
 from shipyard.project.stamp import clear_stamp, write_stamp
 
 if TYPE_CHECKING:
@@ -254,7 +255,13 @@ def sync_project(
             outcome=outcome,
         )
     (venv.site_packages / "__pycache__").mkdir(exist_ok=True)
-    write_stamp(project.root, venv.root, selection.key(), packages=len(selected))
+    write_stamp(
+        project.root,
+        venv.root,
+        selection.key(),
+        packages=len(selected),
+        watched=path_source_manifests(project),
+    )
     return outcome
 
 

@@ -1,0 +1,292 @@
+"""Where a project's packages come from: ``[tool.shipyard.sources]`` and named indexes.
+
+The shape is uv's, so a requirement in ``[project]`` stays a plain name that every
+other tool can read, and the manifest says apart where it comes from::
+
+    [tool.shipyard.sources]
+    core  = { path = "packages/core", editable = true }
+    torch = { index = "pytorch-cpu" }
+    mylib = { url = "https://files.example.com/mylib-1.0-py3-none-any.whl" }
+
+    [[tool.shipyard.index]]
+    name = "pytorch-cpu"
+    url = "https://download.pytorch.org/whl/cpu"
+    explicit = true          # only packages that name it come from it
+
+A ``path`` or ``url`` source turns the project's requirement on that name into a
+direct reference (PEP 440 ``name @ url``) for the resolver; a ``path`` source that is
+a project directory is installed editable (PEP 660) unless ``editable = false``. An
+``index`` source pins the name, wherever it is required, to that one index: no
+other index is asked for it, which is the defence against dependency confusion (a
+same-named package on a public index never wins). Names without a pin are looked up
+in the indexes that are not ``explicit``, in order — named indexes first, then
+``extra-index-urls``, then ``index-url`` — and the first index that has the name
+answers for all its versions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from shipyard.errors import ManifestError
+
+if TYPE_CHECKING:
+    from shipyard.project.manifest import Project
+
+__all__ = [
+    "NamedIndex",
+    "Source",
+    "apply_source",
+    "editable_by_default",
+    "named_indexes",
+    "path_source_manifests",
+    "project_sources",
+]
+
+_INDEX_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NamedIndex:
+    """One ``[[tool.shipyard.index]]`` entry.
+
+    :param name: how sources and ``SHIPYARD_INDEX_<NAME>_USERNAME/_PASSWORD`` name it.
+    :param url: the PEP 503 simple index root.
+    :param explicit: only packages whose source names this index come from it.
+    :param default: it replaces ``index-url`` as the index asked last.
+    """
+
+    name: str
+    url: str
+    explicit: bool = False
+    default: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    """Where one package comes from (one ``[tool.shipyard.sources]`` entry).
+
+    :param name: the canonical package name.
+    :param kind: ``path``, ``url``, ``index`` or ``git``.
+    :param target: the path (relative to the project as written), URL or index name.
+    :param editable: for a ``path`` source: install it editable (PEP 660); ``None``
+        means the default (editable when it is a project directory).
+    """
+
+    name: str
+    kind: Literal["path", "url", "index", "git"]
+    target: str
+    editable: bool | None = None
+
+
+def _error(message: str, project_file: Path, hint: str) -> ManifestError:
+    return ManifestError(message, context=str(project_file), hint=hint)
+
+
+def named_indexes(tool: Mapping[str, Any], project_file: Path) -> list[NamedIndex]:
+    """The ``[[tool.shipyard.index]]`` entries, in the order written.
+
+    :raises ManifestError: for an entry without a name or URL, a bad name, a repeated
+        name, or more than one ``default``.
+    """
+    entries = tool.get("index", [])
+    if not isinstance(entries, list):
+        raise _error(
+            "[tool.shipyard] index must be an array of tables ([[tool.shipyard.index]]).",
+            project_file,
+            'Write each index as [[tool.shipyard.index]] with name = "…" and url = "…".',
+        )
+    found: list[NamedIndex] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise _error(
+                "Each [[tool.shipyard.index]] entry must be a table.",
+                project_file,
+                'Give it name = "…" and url = "…".',
+            )
+        name, url = entry.get("name"), entry.get("url")
+        if not isinstance(name, str) or not _INDEX_NAME.match(name):
+            raise _error(
+                f"[[tool.shipyard.index]] needs a name of letters, digits, '.', '_' or '-' "
+                f"(got {name!r}).",
+                project_file,
+                'Add name = "internal" (sources refer to the index by it).',
+            )
+        if not isinstance(url, str) or not url.startswith(("http://", "https://", "file:")):
+            raise _error(
+                f"The index {name!r} needs a url (http://, https:// or file://).",
+                project_file,
+                f'Add url = "https://…/simple" to the [[tool.shipyard.index]] named {name!r}.',
+            )
+        unknown = sorted(set(entry) - {"name", "url", "explicit", "default"})
+        if unknown:
+            raise _error(
+                f"The index {name!r} has unknown keys: {', '.join(unknown)}.",
+                project_file,
+                "An index takes name, url, explicit and default.",
+            )
+        if any(i.name == name for i in found):
+            raise _error(
+                f"Two [[tool.shipyard.index]] entries are named {name!r}.",
+                project_file,
+                "Give each index its own name.",
+            )
+        found.append(
+            NamedIndex(
+                name=name,
+                url=url,
+                explicit=bool(entry.get("explicit", False)),
+                default=bool(entry.get("default", False)),
+            )
+        )
+    if sum(i.default for i in found) > 1:
+        raise _error(
+            "More than one [[tool.shipyard.index]] has default = true.",
+            project_file,
+            "Only one index can replace index-url.",
+        )
+    return found
+
+
+def project_sources(
+    tool: Mapping[str, Any], project_file: Path, indexes: list[NamedIndex]
+) -> dict[str, Source]:
+    """The ``[tool.shipyard.sources]`` entries by canonical name.
+
+    :raises ManifestError: for an entry that names no kind or several, an unknown key,
+        an index that is not defined, or a git source (not supported yet).
+    """
+    table = tool.get("sources", {})
+    if not isinstance(table, dict):
+        raise _error(
+            "[tool.shipyard.sources] must be a table of package name = { … }.",
+            project_file,
+            'Write e.g. core = { path = "packages/core" }.',
+        )
+    sources: dict[str, Source] = {}
+    for raw_name, entry in table.items():
+        name = canonicalize_name(raw_name)
+        where = f"[tool.shipyard.sources] {raw_name}"
+        if not isinstance(entry, dict):
+            raise _error(
+                f'{where} must be a table such as {{ path = "…" }}.',
+                project_file,
+                "A source is a table with one of path, url, index or git.",
+            )
+        kinds: list[Literal["path", "url", "index", "git"]] = [
+            k for k in ("path", "url", "index", "git") if k in entry
+        ]
+        if len(kinds) != 1:
+            raise _error(
+                f"{where} must name exactly one of path, url, index or git "
+                f"(it names {', '.join(kinds) or 'none'}).",
+                project_file,
+                'Write e.g. { path = "packages/core" } or { index = "internal" }.',
+            )
+        kind = kinds[0]
+        allowed = {
+            "path": {"path", "editable"},
+            "url": {"url"},
+            "index": {"index"},
+            "git": {"git", "tag", "rev", "branch", "subdirectory"},
+        }[kind]
+        unknown = sorted(set(entry) - allowed)
+        if unknown:
+            raise _error(
+                f"{where} has keys a {kind} source does not take: {', '.join(unknown)}.",
+                project_file,
+                f"A {kind} source takes {', '.join(sorted(allowed))}.",
+            )
+        target = entry[kind]
+        if not isinstance(target, str) or not target:
+            raise _error(
+                f"{where}: {kind} must be a non-empty string.",
+                project_file,
+                f'Write {kind} = "…".',
+            )
+        if kind == "git":
+            raise _error(
+                f"{where} is a git source, which shipyard cannot fetch yet.",
+                project_file,
+                "Depend on a released version, a path or an archive url for now.",
+            )
+        if kind == "index" and not any(i.name == target for i in indexes):
+            defined = ", ".join(i.name for i in indexes) or "none"
+            raise _error(
+                f"{where} names the index {target!r}, which no [[tool.shipyard.index]] "
+                f"defines (defined: {defined}).",
+                project_file,
+                f'Add [[tool.shipyard.index]] with name = "{target}" and its url.',
+            )
+        editable = entry.get("editable")
+        if editable is not None and not isinstance(editable, bool):
+            raise _error(
+                f"{where}: editable must be true or false.",
+                project_file,
+                "Write editable = true or editable = false.",
+            )
+        sources[name] = Source(name=name, kind=kind, target=target, editable=editable)
+    return sources
+
+
+def _is_project_directory(path: Path) -> bool:
+    return (path / "pyproject.toml").is_file() or (path / "setup.py").is_file()
+
+
+def apply_source(requirement: Requirement, source: Source, root: Path) -> Requirement:
+    """``requirement`` with the direct reference its ``path`` or ``url`` source gives
+    (extras and marker kept; a version specifier is dropped: the source decides the
+    version). ``index`` sources leave the requirement as it is.
+
+    :param root: the project directory relative paths start from.
+    :raises ManifestError: when a path source's path does not exist.
+    """
+    if source.kind == "index":
+        return requirement
+    if source.kind == "path":
+        location = (root / source.target).resolve()
+        if not location.exists():
+            raise _error(
+                f"The path source of {source.name} ({source.target}) does not exist "
+                f"(looked for {location}).",
+                root / "pyproject.toml",
+                "Fix the path in [tool.shipyard.sources]; it is relative to the project.",
+            )
+        url = location.as_uri()
+    else:
+        url = source.target
+    rewritten = Requirement(str(requirement))
+    rewritten.specifier = type(requirement.specifier)()
+    rewritten.url = url
+    return rewritten
+
+
+def editable_by_default(source: Source, root: Path) -> bool:
+    """Whether a ``path`` source is installed editable: as written, else when it is a
+    project directory (not an archive)."""
+    if source.kind != "path":
+        return False
+    if source.editable is not None:
+        return source.editable and _is_project_directory((root / source.target).resolve())
+    return _is_project_directory((root / source.target).resolve())
+
+
+def path_source_manifests(project: Project) -> list[Path]:
+    """The ``pyproject.toml`` of each ``path`` source that is a project directory (a
+    :class:`~shipyard.project.manifest.Project`'s sources; their requirements are
+    part of what the lock resolves)."""
+    table = project.tool.get("sources")
+    found = []
+    for entry in table.values() if isinstance(table, dict) else ():
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+            manifest = (project.root / entry["path"] / "pyproject.toml").resolve()
+            if manifest.is_file():
+                found.append(manifest)
+    return sorted(found)
