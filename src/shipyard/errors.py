@@ -19,6 +19,7 @@ __all__ = [
     "BuildError",
     "CacheError",
     "DiskFullError",
+    "GitError",
     "HashMismatchError",
     "ImageError",
     "InstallError",
@@ -109,6 +110,10 @@ class NetworkError(ShipyardError):
         super().__init__(message, hint=hint, context=url)
         self.url = url
         self.status = status
+
+
+class GitError(ShipyardError):
+    """A git repository could not be fetched, or a revision is not in it."""
 
 
 class HashMismatchError(ShipyardError):

@@ -415,10 +415,11 @@ def test_direct_references_to_a_wheel_an_http_archive_and_a_directory(
 
 def test_vcs_requirement_is_refused_clearly(tmp_path: Path, make_index) -> None:  # type: ignore[no-untyped-def]
     index = make_index(PACKAGES)
-    project = new_project(tmp_path, index, ["helper @ git+https://example.invalid/helper.git"])
+    project = new_project(tmp_path, index, ["helper @ hg+https://example.invalid/helper"])
     result = shipyard(project, "lock", check=False)
     assert result.returncode == 1
-    assert "VCS requirements are not supported yet" in result.stderr
+    assert "Only git VCS requirements are supported" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_project_with_build_system_is_installed_editable(tmp_path: Path, make_index) -> None:  # type: ignore[no-untyped-def]

@@ -126,3 +126,59 @@ def test_wrong_credentials_are_reported_without_the_secret(  # type: ignore[no-u
     assert "Authentication required (HTTP 401)" in result.stderr
     assert f"http://{USER}:****@127.0.0.1:{index.port}/simple/alpha/" in result.stderr
     assert not _leaks(result.stdout + result.stderr)
+
+
+def test_git_and_named_index_credentials_are_never_written(  # type: ignore[no-untyped-def]
+    tmp_path: Path, make_index, isolated_env: Path
+) -> None:
+    from support.git_server import GitServer, make_repository
+
+    public = make_index([pkg("beta", "2.0")])
+    private = make_index([pkg("alpha", "1.0", ["beta"])], auth=(USER, TOKEN))
+    root = tmp_path / "git" / "served"
+    backend = (
+        '[build-system]\nrequires = ["shipyard-test-backend"]\n'
+        'build-backend = "shipyard_test_backend"\n\n'
+    )
+    make_repository(
+        root,
+        "gitpkg",
+        {
+            "pyproject.toml": backend + '[project]\nname = "gitpkg"\nversion = "1.0"\n',
+            "gitpkg/__init__.py": "VALUE = 1\n",
+        },
+    )
+    server = GitServer(root, credentials=(USER, TOKEN))
+    try:
+        git_url = server.url.replace("http://", f"http://{USER}:{TOKEN}@")
+        private_url = f"http://{USER}:{TOKEN}@127.0.0.1:{private.port}/simple"
+        project = tmp_path / "proj"
+        project.mkdir()
+        (project / "pyproject.toml").write_text(
+            '[project]\nname = "proj"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+            'dependencies = ["alpha", "gitpkg"]\n\n'
+            f'[tool.shipyard]\nindex-url = "{public.index_url}"\n\n'
+            f'[[tool.shipyard.index]]\nname = "private"\nurl = "{private_url}"\nexplicit = true\n\n'
+            "[tool.shipyard.sources]\n"
+            'alpha = { index = "private" }\n'
+            f'gitpkg = {{ git = "{git_url}/gitpkg.git", branch = "main" }}\n'
+        )
+        outputs: list[str] = []
+        for args in (
+            ("lock",),
+            ("sync",),
+            ("export", "--format", "pylock", "-o", "pylock.out.toml"),
+        ):
+            result = shipyard(project, "-v", *args, **{"HOME": str(tmp_path / "home")})
+            outputs.extend([result.stdout, result.stderr])
+        assert installed(project) == {"alpha": "1.0", "beta": "2.0", "gitpkg": "1.0"}
+        assert server.requests and private.requests  # both needed the credentials
+        leaked = [text for text in outputs if _leaks(text)]
+        assert not leaked, leaked[0]
+        user_file = project / "pyproject.toml"
+        for path in [*project.rglob("*"), *isolated_env.rglob("*")]:
+            assert not _leaks(str(path)), path
+            if path.is_file() and not path.is_symlink() and path != user_file:
+                assert not _leaks(path.read_bytes()), path
+    finally:
+        server.close()

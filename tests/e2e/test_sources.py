@@ -116,7 +116,11 @@ def test_unusable_sources_are_clear_errors(tmp_path: Path, make_index) -> None: 
     index = make_index(PACKAGES)
     cases = {
         "undefined": ('internal = { index = "nowhere" }', "names the index 'nowhere'"),
-        "git": ('internal = { git = "https://example.invalid/x.git" }', "git source"),
+        "git": ('internal = { git = "https://example.invalid/x.git" }', "git could not list"),
+        "revs": (
+            'internal = { git = "https://x/y.git", tag = "a", branch = "b" }',
+            "more than one",
+        ),
         "two": ('internal = { path = "a", url = "https://x/y.whl" }', "exactly one of"),
         "missing": ('internal = { path = "no/such/dir" }', "does not exist"),
     }

@@ -49,6 +49,7 @@ BUCKETS: dict[str, int] = {
     "conda-pkgs": 1,
     "conda-mapping": 1,
     "oci": 1,
+    "git": 1,
 }
 
 _CACHEDIR_TAG = (

@@ -25,13 +25,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="SUBDIR",
         help="with --conda: only for this conda platform (e.g. linux-64)",
     )
+    revision = parser.add_mutually_exclusive_group()
+    revision.add_argument("--tag", help="for a git+ requirement: the tag to lock")
+    revision.add_argument("--branch", help="for a git+ requirement: the branch to follow")
+    revision.add_argument("--rev", help="for a git+ requirement: the commit (or any revision)")
     parser.add_argument("--no-sync", action="store_true", help="lock but do not sync")
     parser.add_argument("--python", help="interpreter for .venv (version, range or path)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Add, lock, sync; prints the summary."""
+    from functools import partial
+
     from shipyard.cli.common import run_edit
     from shipyard.project.editing import add_requirements
 
-    return run_edit(args, add_requirements, args.requirements)
+    revision = next(
+        ((kind, value) for kind in ("tag", "branch", "rev") if (value := getattr(args, kind))),
+        None,
+    )
+    return run_edit(args, partial(add_requirements, git_revision=revision), args.requirements)

@@ -100,8 +100,17 @@ def command_services(
     settings = load_settings(project_table=project.tool if project else None, cli=cli)
     output = Output(quiet=bool(getattr(args, "quiet", False)), color=settings.color)
     reporter = ConsoleReporter(output)
+    indexes = project.tool.get("index") if project else None
     services = Services(
-        settings, reporter, cli_python=getattr(args, "python", None), cli_values=cli
+        settings,
+        reporter,
+        cli_python=getattr(args, "python", None),
+        cli_values=cli,
+        credential_urls=[
+            entry["url"]
+            for entry in (indexes if isinstance(indexes, list) else ())
+            if isinstance(entry, dict) and isinstance(entry.get("url"), str)
+        ],
     )
     try:
         yield services, output

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -32,6 +33,9 @@ from shipyard.index.metadata import MetadataFetcher
 from shipyard.index.pages import version_text
 from shipyard.index.simple import FindLinks, ProjectPage, SimpleIndex
 from shipyard.models import CoreMetadata, DistFile, ProjectVersion, VersionGroup
+
+if TYPE_CHECKING:
+    from shipyard.vcs.git import GitRepositories
 
 __all__ = ["IndexRepository"]
 
@@ -117,6 +121,10 @@ class IndexRepository:
     :param speculate: fetch ahead of the resolver: each page's newest final release's
         metadata, and the pages of what that requires (a lock's breadth-first walk,
         without waiting for each decision).
+    :param git: fetches git sources (``None``: git direct references are refused).
+    :param git_pins: a git direct reference (as written, revision included) → the
+        commit the previous lock holds for it: kept instead of asking the repository
+        again, so a lock does not move a branch unless told to.
     """
 
     def __init__(
@@ -131,6 +139,8 @@ class IndexRepository:
         refresh: bool | frozenset[str] = False,
         build_metadata: Callable[[DistFile], CoreMetadata] | None = None,
         speculate: bool = False,
+        git: GitRepositories | None = None,
+        git_pins: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
         self.indexes = [SimpleIndex(url, client, cache) for url in index_urls]
@@ -146,6 +156,8 @@ class IndexRepository:
         self.refresh = refresh
         self.fetcher = MetadataFetcher(client, cache, build_metadata)
         self.speculate = speculate
+        self.git = git
+        self.git_pins = dict(git_pins or {})
         # Background tasks, not futures: a thread that needs a page or metadata still
         # queued fetches it itself (a build's own resolution runs on a pool worker).
         self._pages: dict[str, BackgroundTask[list[ProjectVersion]]] = {}
@@ -267,10 +279,12 @@ class IndexRepository:
 
         from shipyard.errors import RequirementError
 
+        if url.startswith("git+") and self.git is not None:
+            return self._git_version(name, url)
         if "+" in url.split(":", 1)[0]:
             raise RequirementError(
-                f"VCS requirements are not supported yet: {name} @ {url}.",
-                hint="Depend on a released version, an archive URL or a local directory.",
+                f"Only git VCS requirements are supported: {name} @ {url}.",
+                hint="Use a git URL (git+https://…), a released version or an archive URL.",
             )
         path = url.rsplit("/", 1)[-1] or name
         if url.startswith("file:"):
@@ -291,6 +305,35 @@ class IndexRepository:
         version = ProjectVersion(Version(metadata.version), (dist,), "")
         with self._lock:
             self._direct[url] = (version, metadata)
+        return version
+
+    def _git_version(self, name: str, url: str) -> ProjectVersion:
+        """A git direct reference's one version: its revision resolved to a commit (the
+        previous lock's, when it pinned this very reference), the commit's tree exported,
+        the metadata built from it. The version's file URL names the commit."""
+        from shipyard.errors import RequirementError
+        from shipyard.vcs.git import GitUrl
+
+        assert self.git is not None
+        source = GitUrl.parse(url)
+        from shipyard.index.credentials import public_url
+
+        key = str(GitUrl(public_url(source.repository), source.revision, source.subdirectory))
+        commit = self.git_pins.get(key) or self.git.resolve(source)
+        directory = self.git.checkout(source, commit)
+        metadata = self.fetcher.fetch(
+            DistFile(filename=name, url=directory.as_uri()), use_cache=False
+        )
+        if metadata.name != name:
+            raise RequirementError(
+                f"{url} holds the project {metadata.name!r}, not {name!r}.",
+                hint=f"Write it as '{metadata.name} @ {url}'.",
+            )
+        pinned = DistFile(filename=name, url=str(source.with_revision(commit)))
+        version = ProjectVersion(Version(metadata.version), (pinned,), "")
+        with self._lock:
+            self._direct[url] = (version, metadata)
+            self._direct[pinned.url] = (version, metadata)
         return version
 
     def metadata(self, version: ProjectVersion) -> CoreMetadata:
@@ -325,6 +368,8 @@ class IndexRepository:
 
         :raises NetworkError: when a remote file without a hash must be downloaded and fails.
         """
+        if dist.url.startswith("git+"):
+            return dist  # a git commit is its own digest (PEP 751 vcs commit-id)
         if dist.sha256 and (dist.size is not None or not dist.url.startswith("file:")):
             return dist
         if dist.url.startswith("file:"):

@@ -25,7 +25,7 @@ import hashlib
 import time
 from collections.abc import Callable, Collection
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ from shipyard.reporting import Reporter
 
 if TYPE_CHECKING:
     from shipyard.index.http import HttpClient
+    from shipyard.vcs.git import GitRepositories
 
 __all__ = ["DirectoryBuilder", "InstallTimes", "Installer", "SdistBuilder"]
 
@@ -78,6 +79,8 @@ class Installer:
         tag): a wheel built from an sdist is reused only for the same interpreter.
     :param report_installs: send ``install_*``/``package_*`` events (off for build
         environments, filled while the main install's progress is on screen).
+    :param git: fetches the commits of git packages, which are then built through
+        ``build_directory`` (as ordinary wheels, cached per commit and interpreter).
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class Installer:
         build_directory: DirectoryBuilder | None = None,
         build_key: str = "",
         report_installs: bool = True,
+        git: GitRepositories | None = None,
     ) -> None:
         self.preparer = WheelPreparer(
             cache=cache,
@@ -105,6 +109,9 @@ class Installer:
         self.threads = max(1, threads)
         self.build_directory = build_directory
         self.report_installs = report_installs
+        self.git = git
+        self.cache = cache
+        self.build_key = build_key
 
     def install(
         self,
@@ -190,6 +197,12 @@ class Installer:
         for dist in to_add:
             if dist.directory is not None:
                 continue
+            if dist.vcs:
+                if self.executor is None:
+                    unpacked[dist.name] = self._vcs_wheel(dist)
+                else:
+                    futures[dist.name] = self.executor.submit(self._vcs_wheel, dist)
+                continue
             found = preparer.lookup(dist)
             if found is not None:
                 unpacked[dist.name] = found
@@ -225,6 +238,36 @@ class Installer:
         digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
         return self.preparer.cached_wheel(digest) or self.preparer.unpack(wheel, digest)
 
+    def _vcs_wheel(self, dist: LockedDistribution) -> UnpackedWheel:
+        """The wheel of a git package: built once per commit (and interpreter) from the
+        commit's exported tree, then taken from the cache."""
+        from shipyard.atomic import atomic_write_text
+        from shipyard.errors import InstallError
+        from shipyard.vcs.git import GitUrl
+
+        assert dist.url is not None
+        if self.git is None or self.build_directory is None:
+            raise InstallError(
+                f"{dist.name} comes from a git repository, and this install cannot build it.",
+                hint="Install it from a wheel, or from a project sync.",
+            )
+        key = hashlib.sha256(dist.url.encode()).hexdigest()
+        marker = self.cache.bucket("built") / f"git-{key}" / (self.build_key or "any")
+        marker = marker / "wheel.sha256"
+        if marker.is_file():
+            found = self.preparer.cached_wheel(marker.read_text().strip())
+            if found is not None:
+                return found
+        source = GitUrl.parse(dist.url)
+        assert source.revision is not None
+        tree = self.git.checkout(source, source.revision)
+        wheel = self.build_directory(tree, replace(dist, editable=False))
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        unpacked = self.preparer.cached_wheel(digest) or self.preparer.unpack(wheel, digest)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(marker, digest, fsync=False)
+        return unpacked
+
     def _removed(self, name: str, version: str) -> None:
         if self.report_installs:
             self.reporter.package_removed(name, version)
@@ -235,6 +278,18 @@ def _direct_url(dist: LockedDistribution, source: Path | None) -> dict[str, Any]
     for a distribution locked by URL, ``None`` for one from an index."""
     if source is not None:
         return {"url": source.as_uri(), "dir_info": {"editable": dist.editable}}
+    if dist.vcs and dist.url is not None:
+        from shipyard.index.credentials import public_url
+        from shipyard.vcs.git import GitUrl
+
+        pinned = GitUrl.parse(dist.url)
+        data: dict[str, Any] = {
+            "url": public_url(pinned.repository),
+            "vcs_info": {"vcs": "git", "commit_id": pinned.revision},
+        }
+        if pinned.subdirectory:
+            data["subdirectory"] = pinned.subdirectory
+        return data
     if dist.direct and dist.url is not None:
         return {"url": dist.url, "archive_info": {"hashes": {"sha256": dist.sha256}}}
     return None

@@ -57,6 +57,14 @@ def _same_version(installed: str, locked: str | None) -> bool:
         return installed == locked
 
 
+def _same_commit(current: InstalledDistribution, locked: LockedDistribution) -> bool:
+    """A git package is current when PEP 610's ``vcs_info`` names the locked commit."""
+    data = current.direct_url or {}
+    vcs_info = data.get("vcs_info") or {}
+    commit = (locked.url or "").partition("#")[0].rpartition("@")[2]
+    return bool(commit) and vcs_info.get("commit_id") == commit
+
+
 def _directory_current(
     current: InstalledDistribution, locked: LockedDistribution, base: Path
 ) -> bool:
@@ -116,7 +124,12 @@ def compute_plan(
         elif (
             reinstall_all
             or not _same_version(current.version, locked.version)
-            or (locked.direct and (current.direct_url or {}).get("url") != locked.url)
+            or (locked.vcs and not _same_commit(current, locked))
+            or (
+                locked.direct
+                and not locked.vcs
+                and (current.direct_url or {}).get("url") != locked.url
+            )
             or not (current.dist_info / "RECORD").is_file()  # an install cut short
         ):
             plan.reinstall.append((current, locked))

@@ -63,10 +63,29 @@ def _file_table(dist: DistFile) -> dict[str, Any]:
     return table
 
 
-def _direct_source(dist: DistFile, base: Path | None, editable: bool) -> dict[str, Any]:
-    """PEP 751 ``archive`` or ``directory`` table for a direct reference."""
+def _direct_source(
+    dist: DistFile, base: Path | None, editable: bool, requested: str | None
+) -> dict[str, Any]:
+    """PEP 751 ``archive``, ``directory`` or ``vcs`` table for a direct reference.
+
+    :param requested: for git, the revision the manifest asked for (tag or branch).
+    """
     import urllib.parse
     import urllib.request
+
+    from shipyard.index.credentials import public_url
+
+    if dist.url.startswith("git+"):
+        from shipyard.vcs.git import GitUrl
+
+        source = GitUrl.parse(dist.url)
+        vcs: dict[str, Any] = {"type": "git", "url": public_url(source.repository)}
+        if requested:
+            vcs["requested-revision"] = requested
+        vcs["commit-id"] = source.revision
+        if source.subdirectory:
+            vcs["subdirectory"] = source.subdirectory
+        return {"vcs": vcs}
 
     if dist.url.startswith("file:"):
         local = Path(urllib.request.url2pathname(urllib.parse.urlsplit(dist.url).path))
@@ -77,7 +96,6 @@ def _direct_source(dist: DistFile, base: Path | None, editable: bool) -> dict[st
 
                 path = Path(os.path.relpath(local, base.resolve())).as_posix()
             return {"directory": {"path": path, "editable": editable}}
-    from shipyard.index.credentials import public_url
 
     # Credentials in a direct URL stay in the manifest; sync finds them per host
     # (index URLs, SHIPYARD_INDEX_*, ~/.netrc).
@@ -100,6 +118,7 @@ def build_lock_document(
     environments: Sequence[str] = (),
     base: Path | None = None,
     editable: Collection[str] = (),
+    requested_revisions: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The lock as a plain dict in PEP 751 key order (datetimes for upload times).
 
@@ -108,6 +127,7 @@ def build_lock_document(
         restricted its targets (``[tool.shipyard] environments``).
     :param base: the lock's directory; local direct references are written relative to it.
     :param editable: canonical names of local directories installed editable (PEP 660).
+    :param requested_revisions: canonical name → the git revision the manifest asked for.
     """
     document: dict[str, Any] = {"lock-version": "1.0"}
     if environments:
@@ -147,7 +167,14 @@ def build_lock_document(
                 deps.append(item)
             entry["dependencies"] = deps
         if direct:
-            entry.update(_direct_source(package.files[0], base, package.name in editable))
+            entry.update(
+                _direct_source(
+                    package.files[0],
+                    base,
+                    package.name in editable,
+                    (requested_revisions or {}).get(package.name),
+                )
+            )
             packages.append(entry)
             continue
         sdists = [f for f in package.files if not f.is_wheel]
@@ -414,6 +441,7 @@ def _select(
         PackageArchive,
         PackageDirectory,
         PackageSdist,
+        PackageVcs,
         PackageWheel,
         Pylock,
         PylockSelectError,
@@ -479,12 +507,29 @@ def _select(
                         direct=archive,
                     )
                 )
+            elif isinstance(dist, PackageVcs) and dist.type == "git" and dist.url:
+                from shipyard.vcs.git import GitUrl
+
+                pinned = GitUrl(dist.url, dist.commit_id, dist.subdirectory)
+                selected.append(
+                    LockedDistribution(
+                        name=package.name,
+                        version=version,
+                        url=str(pinned),
+                        filename=None,
+                        sha256=None,
+                        size=None,
+                        is_wheel=False,
+                        direct=True,
+                        vcs=True,
+                    )
+                )
             else:
                 raise LockError(
-                    f"Package {package.name} comes from a VCS repository, which shipyard "
-                    "cannot install yet.",
+                    f"Package {package.name} comes from a VCS repository shipyard cannot "
+                    "install (only git repositories named by URL are supported).",
                     context=str(path),
-                    hint="Depend on a released version instead.",
+                    hint="Depend on a released version or a git URL instead.",
                 )
     except PylockSelectError as exc:
         raise LockError(

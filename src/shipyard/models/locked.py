@@ -16,8 +16,10 @@ class LockedDistribution:
     :param size: bytes, when recorded; :param is_wheel: False for an sdist.
     :param directory: for a PEP 751 ``directory`` package, its path (relative to the lock).
     :param editable: install the directory editable (PEP 660).
-    :param direct: a direct reference (PEP 751 ``archive``): recorded in
+    :param direct: a direct reference (PEP 751 ``archive`` or ``vcs``): recorded in
         ``direct_url.json`` (PEP 610) when installed.
+    :param vcs: a PEP 751 ``vcs`` package: ``url`` is
+        ``git+<repository>@<commit>[#subdirectory=<path>]``, built from that commit.
     """
 
     name: str
@@ -30,3 +32,4 @@ class LockedDistribution:
     directory: str | None = None
     editable: bool = False
     direct: bool = False
+    vcs: bool = False

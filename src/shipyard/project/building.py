@@ -293,8 +293,10 @@ def make_installer(
     :param parallel: ``False`` prepares in the calling thread, for installs that run on
         the executor's own threads (build environments)."""
     from shipyard.install.installer import Installer
+    from shipyard.vcs.git import GitRepositories
 
     return Installer(
+        git=GitRepositories(services.cache.bucket("git"), offline=services.settings.offline),
         cache=services.cache,
         client=lambda: services.client,
         reporter=services.reporter,

@@ -59,8 +59,13 @@ def add_requirements(
     no_sync: bool = False,
     conda: bool = False,
     conda_platform: str | None = None,
+    git_revision: tuple[str, str] | None = None,
 ) -> EditOutcome:
     """Add requirements to the manifest, then lock and sync.
+
+    A requirement on a local path or a git URL becomes a plain name and a
+    ``[tool.shipyard.sources]`` entry (``git_revision``: ``("tag"|"branch"|"rev",
+    value)`` for a git URL, as ``--tag``/``--branch``/``--rev`` give it).
 
     With ``conda``, ``texts`` are conda MatchSpecs added to ``[tool.shipyard.conda]
     dependencies`` (or to ``[tool.shipyard.conda.target.<conda_platform>]``).
@@ -83,7 +88,7 @@ def add_requirements(
     try:
         sourced: set[str] = set()
         for index, req in enumerate(requirements):
-            requirements[index] = _as_path_source(project, req, editor)
+            requirements[index] = _as_path_source(project, req, editor, git_revision)
             if requirements[index].url is None and req.url is not None:
                 sourced.add(canonicalize_name(req.name))  # its source decides the version
             editor.add(requirements[index], group=group, optional=optional)
@@ -124,15 +129,20 @@ def add_requirements(
 
 
 def _as_path_source(
-    project: Project, requirement: Requirement, editor: ManifestEditor
+    project: Project,
+    requirement: Requirement,
+    editor: ManifestEditor,
+    git_revision: tuple[str, str] | None = None,
 ) -> Requirement:
-    """A requirement on a local path (``core @ ../core``, ``core @ file:///…``) as a plain
-    name plus a ``[tool.shipyard.sources]`` path source, relative to the project, so
-    the lock works from any clone and other tools read the name (a project directory
-    becomes editable). Other requirements are returned as they are.
+    """A requirement on a local path (``core @ ../core``, ``core @ file:///…``) or a git
+    repository (``attrs @ git+https://…@v1``) as a plain name plus a
+    ``[tool.shipyard.sources]`` entry — paths relative to the project, so the lock
+    works from any clone and other tools read the name (a project directory becomes
+    editable). Other requirements are returned as they are.
 
-    :raises RequirementError: for a VCS URL (not supported yet) or a path that does not
-        exist.
+    :param git_revision: ``("tag"|"branch"|"rev", value)`` from ``--tag``/``--branch``/
+        ``--rev``, over the revision in the URL.
+    :raises RequirementError: for another VCS, or a path that does not exist.
     """
     import os
     import urllib.parse
@@ -144,10 +154,26 @@ def _as_path_source(
     if url is None:
         return requirement
     scheme = url.split(":", 1)[0] if "://" in url or url.startswith("file:") else ""
+    if scheme.startswith("git+"):
+        from shipyard.vcs.git import GitUrl
+
+        source = GitUrl.parse(url)
+        entry: dict[str, str] = {"git": source.repository}
+        if git_revision is not None:
+            entry[git_revision[0]] = git_revision[1]
+        elif source.revision:
+            entry["rev"] = source.revision
+        if source.subdirectory:
+            entry["subdirectory"] = source.subdirectory
+        editor.set_source(requirement.name, entry)
+        plain = Requirement(str(requirement))
+        plain.url = None
+        return plain
     if "+" in scheme:
         raise RequirementError(
-            f"{requirement} is a VCS requirement, which shipyard cannot fetch yet.",
-            hint="Depend on a released version, a local path or an archive URL for now.",
+            f"{requirement} is a {scheme.partition('+')[0]} requirement; shipyard fetches "
+            "git repositories only.",
+            hint="Use a git URL (git+https://…), a released version or an archive URL.",
         )
     if scheme not in ("", "file"):
         return requirement  # an archive on a server: kept as a direct reference

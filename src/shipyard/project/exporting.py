@@ -374,8 +374,12 @@ def _requirements_txt(
             continue
         if "archive" in package and package["archive"].get("url"):
             head = f"{name} @ {package['archive']['url']}{suffix}"
-        elif "vcs" in package:
-            continue  # shipyard never locks VCS packages
+        elif "vcs" in package and not constraints:
+            vcs = package["vcs"]
+            head = f"{name} @ git+{vcs['url']}@{vcs['commit-id']}"
+            if vcs.get("subdirectory"):
+                head += f"#subdirectory={vcs['subdirectory']}"
+            head += suffix  # a commit is its own digest: pip takes no hash for it
         elif package.get("version"):
             head = f"{name}=={package['version']}{suffix}"
         else:

@@ -169,14 +169,17 @@ def make_repository(
     *,
     refresh: bool | frozenset[str] = False,
     interpreter: Interpreter | None = None,
+    git_pins: Mapping[str, str] | None = None,
 ) -> IndexRepository:
     """The index repository of the settings' indexes; sdist metadata is built with
     ``interpreter``, else the project's, found only when an sdist is met.
 
     :param project: ``None`` only together with ``interpreter`` (``pip compile``).
     :param refresh: ``True`` or the canonical names whose index pages are fetched anew.
+    :param git_pins: git direct reference (credentials removed) → the commit to keep.
     """
     from shipyard.project.building import BuilderFactory
+    from shipyard.vcs.git import GitRepositories
 
     factory = BuilderFactory(project, services, interpreter)
     index_urls, pinned = project_indexes(project, services)
@@ -190,7 +193,43 @@ def make_repository(
         refresh=refresh,
         build_metadata=factory.metadata_for_sdist,
         speculate=True,
+        git=GitRepositories(services.cache.bucket("git"), offline=services.settings.offline),
+        git_pins=git_pins,
     )
+
+
+def _git_pins(lock: LockFile | None, upgrade: frozenset[str]) -> dict[str, str]:
+    """The commits a lock holds for git sources, by the reference that asked for them
+    (``git+<repository>[@<revision>][#subdirectory=…]``, credentials removed), except
+    for the names being upgraded."""
+    from shipyard.vcs.git import GitUrl
+
+    pins: dict[str, str] = {}
+    for package in lock.packages if lock is not None else ():
+        vcs = package.get("vcs")
+        name = canonicalize_name(str(package.get("name", "")))
+        if not isinstance(vcs, Mapping) or vcs.get("type") != "git" or name in upgrade:
+            continue
+        reference = GitUrl(
+            str(vcs.get("url", "")), vcs.get("requested-revision"), vcs.get("subdirectory")
+        )
+        if vcs.get("commit-id"):
+            pins[str(reference)] = str(vcs["commit-id"])
+    return pins
+
+
+def _requested_revisions(roots: Sequence[RootRequirement]) -> dict[str, str]:
+    """Canonical name → the revision a git requirement asks for (tag, branch or rev)."""
+    from shipyard.vcs.git import GitUrl
+
+    found: dict[str, str] = {}
+    for root in roots:
+        url = root.requirement.url
+        if url and url.startswith("git+"):
+            revision = GitUrl.parse(url).revision
+            if revision:
+                found[canonicalize_name(root.requirement.name)] = revision
+    return found
 
 
 def project_indexes(
@@ -428,9 +467,15 @@ def lock_project(
             project, services, conda, targets, None if upgrade else previous_lock
         )
         options = replace(options, provided=provided)
-    repository = make_repository(project, services, refresh=True if upgrade else upgrade_names)
+    roots = root_requirements(project)
+    repository = make_repository(
+        project,
+        services,
+        refresh=True if upgrade else upgrade_names,
+        git_pins={} if upgrade else _git_pins(previous_lock, upgrade_names),
+    )
     result = resolve(
-        root_requirements(project),
+        roots,
         project_name=project.name,
         targets=targets,
         repository=repository,
@@ -459,6 +504,7 @@ def lock_project(
         environments=environments,
         base=project.root,
         editable=editable_sources(project),
+        requested_revisions=_requested_revisions(roots),
     )
     if write:
         written, pending = write_lock(path, new_document), False

@@ -7,7 +7,7 @@ none. This is deliberately small: the use cases take what they need from it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,8 @@ class Services:
 
     :param cli_python: the interpreter request given with ``--python`` (it outranks
         ``.python-version``, which outranks the settings' ``python``).
+    :param credential_urls: more URLs whose ``user:password@`` apply to their host (the
+        project's named indexes, ``[[tool.shipyard.index]]``).
     """
 
     def __init__(
@@ -36,11 +38,13 @@ class Services:
         *,
         cli_python: str | None = None,
         cli_values: Mapping[str, Any] | None = None,
+        credential_urls: Sequence[str] = (),
     ) -> None:
         self.settings = settings
         self.cli_values: Mapping[str, Any] = dict(cli_values or {})
         self.reporter: Reporter = reporter if reporter is not None else NullReporter()
         self.cli_python = cli_python
+        self.credential_urls = tuple(credential_urls)
         self._cache: Cache | None = None
         self._client: HttpClient | None = None
         self._client_lock = threading.Lock()
@@ -68,7 +72,12 @@ class Services:
 
             settings = self.settings
             credentials = host_credentials(
-                [settings.index_url, *settings.extra_index_urls, *settings.find_links],
+                [
+                    settings.index_url,
+                    *settings.extra_index_urls,
+                    *settings.find_links,
+                    *self.credential_urls,
+                ],
                 index_url=settings.index_url,
                 username=settings.index_username,
                 password=settings.index_password,

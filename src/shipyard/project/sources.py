@@ -75,7 +75,8 @@ class Source:
 
     :param name: the canonical package name.
     :param kind: ``path``, ``url``, ``index`` or ``git``.
-    :param target: the path (relative to the project as written), URL or index name.
+    :param target: the path (relative to the project as written), URL or index name;
+        for git, the PEP 508 URL ``git+<repository>[@<revision>][#subdirectory=<path>]``.
     :param editable: for a ``path`` source: install it editable (PEP 660); ``None``
         means the default (editable when it is a project directory).
     """
@@ -211,11 +212,11 @@ def project_sources(
                 project_file,
                 f'Write {kind} = "…".',
             )
-        if kind == "git":
+        if kind == "git" and sum(k in entry for k in ("tag", "rev", "branch")) > 1:
             raise _error(
-                f"{where} is a git source, which shipyard cannot fetch yet.",
+                f"{where} names more than one of tag, rev and branch.",
                 project_file,
-                "Depend on a released version, a path or an archive url for now.",
+                "Name one revision: a tag, a branch or a commit (rev).",
             )
         if kind == "index" and not any(i.name == target for i in indexes):
             defined = ", ".join(i.name for i in indexes) or "none"
@@ -232,6 +233,12 @@ def project_sources(
                 project_file,
                 "Write editable = true or editable = false.",
             )
+        if kind == "git":
+            revision = entry.get("tag") or entry.get("rev") or entry.get("branch")
+            subdirectory = entry.get("subdirectory")
+            target = f"git+{target}" + (f"@{revision}" if revision else "")
+            if subdirectory:
+                target += f"#subdirectory={str(subdirectory).strip('/')}"
         sources[name] = Source(name=name, kind=kind, target=target, editable=editable)
     return sources
 

@@ -1,0 +1,1 @@
+"""Version control sources: fetching a requested revision and exporting its tree."""
