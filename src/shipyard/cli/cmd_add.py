@@ -29,6 +29,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     revision.add_argument("--tag", help="for a git+ requirement: the tag to lock")
     revision.add_argument("--branch", help="for a git+ requirement: the branch to follow")
     revision.add_argument("--rev", help="for a git+ requirement: the commit (or any revision)")
+    parser.add_argument(
+        "--package", metavar="NAME", help="add to this workspace member's pyproject.toml"
+    )
     parser.add_argument("--no-sync", action="store_true", help="lock but do not sync")
     parser.add_argument("--python", help="interpreter for .venv (version, range or path)")
 
@@ -44,4 +47,5 @@ def run(args: argparse.Namespace) -> int:
         ((kind, value) for kind in ("tag", "branch", "rev") if (value := getattr(args, kind))),
         None,
     )
-    return run_edit(args, partial(add_requirements, git_revision=revision), args.requirements)
+    use_case = partial(add_requirements, git_revision=revision, package=args.package)
+    return run_edit(args, use_case, args.requirements)

@@ -20,6 +20,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extra", action="append", default=[], metavar="EXTRA")
     parser.add_argument("--python", help="interpreter for .venv (version, range or path)")
     parser.add_argument(
+        "--package",
+        metavar="NAME",
+        help="sync this workspace member (and what it requires) before running",
+    )
+    parser.add_argument(
         "cmd", nargs=argparse.REMAINDER, metavar="CMD [ARGS...]", help="the command to run"
     )
 
@@ -92,7 +97,13 @@ def run(args: argparse.Namespace) -> int:
             outcome = sync_project(
                 project,
                 services,
-                Selection(groups=tuple(args.group), extras=tuple(args.extra)),
+                Selection(
+                    groups=tuple(args.group),
+                    extras=tuple(args.extra),
+                    packages=(args.package,) if args.package else (),
+                    # other members stay installed: switching packages is no churn
+                    exact=not args.package,
+                ),
                 frozen=args.frozen,
             )
             if not outcome.plan.empty or outcome.lock is not None:

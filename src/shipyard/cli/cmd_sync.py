@@ -45,6 +45,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="install the project (and other directory packages) as ordinary wheels",
     )
+    parser.add_argument(
+        "--package",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this workspace member and what it requires (repeatable)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
     parser.add_argument(
         "--link-mode",
@@ -67,6 +74,7 @@ def selection_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         exact=not args.inexact,
         install_project=not getattr(args, "no_install_project", False),
         editable=not getattr(args, "no_editable", False),
+        packages=tuple(getattr(args, "package", ())),
     )
 
 
@@ -81,6 +89,7 @@ def _default_selection_key() -> dict[str, object]:
         "exact": True,
         "install_project": True,
         "editable": True,
+        "packages": [],
     }
 
 

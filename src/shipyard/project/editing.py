@@ -60,8 +60,12 @@ def add_requirements(
     conda: bool = False,
     conda_platform: str | None = None,
     git_revision: tuple[str, str] | None = None,
+    package: str | None = None,
 ) -> EditOutcome:
     """Add requirements to the manifest, then lock and sync.
+
+    :param package: a workspace member whose manifest gets the requirements (the
+        workspace's one lock is made at the root).
 
     A requirement on a local path or a git URL becomes a plain name and a
     ``[tool.shipyard.sources]`` entry (``git_revision``: ``("tag"|"branch"|"rev",
@@ -83,12 +87,13 @@ def add_requirements(
     requirements = [parse_requirement(text) for text in texts]
     if group is not None and optional is not None:
         raise ManifestError("Use either --group or --optional, not both.")
-    editor = ManifestEditor(project.pyproject)
+    target = project if package is None else _workspace_member(project, package)
+    editor = ManifestEditor(target.pyproject)
     transaction = _Transaction(project.root)
     try:
         sourced: set[str] = set()
         for index, req in enumerate(requirements):
-            requirements[index] = _as_path_source(project, req, editor, git_revision)
+            requirements[index] = _as_path_source(target, req, editor, git_revision)
             if requirements[index].url is None and req.url is not None:
                 sourced.add(canonicalize_name(req.name))  # its source decides the version
             editor.add(requirements[index], group=group, optional=optional)
@@ -102,11 +107,11 @@ def add_requirements(
         ]
         if bare and outcome.resolution is not None:
             versions: dict[str, Version] = {}
-            for package in outcome.resolution.packages:
+            for resolved in outcome.resolution.packages:
                 # The lowest locked version: with forks, every locked version must still
                 # satisfy the new lower bound, so the resolution stays valid as it is.
-                versions.setdefault(package.name, package.version)
-                versions[package.name] = min(versions[package.name], package.version)
+                versions.setdefault(resolved.name, resolved.version)
+                versions[resolved.name] = min(versions[resolved.name], resolved.version)
             for req in bare:
                 version = versions.get(canonicalize_name(req.name))
                 if version is None:
@@ -126,6 +131,23 @@ def add_requirements(
     except BaseException:
         transaction.rollback(editor)
         raise
+
+
+def _workspace_member(project: Project, name: str) -> Project:
+    """The workspace member ``name`` of the workspace rooted at ``project``.
+
+    :raises UsageError: when there is none of that name.
+    """
+    from shipyard.project.workspace import workspace_members
+
+    members = {m.canonical_name: m for m in workspace_members(project)}
+    member = members.get(canonicalize_name(name))
+    if member is None:
+        raise UsageError(
+            f"--package {name}: this workspace has no member of that name.",
+            hint=f"Its members: {', '.join(sorted(members)) or 'none'}.",
+        )
+    return member
 
 
 def _as_path_source(

@@ -40,6 +40,7 @@ from shipyard.project.sources import (
     named_indexes,
     project_sources,
 )
+from shipyard.project.workspace import workspace_members, workspace_requires_python
 from shipyard.resolver.provider import (
     ForkStrategy,
     PrereleasePolicy,
@@ -105,7 +106,27 @@ def root_requirements(project: Project) -> list[RootRequirement]:
             return requirement
         return apply_source(requirement, source, project.root)
 
+    members = workspace_members(project)
+    member_names = {m.canonical_name for m in members}
+    for name, source in sources.items():
+        if source.kind == "workspace" and name not in member_names:
+            raise ManifestError(
+                f"[tool.shipyard.sources] {name} = {{ workspace = true }}, but no workspace "
+                f"member is named {name!r} (members: {', '.join(sorted(member_names)) or 'none'}).",
+                context=str(project.pyproject),
+                hint="Add the member to [tool.shipyard.workspace] members, or fix the name.",
+            )
     roots = [
+        # Every member, editable from its directory: a requirement on a member anywhere
+        # in the workspace gets this copy, never an index's.
+        RootRequirement(
+            requirement=Requirement(f"{member.name} @ {member.root.as_uri()}"),
+            selector=None,
+            origin=f"the workspace of {project.name}",
+        )
+        for member in members
+    ]
+    roots += [
         RootRequirement(requirement=sourced(r), selector=None, origin=project.name)
         for req in project.dependencies
         for r in _own_extras(project, req, "[project].dependencies")
@@ -266,7 +287,7 @@ def editable_sources(project: Project) -> frozenset[str]:
     )
     return frozenset(
         name for name, source in sources.items() if editable_by_default(source, project.root)
-    )
+    ) | {member.canonical_name for member in workspace_members(project)}
 
 
 def _preferences(
@@ -459,7 +480,9 @@ def lock_project(
         constraints=constraint_map(project.constraint_dependencies),
     )
     environments = [str(e) for e in project.tool.get("environments", []) or []]
-    targets = default_targets(project.requires_python, environments)
+    members = workspace_members(project)
+    requires_python = workspace_requires_python(project, members)
+    targets = default_targets(requires_python, environments)
     conda_tool: dict[str, Any] | None = None
     conda = conda_config(project.tool, project.root)
     if conda is not None:
@@ -480,7 +503,7 @@ def lock_project(
         targets=targets,
         repository=repository,
         options=options,
-        requires_python=project.requires_python,
+        requires_python=requires_python,
         reporter=services.reporter,
     )
     result = _with_digests(result, repository)
@@ -495,7 +518,7 @@ def lock_project(
         tool["conda"] = conda_tool
     new_document = build_lock_document(
         result,
-        requires_python=str(project.requires_python) if project.requires_python else None,
+        requires_python=str(requires_python) if requires_python else None,
         extras=sorted(project.optional_dependencies),
         dependency_groups=sorted(project.dependency_groups),
         default_groups=project.default_groups,

@@ -139,6 +139,12 @@ class Project:
                 except OSError:
                     continue
                 path_manifests[name] = hashlib.sha256(text).hexdigest()
+        from shipyard.project.workspace import member_directories
+
+        for member in member_directories(self.root, self.tool):
+            text = (member / PYPROJECT).read_bytes()
+            relative = member.relative_to(self.root.resolve()).as_posix()
+            path_manifests[f"workspace:{relative}"] = hashlib.sha256(text).hexdigest()
         if path_manifests:
             data["path-manifests"] = path_manifests
         digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
@@ -146,14 +152,18 @@ class Project:
 
 
 def find_project(start: Path) -> Path:
-    """The nearest directory at or above ``start`` holding a pyproject.toml.
+    """The nearest directory at or above ``start`` holding a pyproject.toml, or the
+    root of the workspace it is a member of.
 
     :raises ManifestError: when there is none.
     """
     start = start.resolve()
     for directory in (start, *start.parents):
         if (directory / PYPROJECT).is_file():
-            return directory
+            from shipyard.project.workspace import find_workspace_root
+
+            # A workspace member is worked on from its workspace: one lock, one .venv.
+            return find_workspace_root(directory) or directory
     raise ManifestError(
         "No pyproject.toml found in this directory or any parent.",
         context=str(start),

@@ -74,7 +74,8 @@ class Source:
     """Where one package comes from (one ``[tool.shipyard.sources]`` entry).
 
     :param name: the canonical package name.
-    :param kind: ``path``, ``url``, ``index`` or ``git``.
+    :param kind: ``path``, ``url``, ``index``, ``git`` or ``workspace`` (a member of
+        this workspace, which the workspace provides).
     :param target: the path (relative to the project as written), URL or index name;
         for git, the PEP 508 URL ``git+<repository>[@<revision>][#subdirectory=<path>]``.
     :param editable: for a ``path`` source: install it editable (PEP 660); ``None``
@@ -82,7 +83,7 @@ class Source:
     """
 
     name: str
-    kind: Literal["path", "url", "index", "git"]
+    kind: Literal["path", "url", "index", "git", "workspace"]
     target: str
     editable: bool | None = None
 
@@ -181,12 +182,12 @@ def project_sources(
                 project_file,
                 "A source is a table with one of path, url, index or git.",
             )
-        kinds: list[Literal["path", "url", "index", "git"]] = [
-            k for k in ("path", "url", "index", "git") if k in entry
+        kinds: list[Literal["path", "url", "index", "git", "workspace"]] = [
+            k for k in ("path", "url", "index", "git", "workspace") if k in entry
         ]
         if len(kinds) != 1:
             raise _error(
-                f"{where} must name exactly one of path, url, index or git "
+                f"{where} must name exactly one of path, url, index, git or workspace "
                 f"(it names {', '.join(kinds) or 'none'}).",
                 project_file,
                 'Write e.g. { path = "packages/core" } or { index = "internal" }.',
@@ -197,6 +198,7 @@ def project_sources(
             "url": {"url"},
             "index": {"index"},
             "git": {"git", "tag", "rev", "branch", "subdirectory"},
+            "workspace": {"workspace"},
         }[kind]
         unknown = sorted(set(entry) - allowed)
         if unknown:
@@ -206,6 +208,15 @@ def project_sources(
                 f"A {kind} source takes {', '.join(sorted(allowed))}.",
             )
         target = entry[kind]
+        if kind == "workspace":
+            if target is not True:
+                raise _error(
+                    f"{where}: workspace must be true.",
+                    project_file,
+                    "Write { workspace = true } for a member of this workspace.",
+                )
+            sources[name] = Source(name=name, kind="workspace", target="")
+            continue
         if not isinstance(target, str) or not target:
             raise _error(
                 f"{where}: {kind} must be a non-empty string.",
@@ -250,12 +261,12 @@ def _is_project_directory(path: Path) -> bool:
 def apply_source(requirement: Requirement, source: Source, root: Path) -> Requirement:
     """``requirement`` with the direct reference its ``path`` or ``url`` source gives
     (extras and marker kept; a version specifier is dropped: the source decides the
-    version). ``index`` sources leave the requirement as it is.
+    version). ``index`` and ``workspace`` sources leave the requirement as it is.
 
     :param root: the project directory relative paths start from.
     :raises ManifestError: when a path source's path does not exist.
     """
-    if source.kind == "index":
+    if source.kind in ("index", "workspace"):
         return requirement
     if source.kind == "path":
         location = (root / source.target).resolve()
@@ -286,11 +297,12 @@ def editable_by_default(source: Source, root: Path) -> bool:
 
 
 def path_source_manifests(project: Project) -> list[Path]:
-    """The ``pyproject.toml`` of each ``path`` source that is a project directory (a
-    :class:`~shipyard.project.manifest.Project`'s sources; their requirements are
-    part of what the lock resolves)."""
+    """The ``pyproject.toml`` of each workspace member and each ``path`` source that is a
+    project directory (their requirements are part of what the lock resolves)."""
+    from shipyard.project.workspace import member_directories
+
     table = project.tool.get("sources")
-    found = []
+    found = [d / "pyproject.toml" for d in member_directories(project.root, project.tool)]
     for entry in table.values() if isinstance(table, dict) else ():
         if isinstance(entry, dict) and isinstance(entry.get("path"), str):
             manifest = (project.root / entry["path"] / "pyproject.toml").resolve()

@@ -60,6 +60,8 @@ class Selection:
         it off: dependencies only, as a container build's first layer wants).
     :param editable: install directory packages editable as locked (``--no-editable``
         installs them as ordinary wheels, so the environment does not need the source).
+    :param packages: workspace members (``--package``): install only these and what
+        they require, as the lock's dependency lists say.
     """
 
     groups: tuple[str, ...] = ()
@@ -70,6 +72,7 @@ class Selection:
     exact: bool = True
     install_project: bool = True
     editable: bool = True
+    packages: tuple[str, ...] = ()
 
     def key(self) -> dict[str, Any]:
         """A JSON-able form for the environment stamp."""
@@ -82,6 +85,7 @@ class Selection:
             "exact": self.exact,
             "install_project": self.install_project,
             "editable": self.editable,
+            "packages": sorted(self.packages),
         }
 
     def resolve_groups(self, project: Project) -> list[str]:
@@ -212,6 +216,9 @@ def sync_project(
         ),
         cache=None if dry_run else services.cache,
     )
+    if selection.packages:
+        wanted = _closure(lockfile, _member_names(project, selection.packages))
+        selected = [d for d in selected if d.name in wanted]
     if not selection.install_project:
         selected = [d for d in selected if not _is_the_project(d, project)]
     if not selection.editable:
@@ -263,6 +270,44 @@ def sync_project(
         watched=path_source_manifests(project),
     )
     return outcome
+
+
+def _member_names(project: Project, names: Sequence[str]) -> list[str]:
+    """``names`` as canonical names of the workspace's projects (the root or a member).
+
+    :raises UsageError: for a name that is neither.
+    """
+    from shipyard.errors import UsageError
+    from shipyard.project.workspace import workspace_members
+
+    known = {project.canonical_name, *(m.canonical_name for m in workspace_members(project))}
+    result: list[str] = [canonicalize_name(n) for n in names]
+    unknown = [n for n in result if n not in known]
+    if unknown:
+        raise UsageError(
+            f"--package names no project of this workspace: {', '.join(unknown)}.",
+            hint=f"The workspace's projects: {', '.join(sorted(known))}.",
+        )
+    return result
+
+
+def _closure(lockfile: LockFile, names: Sequence[str]) -> set[str]:
+    """``names`` and everything they require, following the lock's ``dependencies``."""
+    requires: dict[str, set[str]] = {}
+    for package in lockfile.packages:
+        name: str = canonicalize_name(str(package.get("name", "")))
+        deps = package.get("dependencies") or []
+        requires.setdefault(name, set()).update(
+            canonicalize_name(str(d.get("name", ""))) for d in deps if isinstance(d, dict)
+        )
+    found: set[str] = set()
+    pending: list[str] = list(names)
+    while pending:
+        name = pending.pop()
+        if name not in found:
+            found.add(name)
+            pending.extend(requires.get(name, ()))
+    return found
 
 
 def _is_the_project(dist: LockedDistribution, project: Project) -> bool:
