@@ -127,3 +127,57 @@ def test_an_unknown_revision_is_a_clear_error(
     text = " ".join(result.stderr.split())
     assert "has no tag, branch or commit 'nope'" in text and "Traceback" not in text
     assert "gitpkg" not in (project / "pyproject.toml").read_text()  # restored
+
+
+def test_uv_installs_a_lock_with_git_and_directory_entries(
+    tmp_path: Path, make_index, served: tuple[GitServer, Path, Path]
+) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    import uv
+
+    _server, bare, _clone = served
+    index = make_index(PACKAGES)
+    extra = (
+        "\n[tool.shipyard.sources]\n"
+        f'gitpkg = {{ git = "{bare.as_uri()}", tag = "v1" }}\n'
+        'core = { path = "packages/core" }\n'
+    )
+    project = new_project(tmp_path, index, ["gitpkg", "core"], extra=extra)
+    (project / "packages" / "core" / "core").mkdir(parents=True)
+    (project / "packages" / "core" / "core" / "__init__.py").write_text("VALUE = 'core'\n")
+    (project / "packages" / "core" / "pyproject.toml").write_text(
+        BACKEND + '[project]\nname = "core"\nversion = "0.3"\n'
+    )
+    shipyard(project, "lock")
+    target = tmp_path / "uv-env"
+    subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("UV_", "PIP_"))
+    }
+    environment.update(VIRTUAL_ENV=str(target), UV_CACHE_DIR=str(tmp_path / "uv-cache"))
+    result = subprocess.run(
+        [
+            uv.find_uv_bin(),
+            "pip",
+            "install",
+            "--no-config",
+            "--index-url",
+            index.index_url,
+            "-r",
+            str(project / "pylock.toml"),
+        ],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    run = subprocess.run(
+        [str(target / "bin" / "python"), "-c", "import gitpkg, core, helper; print(gitpkg.VALUE)"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.stdout.strip() == "1", run.stderr
