@@ -20,7 +20,14 @@ from typing import Any
 
 from shipyard.errors import ManifestError, UsageError
 
-__all__ = ["REGISTRY", "Setting", "Settings", "load_settings", "parse_datetime"]
+__all__ = [
+    "REGISTRY",
+    "Setting",
+    "Settings",
+    "index_credentials",
+    "load_settings",
+    "parse_datetime",
+]
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 
@@ -378,6 +385,28 @@ def from_environment(name: str, environ: Mapping[str, str] | None = None) -> Any
             text = environ.get(setting.env)
             return None if text is None else _parse_env(setting, text)
     raise KeyError(name)
+
+
+def index_credentials(
+    name: str, environ: Mapping[str, str] | None = None
+) -> tuple[str, str] | None:
+    """The user name and password for the named index ``name`` (``[[tool.shipyard.index]]``)
+    from ``SHIPYARD_INDEX_<NAME>_USERNAME`` and ``SHIPYARD_INDEX_<NAME>_PASSWORD``, where
+    ``<NAME>`` is the index name upper-cased with every other character than a letter or
+    digit made ``_`` (``private-repo`` → ``SHIPYARD_INDEX_PRIVATE_REPO_USERNAME``), as
+    uv names its ``UV_INDEX_<NAME>_*``.
+
+    :returns: ``None`` when neither variable is set.
+    """
+    import re
+
+    environ = os.environ if environ is None else environ
+    stem = "SHIPYARD_INDEX_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+    username = environ.get(f"{stem}_USERNAME")
+    password = environ.get(f"{stem}_PASSWORD")
+    if username is None and password is None:
+        return None
+    return username or "", password or ""
 
 
 def user_config_path() -> Path:

@@ -134,3 +134,27 @@ def test_unusable_sources_are_clear_errors(tmp_path: Path, make_index) -> None: 
         assert said in " ".join(result.stderr.split()), (name, result.stderr)
         assert "Traceback" not in result.stderr
         assert not (project / "pylock.toml").exists()
+
+
+def test_a_private_named_index_takes_credentials_from_its_variables(
+    tmp_path: Path, make_index, isolated_env: Path
+) -> None:  # type: ignore[no-untyped-def]
+    public = make_index([*PACKAGES, pkg("internal", "9.9")])  # the confusion attempt
+    private = make_index([pkg("internal", "1.0", ["helper<2"])], auth=("ci", "s3cret-x9"))
+    extra = (
+        '\n[[tool.shipyard.index]]\nname = "private-repo"\n'
+        f'url = "{private.index_url}"\nexplicit = true\n'
+        '\n[tool.shipyard.sources]\ninternal = { index = "private-repo" }\n'
+    )
+    project = new_project(tmp_path, public, ["internal"], extra=extra)
+    refused = shipyard(project, "lock", check=False)
+    assert refused.returncode == 1 and "401" in refused.stderr
+    env = {
+        "SHIPYARD_INDEX_PRIVATE_REPO_USERNAME": "ci",
+        "SHIPYARD_INDEX_PRIVATE_REPO_PASSWORD": "s3cret-x9",
+    }
+    shipyard(project, "sync", **env)
+    assert installed(project) == {"internal": "1.0", "helper": "1.0"}
+    for path in [*project.rglob("*"), *isolated_env.rglob("*")]:
+        if path.is_file() and not path.is_symlink():
+            assert b"s3cret-x9" not in path.read_bytes(), path

@@ -100,23 +100,47 @@ def command_services(
     settings = load_settings(project_table=project.tool if project else None, cli=cli)
     output = Output(quiet=bool(getattr(args, "quiet", False)), color=settings.color)
     reporter = ConsoleReporter(output)
-    indexes = project.tool.get("index") if project else None
     services = Services(
         settings,
         reporter,
         cli_python=getattr(args, "python", None),
         cli_values=cli,
-        credential_urls=[
-            entry["url"]
-            for entry in (indexes if isinstance(indexes, list) else ())
-            if isinstance(entry, dict) and isinstance(entry.get("url"), str)
-        ],
+        credential_urls=_named_index_credentials(project),
     )
     try:
         yield services, output
     finally:
         reporter.close()
         services.close()
+
+
+def _named_index_credentials(project: Project | None) -> list[str]:
+    """The URLs of the project's named indexes for the HTTP client's per-host
+    credentials: as written, or — when ``SHIPYARD_INDEX_<NAME>_USERNAME``/``_PASSWORD``
+    are set — with those credentials put in (in memory only; nothing writes them)."""
+    import urllib.parse
+
+    from shipyard.settings import index_credentials
+
+    entries = project.tool.get("index") if project else None
+    urls = []
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
+            continue
+        url = entry["url"]
+        name = entry.get("name")
+        found = index_credentials(name) if isinstance(name, str) else None
+        if found is not None:
+            parts = urllib.parse.urlsplit(url)
+            user, password = (urllib.parse.quote(v, safe="") for v in found)
+            host = parts.hostname or ""
+            if parts.port is not None:
+                host = f"{host}:{parts.port}"
+            url = urllib.parse.urlunsplit(
+                (parts.scheme, f"{user}:{password}@{host}", parts.path, parts.query, "")
+            )
+        urls.append(url)
+    return urls
 
 
 def print_lock(output: Output, outcome: Any) -> None:
