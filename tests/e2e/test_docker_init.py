@@ -304,3 +304,54 @@ def test_installers_both_pass_hadolint(
         )
         assert any("--no-editable" in s for s in steps)
         assert not (project / "requirements.lock.txt").exists()
+
+
+def test_git_and_path_sources_get_the_shipyard_builder_with_git(
+    tmp_path: Path,
+    make_index,  # type: ignore[no-untyped-def]
+) -> None:
+    from support.git_server import make_repository
+
+    backend = (
+        '[build-system]\nrequires = ["shipyard-test-backend"]\n'
+        'build-backend = "shipyard_test_backend"\n\n'
+    )
+    bare, _clone = make_repository(
+        tmp_path / "git" / "served",
+        "gitpkg",
+        {
+            "pyproject.toml": backend + '[project]\nname = "gitpkg"\nversion = "1.0"\n',
+            "gitpkg/__init__.py": "",
+        },
+    )
+    index = make_index(PACKAGES)
+    project = _app(tmp_path, index)
+    text = (project / "pyproject.toml").read_text()
+    text = text.replace('["greet>=1"]', '["gitpkg", "core", "greet>=1"]')
+    text += (
+        "\n[tool.shipyard.sources]\n"
+        f'gitpkg = {{ git = "{bare.as_uri()}", branch = "main" }}\n'
+        'core = { path = "libs/core" }\n'
+    )
+    (project / "pyproject.toml").write_text(text)
+    (project / "libs" / "core" / "core").mkdir(parents=True)
+    (project / "libs" / "core" / "core" / "__init__.py").write_text("")
+    (project / "libs" / "core" / "pyproject.toml").write_text(
+        backend + '[project]\nname = "core"\nversion = "0.1"\n'
+    )
+    refused = shipyard(project, "docker", "init", "--installer", "pip", check=False)
+    assert refused.returncode == 2 and "--require-hashes" in " ".join(refused.stderr.split())
+    shipyard(project, "docker", "init")
+    dockerfile = (project / "Dockerfile").read_text()
+    assert "apt-get install -y --no-install-recommends git" in dockerfile
+    assert "--no-install-local" in dockerfile and "COPY . ." in dockerfile
+    assert hadolint(project / "Dockerfile") == []
+
+    # The two builder steps as the Dockerfile runs them.
+    shipyard(project, "sync", "--frozen", "--no-install-local")
+    site = next((project / ".venv" / "lib").glob("python3.*/site-packages"))
+    names = {p.name.split("-")[0] for p in site.glob("*.dist-info")}
+    assert "gitpkg" in names and "core" not in names and "hello_app" not in names
+    shipyard(project, "sync", "--frozen", "--no-editable")
+    names = {p.name.split("-")[0] for p in site.glob("*.dist-info")}
+    assert {"gitpkg", "core", "hello_app"} <= names

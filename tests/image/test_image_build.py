@@ -626,3 +626,64 @@ def test_a_registry_that_needs_credentials(
     rebuilt_manifest = _layout_json(layout, top["digest"])
     assert rebuilt_manifest["annotations"]["org.opencontainers.image.base.name"] == target
     assert len(rebuilt_manifest["layers"]) == len(manifest["layers"]) + 2
+
+
+def test_git_and_path_sources_go_into_the_image(
+    tmp_path: Path,
+    make_index,  # type: ignore[no-untyped-def]
+    amd64_base: tuple[Path, str],
+) -> None:
+    from support.git_server import make_repository
+
+    backend = (
+        '[build-system]\nrequires = ["shipyard-test-backend"]\n'
+        'build-backend = "shipyard_test_backend"\n\n'
+    )
+    bare, _clone = make_repository(
+        tmp_path / "git" / "served",
+        "gitpkg",
+        {
+            "pyproject.toml": backend + '[project]\nname = "gitpkg"\nversion = "1.5"\n',
+            "gitpkg/__init__.py": "FROM = 'git'\n",
+        },
+    )
+    index = make_index(PACKAGES)
+    project = _app(tmp_path, index)
+    text = (project / "pyproject.toml").read_text().replace(
+        '"greet", "fastlib", "tool"', '"greet", "fastlib", "tool", "gitpkg", "core"'
+    )
+    text += (
+        "\n[tool.shipyard.sources]\n"
+        f'gitpkg = {{ git = "{bare.as_uri()}", branch = "main" }}\n'
+        'core = { path = "libs/core" }\n'
+    )
+    (project / "pyproject.toml").write_text(text)
+    (project / "libs" / "core" / "core").mkdir(parents=True)
+    (project / "libs" / "core" / "core" / "__init__.py").write_text("FROM = 'path'\n")
+    (project / "libs" / "core" / "pyproject.toml").write_text(
+        backend + '[project]\nname = "core"\nversion = "0.2"\n'
+    )
+    base_layout, base_tag = amd64_base
+    out = tmp_path / "out"
+    shipyard(
+        project,
+        "image",
+        "build",
+        "--base",
+        f"oci:{base_layout}:{base_tag}",
+        "--output",
+        f"oci:{out}",
+    )
+    top = json.loads((out / "index.json").read_text())["manifests"][0]
+    manifest = _layout_json(out, top["digest"])
+    site = "app/.venv/lib/python3.11/site-packages"
+    dependencies = _layer_files(out, manifest["layers"][-2]["digest"])
+    project_layer = _layer_files(out, manifest["layers"][-1]["digest"])
+    assert _layer_text(out, manifest["layers"][-2]["digest"], f"{site}/gitpkg/__init__.py") == (
+        "FROM = 'git'\n"
+    )
+    assert f"{site}/gitpkg-1.5.dist-info/RECORD" in dependencies
+    # The path source is built as an ordinary wheel into the project layer, with no
+    # direct_url.json pointing at this machine's directories.
+    assert f"{site}/core/__init__.py" in project_layer
+    assert not [name for name in project_layer if name.endswith("direct_url.json")]

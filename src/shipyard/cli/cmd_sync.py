@@ -41,6 +41,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="install the dependencies only, not the project itself",
     )
     parser.add_argument(
+        "--no-install-local",
+        action="store_true",
+        help="leave out every local directory: the project, path sources, workspace members",
+    )
+    parser.add_argument(
         "--no-editable",
         action="store_true",
         help="install the project (and other directory packages) as ordinary wheels",
@@ -73,6 +78,7 @@ def selection_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         all_extras=args.all_extras,
         exact=not args.inexact,
         install_project=not getattr(args, "no_install_project", False),
+        install_local=not getattr(args, "no_install_local", False),
         editable=not getattr(args, "no_editable", False),
         packages=tuple(getattr(args, "package", ())),
     )
@@ -88,6 +94,7 @@ def _default_selection_key() -> dict[str, object]:
         "all_extras": False,
         "exact": True,
         "install_project": True,
+        "install_local": True,
         "editable": True,
         "packages": [],
     }

@@ -64,6 +64,10 @@ class DockerfileSpec:
     :param uid: the runtime user's numeric id (its group has the same id).
     :param lock_sha256: hex digest of ``pylock.toml``, written into the header.
     :param alpine: the bases are Alpine (busybox ``addgroup``/``adduser``).
+    :param git: the lock has git packages: the builder installs git to fetch them.
+    :param local_sources: the lock has local directories besides the project (path
+        sources, workspace members): the first step leaves them out
+        (``--no-install-local``) and the second, after ``COPY . .``, installs them.
     """
 
     project: str
@@ -82,6 +86,8 @@ class DockerfileSpec:
     uid: int = 10001
     lock_sha256: str = ""
     alpine: bool = False
+    git: bool = False
+    local_sources: bool = False
 
 
 APP = "/app"
@@ -151,13 +157,33 @@ def _builder_shipyard(spec: DockerfileSpec) -> list[str]:
         "RUN --mount=type=cache,target=/root/.cache/pip \\",
         f'    python -m pip install "{spec.shipyard_requirement}"',
         f"WORKDIR {APP}",
+    ]
+    if spec.git:
+        lines += (
+            [
+                "# git fetches the locked commits of the git packages (builder only).",
+                "# hadolint ignore=DL3018",
+                "RUN apk add --no-cache git",
+            ]
+            if spec.alpine
+            else [
+                "# git fetches the locked commits of the git packages (in the builder only,",
+                "# so its version does not reach the image).",
+                "# hadolint ignore=DL3008",
+                "RUN apt-get update \\",
+                " && apt-get install -y --no-install-recommends git \\",
+                " && rm -rf /var/lib/apt/lists/*",
+            ]
+        )
+    leave_out = "--no-install-local" if spec.local_sources else "--no-install-project"
+    lines += [
         "# 1. The dependencies, exactly as pylock.toml says (sha256-checked), in a layer",
         "#    of their own: it is rebuilt only when the lock changes.",
         "COPY pyproject.toml pylock.toml ./",
         "RUN --mount=type=cache,target=/root/.cache/shipyard \\",
-        f"    shipyard sync {options} --no-install-project",
+        f"    shipyard sync {options} {leave_out}",
     ]
-    if spec.packaged:
+    if spec.packaged or spec.local_sources:
         lines += [
             "# 2. The project itself: a code change rebuilds only this layer.",
             "COPY . .",

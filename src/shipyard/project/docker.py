@@ -300,14 +300,27 @@ def init_docker(
         command="shipyard docker init (pip reads it in the Dockerfile's builder stage)",
     )
     lock_path = root / LOCK_FILENAME
-    has_conda = read_lock(lock_path, services.cache).conda is not None
+    lockfile = read_lock(lock_path, services.cache)
+    has_conda = lockfile.conda is not None
+    has_git = any("vcs" in package for package in lockfile.packages)
+    has_local = any(
+        "directory" in package and package.get("name") != project.canonical_name
+        for package in lockfile.packages
+    )
     if has_conda and chosen == "pip":
         raise UsageError(
             "The lock has conda packages, which pip cannot install.",
             context=str(lock_path),
             hint="Use --installer shipyard (the default for such projects).",
         )
-    chosen = chosen or ("shipyard" if has_conda else "pip")
+    if (has_git or has_local) and chosen == "pip":
+        raise UsageError(
+            "The lock has git or local path packages, which pip's hash-checking mode "
+            "(--require-hashes) refuses.",
+            context=str(lock_path),
+            hint="Use --installer shipyard (the default for such projects).",
+        )
+    chosen = chosen or ("shipyard" if has_conda or has_git or has_local else "pip")
     if entrypoint is not None:
         try:
             entry_argv = tuple(shlex.split(entrypoint))
@@ -355,6 +368,8 @@ def init_docker(
         uid=settings.user_id or 10001,
         lock_sha256=hashlib.sha256(lock_path.read_bytes()).hexdigest(),
         alpine="alpine" in runtime_image,
+        git=has_git,
+        local_sources=has_local,
     )
     written: list[Path] = []
     requirements = root / REQUIREMENTS_FILE

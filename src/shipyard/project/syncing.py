@@ -60,6 +60,9 @@ class Selection:
         it off: dependencies only, as a container build's first layer wants).
     :param editable: install directory packages editable as locked (``--no-editable``
         installs them as ordinary wheels, so the environment does not need the source).
+    :param install_local: install local directories (path sources, workspace
+        members, the project); ``--no-install-local`` leaves them out, as the first
+        layer of a container build wants before the sources are copied in.
     :param packages: workspace members (``--package``): install only these and what
         they require, as the lock's dependency lists say.
     """
@@ -71,6 +74,7 @@ class Selection:
     all_extras: bool = False
     exact: bool = True
     install_project: bool = True
+    install_local: bool = True
     editable: bool = True
     packages: tuple[str, ...] = ()
 
@@ -84,6 +88,7 @@ class Selection:
             "all_extras": self.all_extras,
             "exact": self.exact,
             "install_project": self.install_project,
+            "install_local": self.install_local,
             "editable": self.editable,
             "packages": sorted(self.packages),
         }
@@ -221,6 +226,8 @@ def sync_project(
         selected = [d for d in selected if d.name in wanted]
     if not selection.install_project:
         selected = [d for d in selected if not _is_the_project(d, project)]
+    if not selection.install_local:
+        selected = [d for d in selected if d.directory is None]
     if not selection.editable:
         selected = [replace(d, editable=False) if d.editable else d for d in selected]
     if venv is not None and not dry_run:
