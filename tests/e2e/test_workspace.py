@@ -90,3 +90,24 @@ def test_a_workspace_locks_once_and_runs_each_member(tmp_path: Path, make_index)
     (core / "pyproject.toml").write_text(text)
     shipyard(root, "sync")
     assert installed(root)["helper"] == "2.1"
+
+
+def test_init_inside_a_workspace_adds_the_member(tmp_path: Path, make_index) -> None:  # type: ignore[no-untyped-def]
+    root = new_project(
+        tmp_path,
+        make_index(PACKAGES),
+        [],
+        name="monorepo",
+        extra='\n[tool.shipyard.workspace]\nmembers = ["packages/*"]\n',
+    )
+    inside = shipyard(root, "init", "packages/first")
+    assert "member of the workspace" in inside.stderr + inside.stdout
+    manifest = tomllib.loads((root / "pyproject.toml").read_text())
+    assert manifest["tool"]["shipyard"]["workspace"]["members"] == ["packages/*"]  # matched
+    outside = shipyard(root, "init", "tools/second")
+    assert "member of the workspace" in outside.stderr + outside.stdout
+    manifest = tomllib.loads((root / "pyproject.toml").read_text())
+    assert manifest["tool"]["shipyard"]["workspace"]["members"] == ["packages/*", "tools/second"]
+    shipyard(root, "lock")
+    names = {p["name"] for p in tomllib.loads((root / "pylock.toml").read_text())["packages"]}
+    assert {"first", "second"} <= names

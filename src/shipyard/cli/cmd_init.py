@@ -70,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
     )
     kind = "library" if args.lib else "application"
     output.line(f"Initialized {kind} project at {path.parent}")
+    from shipyard.project.workspace import join_workspace
+
+    workspace = join_workspace(path.parent)
+    if workspace is not None:
+        output.line(f"It is a member of the workspace at {workspace}")
     return 0
 
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "find_workspace_root",
+    "join_workspace",
     "member_directories",
     "workspace_members",
     "workspace_requires_python",
@@ -147,4 +148,48 @@ def find_workspace_root(directory: Path) -> Path | None:
                 return parent
         except (tomllib.TOMLDecodeError, ManifestError, AttributeError):
             continue
+    return None
+
+
+def join_workspace(directory: Path) -> Path | None:
+    """Make the new project at ``directory`` a member of the workspace it lies in: add
+    its path to the nearest enclosing workspace's ``members`` unless a pattern there
+    already matches it (an ``exclude`` keeps it out, as written).
+
+    :returns: the workspace root, or ``None`` when no workspace encloses ``directory``.
+    :raises ManifestError: when the workspace's pyproject.toml cannot be read.
+    """
+    import tomlkit
+
+    from shipyard.atomic import atomic_write_text
+
+    directory = directory.resolve()
+    for parent in directory.parents:
+        pyproject = parent / "pyproject.toml"
+        try:
+            text = pyproject.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        try:
+            tool = tomllib.loads(text).get("tool", {}).get("shipyard", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise ManifestError(
+                f"pyproject.toml is not valid TOML: {exc}.", context=str(pyproject)
+            ) from exc
+        if not isinstance(tool, dict) or not isinstance(tool.get("workspace"), dict):
+            continue
+        excluded = {
+            Path(match).resolve()
+            for pattern in _patterns(tool["workspace"], "exclude", pyproject)
+            for match in glob.glob(str(parent / pattern))
+        }
+        if directory in member_directories(parent, tool) or directory in excluded:
+            return parent
+        document = tomlkit.parse(text)
+        workspace: Any = document["tool"]["shipyard"]["workspace"]
+        if "members" not in workspace:
+            workspace["members"] = tomlkit.array()
+        workspace["members"].append(directory.relative_to(parent).as_posix())
+        atomic_write_text(pyproject, tomlkit.dumps(document))
+        return parent
     return None
