@@ -129,6 +129,13 @@ REGISTRY: tuple[Setting, ...] = (
         "more indexes, asked before the main one (space-separated)",
     ),
     Setting(
+        "indexes",
+        "SHIPYARD_INDEX",
+        None,
+        _list,
+        "named indexes (NAME=URL, space-separated), asked before all others",
+    ),
+    Setting(
         "find_links", "SHIPYARD_FIND_LINKS", "find-links", _list, "directories or pages of archives"
     ),
     Setting(
@@ -270,6 +277,8 @@ class Settings:
     registry_password: str | None = None
     insecure_registries: list[str] = field(default_factory=list)
     extra_index_urls: list[str] = field(default_factory=list)
+    #: ``--index NAME=URL`` / ``SHIPYARD_INDEX``: named indexes asked before all others
+    indexes: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
     no_binary: list[str] = field(default_factory=list)
     only_binary: list[str] = field(default_factory=list)

@@ -158,3 +158,24 @@ def test_a_private_named_index_takes_credentials_from_its_variables(
     for path in [*project.rglob("*"), *isolated_env.rglob("*")]:
         if path.is_file() and not path.is_symlink():
             assert b"s3cret-x9" not in path.read_bytes(), path
+
+
+def test_an_index_given_on_the_command_line_is_asked_first(tmp_path: Path, make_index) -> None:  # type: ignore[no-untyped-def]
+    public = make_index(PACKAGES)
+    mirror = make_index([pkg("helper", "1.0")])
+    project = new_project(tmp_path, public, ["helper"])
+    shipyard(project, "lock", "--index", f"mirror={mirror.index_url}")
+    entries = {
+        p["name"]: p for p in tomllib.loads((project / "pylock.toml").read_text())["packages"]
+    }
+    assert entries["helper"]["version"] == "1.0"
+    assert entries["helper"]["index"].rstrip("/") == mirror.index_url.rstrip("/")
+    # Without it the lock is stale (the indexes are part of its inputs): it is made again
+    # from the public index (keeping the locked version, which that index has too).
+    shipyard(project, "lock")
+    entries = {
+        p["name"]: p for p in tomllib.loads((project / "pylock.toml").read_text())["packages"]
+    }
+    assert entries["helper"]["index"].rstrip("/") == public.index_url.rstrip("/")
+    bad = shipyard(project, "lock", "--index", "mirror=ftp://x", check=False)
+    assert bad.returncode == 2 and "names no index URL" in bad.stderr

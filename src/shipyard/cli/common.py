@@ -79,6 +79,7 @@ def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
         "cache_dir": getattr(args, "cache_dir", None),
         "index_url": getattr(args, "index_url", None),
         "extra_index_urls": getattr(args, "extra_index_url", None),
+        "indexes": getattr(args, "index", None),
         "find_links": getattr(args, "find_links", None),
         "no_binary": getattr(args, "no_binary", None),
         "only_binary": getattr(args, "only_binary", None),

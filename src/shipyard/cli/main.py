@@ -96,6 +96,13 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="main package index (default https://pypi.org/simple)",
     )
     group.add_argument(
+        "--index",
+        action="append",
+        default=default,
+        metavar="NAME=URL",
+        help="a named index asked before all others (repeatable; NAME= may be left out)",
+    )
+    group.add_argument(
         "--extra-index-url",
         action="append",
         default=default,

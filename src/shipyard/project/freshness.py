@@ -18,12 +18,15 @@ def settings_inputs(services: Services) -> dict[str, Any]:
 
     s = services.settings
     # Without credentials: rotating a token changes nothing a resolution sees.
-    return {
+    inputs: dict[str, Any] = {
         "indexes": [public_url(url) for url in s.index_urls()],
         "find-links": [public_url(link) for link in s.find_links],
         "no-binary": sorted(s.no_binary),
         "only-binary": sorted(s.only_binary),
     }
+    if s.indexes:  # only when given: existing locks keep their hash
+        inputs["named-indexes"] = [public_url(value) for value in s.indexes]
+    return inputs
 
 
 def lock_is_fresh(project: Project, services: Services, lock: LockFile | None) -> bool:

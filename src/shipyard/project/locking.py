@@ -36,6 +36,7 @@ from shipyard.project.manifest import Project
 from shipyard.project.services import Services
 from shipyard.project.sources import (
     apply_source,
+    command_line_indexes,
     editable_by_default,
     named_indexes,
     project_sources,
@@ -256,21 +257,23 @@ def _requested_revisions(roots: Sequence[RootRequirement]) -> dict[str, str]:
 def project_indexes(
     project: Project | None, services: Services
 ) -> tuple[list[str], dict[str, str]]:
-    """The indexes asked, in order — the project's named indexes that are not
-    ``explicit``, then ``extra-index-urls``, then ``index-url`` (or the named index
-    marked ``default``) — and the index pins of ``[tool.shipyard.sources]`` (canonical
-    name → index URL).
+    """The indexes asked, in order — ``--index``/``SHIPYARD_INDEX``, the project's named
+    indexes that are not ``explicit``, then ``extra-index-urls``, then ``index-url`` (or
+    the named index marked ``default``) — and the index pins of
+    ``[tool.shipyard.sources]`` (canonical name → index URL).
 
     :raises ManifestError: for a malformed ``[[tool.shipyard.index]]`` or source.
     """
     settings = services.settings
     if project is None:
-        return settings.index_urls(), {}
+        extra = [url for _name, url in command_line_indexes(settings.indexes)]
+        return list(dict.fromkeys([*extra, *settings.index_urls()])), {}
     indexes = named_indexes(project.tool, project.pyproject)
     sources = project_sources(project.tool, project.pyproject, indexes)
     by_name = {index.name: index for index in indexes}
     main = next((i.url for i in indexes if i.default), settings.index_url)
-    ordered = [i.url for i in indexes if not i.explicit and not i.default]
+    ordered = [url for _name, url in command_line_indexes(settings.indexes)]
+    ordered += [i.url for i in indexes if not i.explicit and not i.default]
     ordered += [*settings.extra_index_urls, main]
     pinned = {
         name: by_name[source.target].url

@@ -44,6 +44,7 @@ __all__ = [
     "NamedIndex",
     "Source",
     "apply_source",
+    "command_line_indexes",
     "editable_by_default",
     "named_indexes",
     "path_source_manifests",
@@ -154,6 +155,28 @@ def named_indexes(tool: Mapping[str, Any], project_file: Path) -> list[NamedInde
             project_file,
             "Only one index can replace index-url.",
         )
+    return found
+
+
+def command_line_indexes(values: list[str]) -> list[tuple[str, str]]:
+    """``--index`` / ``SHIPYARD_INDEX`` values as ``(name, url)`` pairs: ``NAME=URL``, or
+    a bare URL (named ``""``).
+
+    :raises UsageError: for a value whose URL is not http(s) or file.
+    """
+    from shipyard.errors import UsageError
+
+    found = []
+    for value in values:
+        name, separator, url = value.partition("=")
+        if not separator or "://" in name:
+            name, url = "", value
+        if not url.startswith(("http://", "https://", "file:")):
+            raise UsageError(
+                f"--index {value!r} names no index URL.",
+                hint="Write --index NAME=https://host/simple (or just the URL).",
+            )
+        found.append((name, url))
     return found
 
 
