@@ -15,7 +15,12 @@ from pathlib import Path
 
 from support import IndexServer, pkg
 
-from .test_local_index import installed, shipyard
+from .test_local_index import installed, new_project, shipyard, site_packages
+
+BACKEND = (
+    '[build-system]\nrequires = ["shipyard-test-backend"]\n'
+    'build-backend = "shipyard_test_backend"\n\n'
+)
 
 PACKAGES = [
     pkg("app-core", "1.0", ["helper>=1"]),
@@ -32,6 +37,23 @@ PACKAGES = [
 
 def _manifest(project: Path) -> dict:  # type: ignore[type-arg]
     return tomllib.loads((project / "pyproject.toml").read_text())
+
+
+def _local_project(root: Path, name: str, deps: str = "") -> Path:
+    """A project directory ``root/name`` (version 0.1) built by the test backend."""
+    (root / name / name).mkdir(parents=True)
+    (root / name / name / "__init__.py").write_text(f"VALUE = {name!r}\n")
+    (root / name / "pyproject.toml").write_text(
+        BACKEND + f'[project]\nname = "{name}"\nversion = "0.1"\ndependencies = [{deps}]\n'
+    )
+    return root / name
+
+
+def _editable(project: Path, name: str) -> bool:
+    direct = json.loads(
+        (site_packages(project) / f"{name}-0.1.dist-info/direct_url.json").read_text()
+    )
+    return bool(direct.get("dir_info", {}).get("editable"))
 
 
 def _locked(project: Path) -> dict[str, str]:
@@ -185,6 +207,7 @@ def test_pipfile_and_its_lock(tmp_path: Path, make_index) -> None:  # type: igno
     project = tmp_path / "pipenv-app"
     project.mkdir()
     (project / "Pipfile").write_text(PIPFILE.format(index=index.index_url))
+    _local_project(tmp_path, "mylib")
     lock = {
         "_meta": {
             "hash": {"sha256": "0"},
@@ -195,6 +218,7 @@ def test_pipfile_and_its_lock(tmp_path: Path, make_index) -> None:  # type: igno
         "default": {
             "app-core": {"hashes": [], "index": "local", "version": "==1.0"},
             "helper": {"hashes": [], "markers": "sys_platform != 'win32'", "version": "==2.0"},
+            "mylib": {"editable": True, "path": "../mylib"},
         },
         "develop": {"devtool": {"hashes": [], "version": "==1.0"}},
     }
@@ -209,9 +233,12 @@ def test_pipfile_and_its_lock(tmp_path: Path, make_index) -> None:  # type: igno
         "app-core",
         'helper>=1; sys_platform != "win32"',
         'plotting; sys_platform == "linux"',
+        "mylib",
     ]
+    assert manifest["tool"]["shipyard"]["sources"] == {"mylib": {"path": "../mylib"}}
     assert manifest["dependency-groups"] == {"dev": ["devtool==1.0"]}
-    assert "Pipfile:10: mylib comes from path '../mylib'" in out
+    warnings = [line for line in out.splitlines() if line.startswith("warning")]
+    assert not [line for line in warnings if "mylib" in line]  # nor its lock entry
     assert not (project / "main.py").exists()  # init --from writes no sample code
     locked = _locked(project)
     assert (locked["app-core"], locked["helper"]) == ("1.0", "2.0")
@@ -220,7 +247,48 @@ def test_pipfile_and_its_lock(tmp_path: Path, make_index) -> None:  # type: igno
         "helper": "2.0",
         "plotting": "3.0",
         "devtool": "1.0",
+        "mylib": "0.1",
     }
+    assert _editable(project, "mylib")
+
+
+def test_requirements_with_editable_and_local_paths_become_path_sources(
+    tmp_path: Path, make_index
+) -> None:  # type: ignore[no-untyped-def]
+    # The file is in a subdirectory: its paths are relative to it, the sources to the
+    # project root.
+    index = make_index(PACKAGES)
+    project = new_project(tmp_path, index, [])
+    _local_project(project / "packages", "core", '"helper<2"')
+    _local_project(tmp_path, "sibling")
+    (project / "requirements").mkdir()
+    (project / "requirements" / "base.txt").write_text(
+        "app-core<2\n-e ../packages/core\n../../sibling\n-e ../missing\n-e ..\n"
+    )
+    result = shipyard(project, "import", "requirements/base.txt")
+    out = result.stdout + result.stderr
+    manifest = _manifest(project)
+    assert manifest["project"]["dependencies"] == ["app-core<2", "core", "sibling"]
+    assert manifest["tool"]["shipyard"]["sources"] == {
+        "core": {"path": "packages/core"},
+        "sibling": {"path": "../sibling", "editable": False},
+    }
+    # what cannot be carried over still names its line; "-e .." is the project itself
+    assert "requirements/base.txt:4: '../missing' is a path that does not exist" in out
+    warnings = [line for line in out.splitlines() if line.startswith("warning")]
+    assert len(warnings) == 1, warnings
+    assert installed(project) == {
+        "app-core": "1.0",
+        "helper": "1.0",
+        "core": "0.1",
+        "sibling": "0.1",
+    }
+    assert _editable(project, "core") and not _editable(project, "sibling")
+    # editable: a change to the source is seen without a sync
+    (project / "packages" / "core" / "core" / "__init__.py").write_text("VALUE = 'edited'\n")
+    run = shipyard(project, "run", "python", "-c", "import core; print(core.VALUE)")
+    assert run.stdout.strip() == "edited"
+    shipyard(project, "lock", "--check")
 
 
 def _wheel_sha256(index: IndexServer, name: str, version: str) -> str:
@@ -290,6 +358,7 @@ def test_pdm_project_and_setup_cfg(tmp_path: Path, make_index) -> None:  # type:
     index = make_index(PACKAGES)
     project = tmp_path / "pdm-app"
     project.mkdir()
+    _local_project(tmp_path, "lib")
     (project / "pyproject.toml").write_text(
         '[project]\nname = "pdm-app"\nversion = "0.1"\nrequires-python = ">=3.11"\n'
         'dependencies = ["app-core"]\n\n'
@@ -307,11 +376,23 @@ def test_pdm_project_and_setup_cfg(tmp_path: Path, make_index) -> None:  # type:
     result = shipyard(project, "import", "pyproject.toml")
     out = result.stdout + result.stderr
     manifest = _manifest(project)
-    assert manifest["dependency-groups"] == {"test": ["devtool>=1"], "lint": ["helper"]}
-    assert manifest["tool"]["shipyard"]["default-groups"] == ["lint", "test"]
-    assert "pyproject.toml:10: '-e file:///${PROJECT_ROOT}/../lib#egg=lib'" in out
+    assert manifest["dependency-groups"] == {
+        "test": ["devtool>=1"],
+        "lint": ["helper"],
+        "local": ["lib"],
+    }
+    # "-e file:///${PROJECT_ROOT}/../lib#egg=lib": an editable path source
+    assert manifest["tool"]["shipyard"]["sources"] == {"lib": {"path": "../lib"}}
+    assert manifest["tool"]["shipyard"]["default-groups"] == ["lint", "local", "test"]
+    assert "warning" not in out
     assert _locked(project)["devtool"] == "1.0" and _locked(project)["app-core"] == "1.0"
-    assert installed(project) == {"app-core": "1.0", "helper": "2.1", "devtool": "1.0"}
+    assert installed(project) == {
+        "app-core": "1.0",
+        "helper": "2.1",
+        "devtool": "1.0",
+        "lib": "0.1",
+    }
+    assert _editable(project, "lib")
 
     legacy = tmp_path / "legacy-setup"
     legacy.mkdir()

@@ -649,8 +649,10 @@ def test_git_and_path_sources_go_into_the_image(
     )
     index = make_index(PACKAGES)
     project = _app(tmp_path, index)
-    text = (project / "pyproject.toml").read_text().replace(
-        '"greet", "fastlib", "tool"', '"greet", "fastlib", "tool", "gitpkg", "core"'
+    text = (
+        (project / "pyproject.toml")
+        .read_text()
+        .replace('"greet", "fastlib", "tool"', '"greet", "fastlib", "tool", "gitpkg", "core"')
     )
     text += (
         "\n[tool.shipyard.sources]\n"

@@ -18,7 +18,8 @@ The file (conda's "environment specification")::
 Conda entries are MatchSpecs in conda's own syntax (``numpy=1.26`` means
 ``1.26.*``); they are kept as written, because py-rattler reads that syntax.
 The nested ``pip:`` list is requirements-file lines (see
-:mod:`shipyard.formats.requirements`).
+:mod:`shipyard.formats.requirements`); its path and URL lines (``-e ./lib``,
+``git+https://…#egg=lib``) are kept as locations for ``import`` to carry over.
 """
 
 from __future__ import annotations
@@ -129,7 +130,11 @@ def read_environment_yml(path: Path) -> EnvironmentYml:
             ]
             first = min((lines.get(e.strip(), 0) for e in entries), default=0)
             parsed = parse_requirement_lines(
-                entries, source=path, first_line=max(first, 1), base=path.parent
+                entries,
+                source=path,
+                first_line=max(first, 1),
+                base=path.parent,
+                keep_locations=True,
             )
             result.pip.merge(parsed)
             continue

@@ -57,6 +57,17 @@ class Imported:
     :param channels: conda channels; :param conda: conda MatchSpecs.
     :param pins: canonical name → (version, ``file:line``) from a lock file, kept as
         preferences for the first lock.
+    :param sources: canonical name → its ``[tool.shipyard.sources]`` entry (``path``
+        with ``editable``, or ``git`` with ``tag``/``branch``/``rev`` and
+        ``subdirectory``), for a requirement that names a place instead of a version;
+        the requirement itself stays a plain name (see
+        :mod:`shipyard.formats.references`). A ``path`` is absolute as read;
+        :func:`~shipyard.project.import_sources.gather` makes it relative to the
+        project root.
+    :param unpinned: canonical name → ``where: why`` for a lock file's package that
+        comes from a git repository, a directory or a file rather than an index: it is
+        not pinned, and the reason is reported only when no imported dependency
+        carries that package's source over.
     :param problems: ``file:line: what and why`` for what was not carried over.
     """
 
@@ -78,6 +89,8 @@ class Imported:
     channels: list[str] = field(default_factory=list)
     conda: list[str] = field(default_factory=list)
     pins: dict[str, tuple[Version, str]] = field(default_factory=dict)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unpinned: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     def requirement(self, text: str, origin: str) -> ImportedRequirement | None:
@@ -94,6 +107,21 @@ class Imported:
             )
             return None
 
+    def set_source(self, name: str, entry: dict[str, Any], origin: str | None = None) -> None:
+        """Record where ``name`` comes from; a different place named earlier is replaced,
+        and that is reported (at ``origin``, when given)."""
+        from packaging.utils import canonicalize_name
+
+        key = canonicalize_name(name)
+        previous = self.sources.get(key)
+        if previous is not None and previous != entry:
+            self.problems.append(
+                (f"{origin}: " if origin else "")
+                + f"{name} was already taken from {_describe(previous)}; "
+                f"{_describe(entry)} is kept instead."
+            )
+        self.sources[key] = dict(entry)
+
     def pin(self, name: str, version: str, origin: str) -> None:
         """Record a locked version (the highest one when a lock has several)."""
         from packaging.utils import canonicalize_name
@@ -109,6 +137,11 @@ class Imported:
         key = canonicalize_name(name)
         if key not in self.pins or parsed > self.pins[key][0]:
             self.pins[key] = (parsed, origin)
+
+
+def _describe(entry: dict[str, Any]) -> str:
+    """A source entry in words (``path ../core``, ``git https://… rev v1``)."""
+    return " ".join(f"{key} {value}" for key, value in entry.items())
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])

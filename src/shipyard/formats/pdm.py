@@ -4,16 +4,54 @@ PDM 2 keeps the project in PEP 621 ``[project]``; what it adds is
 ``[tool.pdm.dev-dependencies]`` (groups of requirement strings, which may be
 ``-e`` paths), ``[[tool.pdm.source]]`` (``type = "index"`` or ``"find_links"``; a
 source named ``pypi`` replaces PyPI) and ``[tool.pdm.resolution]``.
+
+A requirement from elsewhere becomes a plain name and a source
+(:mod:`shipyard.formats.references`): ``name @ git+URL@rev#subdirectory=…`` a git
+source, ``name @ file:///${PROJECT_ROOT}/../lib`` a path source (``${PROJECT_ROOT}`` is
+the directory of the pyproject.toml), ``-e file:///…#egg=name`` or ``-e ./lib`` an
+editable one, as is a ``{ path = "…", editable = true }`` table (named by ``name =``,
+``#egg=`` or the directory's own metadata).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from shipyard.formats.imported import Imported, structure_checked
+from shipyard.formats.imported import Imported, ImportedRequirement, structure_checked
+from shipyard.formats.references import direct_reference, location
 from shipyard.formats.tomlfiles import TomlFile
 
 __all__ = ["read_pdm", "read_pdm_lock"]
+
+
+def _dev_requirement(
+    toml: TomlFile, entry: Any, where: str, imported: Imported
+) -> ImportedRequirement | None:
+    """One ``[tool.pdm.dev-dependencies]`` entry: a requirement string (``-e`` paths and
+    URLs included) or a ``{ path = "…", editable = true }`` table."""
+    base = toml.path.parent
+    if isinstance(entry, dict):
+        if not isinstance(entry.get("path"), str):
+            imported.problems.append(
+                f"{where}: {entry!r} is neither a requirement nor a {{ path = … }} table; left out."
+            )
+            return None
+        name = entry.get("name")
+        text = entry["path"] + (f"#egg={name}" if isinstance(name, str) and name else "")
+        return location(imported, text, where, base, editable=entry.get("editable") is True)
+    text = str(entry).strip()
+    if text.startswith("-e"):
+        return location(imported, text[2:].strip(), where, base, editable=True)
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        if text.startswith((".", "/", "file:", "git+")) or "://" in text:
+            return location(imported, text, where, base, editable=False)
+        return imported.requirement(text, where)  # reports it
+    return direct_reference(imported, requirement, where, base)
 
 
 @structure_checked("PDM")
@@ -26,14 +64,7 @@ def read_pdm(toml: TomlFile) -> Imported:
         where_group = "tool.pdm.dev-dependencies"
         items = imported.groups.setdefault(canonicalize_name(group), [])
         for text in texts:
-            where = toml.where(where_group, group)
-            if text.startswith("-e") or "file:///" in text or text.startswith(("git+", "hg+")):
-                imported.problems.append(
-                    f"{where}: {text!r} is an editable or local requirement, which shipyard "
-                    "does not lock yet; add it by hand."
-                )
-                continue
-            item = imported.requirement(text, where)
+            item = _dev_requirement(toml, text, toml.where(where_group, group), imported)
             if item is not None:
                 items.append(item)
     if groups:
@@ -71,7 +102,8 @@ def read_pdm(toml: TomlFile) -> Imported:
 
 @structure_checked("PDM")
 def read_pdm_lock(toml: TomlFile) -> Imported:
-    """The pins of a ``pdm.lock`` (every ``[[package]]``'s version)."""
+    """The pins of a ``pdm.lock`` (every ``[[package]]``'s version); packages from git, a
+    path or a URL are in ``unpinned``."""
     imported = Imported()
     for package in toml.data.get("package", []) or []:
         name, version = package.get("name"), package.get("version")
@@ -79,7 +111,9 @@ def read_pdm_lock(toml: TomlFile) -> Imported:
         if not name:
             continue
         if not version or package.get("git") or package.get("path") or package.get("url"):
-            imported.problems.append(f"{where} is not from an index; its pin is not kept.")
+            imported.unpinned[canonicalize_name(str(name))] = (
+                f"{where} is not from an index; its pin is not kept."
+            )
             continue
         imported.pin(name, str(version), where)
     return imported

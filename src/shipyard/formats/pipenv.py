@@ -5,7 +5,12 @@
 group), any other package category (a group of that name), ``[requires]``
 ``python_version``/``python_full_version``. A package is ``"*"``, a PEP 440
 specifier, or a table with ``version``, ``extras``, ``markers`` and the marker
-variables as keys (``sys_platform = "== 'win32'"``). ``Pipfile.lock`` is JSON whose
+variables as keys (``sys_platform = "== 'win32'"``). A package from elsewhere becomes
+a plain name and a source (:mod:`shipyard.formats.references`): ``{git = URL, ref =
+"…", subdirectory = "…"}`` a git source (``ref`` as ``rev``), ``{path = "…", editable
+= true}`` a path source (non-editable without ``editable``), ``{file = "…"}`` a path
+source for a local archive or a direct reference for one on a server; Mercurial,
+Subversion and Bazaar are reported. ``Pipfile.lock`` is JSON whose
 ``default``/``develop``/category sections give each package's ``==`` version.
 """
 
@@ -19,6 +24,7 @@ from packaging.utils import canonicalize_name
 
 from shipyard.errors import ManifestError
 from shipyard.formats.imported import Imported, ImportedRequirement, structure_checked
+from shipyard.formats.references import direct_reference, git_source, path_source
 from shipyard.formats.tomlfiles import TomlFile
 
 __all__ = ["read_pipfile", "read_pipfile_lock"]
@@ -40,16 +46,17 @@ _SKIPPED = {"source", "requires", "scripts", "pipenv", "dev-packages", "packages
 
 
 def _requirement(
-    name: str, value: Any, where: str, imported: Imported
+    name: str, value: Any, where: str, imported: Imported, base: Path
 ) -> ImportedRequirement | None:
     table: dict[str, Any] = value if isinstance(value, dict) else {"version": value}
-    for key in ("git", "hg", "svn", "bzr", "path", "file"):
+    for key in ("hg", "svn", "bzr"):
         if key in table:
             imported.problems.append(
-                f"{where}: {name} comes from {key} {table[key]!r}, which shipyard does not "
-                "lock yet; add it by hand or publish it to an index."
+                f"{where}: {name} comes from {key} {table[key]!r}; shipyard fetches git "
+                "repositories only; add it by hand or publish it to an index."
             )
             return None
+    place = next((key for key in ("git", "path", "file") if key in table), None)
     if "index" in table:
         imported.problems.append(
             f"{where}: {name} is pinned to the index {table['index']!r}; shipyard searches "
@@ -58,7 +65,7 @@ def _requirement(
     extras = table.get("extras") or []
     version = str(table.get("version", "*")).strip()
     text = f"{name}[{','.join(extras)}]" if extras else name
-    if version not in ("*", ""):
+    if version not in ("*", "") and place is None:  # a source decides the version
         text += version if version[0] in "<>=!~" else f"=={version}"
     markers = [f"({table['markers']})"] if table.get("markers") else []
     for key in _MARKER_KEYS:
@@ -69,7 +76,25 @@ def _requirement(
             )
     if markers:
         text += " ; " + " and ".join(markers)
-    return imported.requirement(text, where)
+    item = imported.requirement(text, where)
+    if item is None or place is None:
+        return item
+    target = str(table[place])
+    editable = table.get("editable") is True
+    if place == "git":
+        ref = table.get("ref")
+        return git_source(
+            imported,
+            item.requirement,
+            where,
+            target,
+            revision=("rev", str(ref)) if ref else None,
+            subdirectory=str(table["subdirectory"]) if table.get("subdirectory") else None,
+        )
+    if place == "file" and ("://" in target or target.startswith("file:")):
+        item.requirement.url = target
+        return direct_reference(imported, item.requirement, where, base, editable=editable)
+    return path_source(imported, item.requirement, where, base, target, editable=editable)
 
 
 @structure_checked("Pipenv")
@@ -82,7 +107,7 @@ def read_pipfile(toml: TomlFile) -> Imported:
             continue
         items = []
         for name, value in table.items():
-            item = _requirement(name, value, toml.where(category, name), imported)
+            item = _requirement(name, value, toml.where(category, name), imported, toml.path.parent)
             if item is not None:
                 items.append(item)
         if category == "packages":
@@ -122,7 +147,8 @@ def read_pipfile(toml: TomlFile) -> Imported:
 
 @structure_checked("Pipenv")
 def read_pipfile_lock(path: Path) -> Imported:
-    """The pins of a ``Pipfile.lock`` (every section's ``==`` versions).
+    """The pins of a ``Pipfile.lock`` (every section's ``==`` versions); packages from
+    git, a path or a file are in ``unpinned``.
 
     :raises ManifestError: when the file is not JSON.
     """
@@ -144,5 +170,7 @@ def read_pipfile_lock(path: Path) -> Imported:
             if version.startswith("=="):
                 imported.pin(name, version[2:], where)
             elif isinstance(entry, dict) and any(k in entry for k in ("git", "path", "file")):
-                imported.problems.append(f"{where} is not from an index; its pin is not kept.")
+                imported.unpinned[canonicalize_name(name)] = (
+                    f"{where} is not from an index; its pin is not kept."
+                )
     return imported

@@ -14,8 +14,14 @@ poetry-core reads them:
 
 Dependency tables map to PEP 508: ``extras``, ``markers``, ``python`` (a marker on
 ``python_version``/``python_full_version``), ``platform`` (``sys_platform``), ``url``
-(a direct reference). ``git`` and ``path`` dependencies and per-package ``source``
-pins have no place in the manifest yet and are reported.
+(a direct reference; a ``file:`` URL becomes a path source). A dependency from
+elsewhere becomes a plain name and a ``[tool.shipyard.sources]`` entry
+(:mod:`shipyard.formats.references`): ``{ git = URL, tag|branch|rev = …, subdirectory
+= … }`` a git source, ``{ path = "…", develop = true }`` a path source (``develop``
+is ``editable``; without it Poetry installs a directory non-editable, so the source
+says ``editable = false``), ``{ file = "…" }`` a path source to the archive. With a
+``[project]`` table (Poetry 2) those tables only add the source for a name that
+``[project]`` requires. Per-package ``source`` (index) pins are reported.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, Specifier
@@ -30,6 +37,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from shipyard.formats.imported import Imported, ImportedRequirement, structure_checked
+from shipyard.formats.references import direct_reference, git_source, path_source
 from shipyard.formats.tomlfiles import TomlFile
 
 __all__ = ["PoetryConstraint", "poetry_constraint", "read_poetry", "read_poetry_lock"]
@@ -177,31 +185,55 @@ def python_marker(text: str) -> str:
     return " or ".join(f"({o})" if " and " in o else o for o in ors)
 
 
+def _place(
+    item: ImportedRequirement, table: Mapping[str, Any], imported: Imported, base: Path
+) -> ImportedRequirement | None:
+    """``item`` (a plain requirement) with the source its ``git``, ``path`` or ``file``
+    key gives; ``item`` itself when the table has none of them."""
+    where = item.origin
+    if "git" in table:
+        revision = next(
+            ((key, str(table[key])) for key in ("tag", "branch", "rev") if table.get(key)), None
+        )
+        subdirectory = table.get("subdirectory")
+        return git_source(
+            imported,
+            item.requirement,
+            where,
+            str(table["git"]),
+            revision=revision,
+            subdirectory=str(subdirectory) if subdirectory else None,
+        )
+    if "path" in table or "file" in table:
+        target = str(table["path"] if "path" in table else table["file"])
+        editable = table.get("develop") is True
+        return path_source(imported, item.requirement, where, base, target, editable=editable)
+    if item.requirement.url is not None:
+        return direct_reference(imported, item.requirement, where, base)
+    return item
+
+
 def _requirement(
-    name: str, value: Any, where: str, imported: Imported
+    name: str, value: Any, where: str, imported: Imported, base: Path
 ) -> list[tuple[ImportedRequirement, bool]]:
     """PEP 508 requirements for one Poetry dependency; (requirement, optional) pairs."""
     if isinstance(value, list):
         found = []
         for item in value:
-            found.extend(_requirement(name, item, where, imported))
+            found.extend(_requirement(name, item, where, imported, base))
         return found
     table: Mapping[str, Any] = value if isinstance(value, dict) else {"version": value}
-    for key, what in (("git", "git"), ("path", "path"), ("file", "path")):
-        if key in table:
-            imported.problems.append(
-                f"{where}: {name} is a {what} dependency ({table[key]}), which shipyard does "
-                "not lock yet; add it by hand or publish it to an index."
-            )
-            return []
-    if "source" in table:
+    placed = any(key in table for key in ("git", "path", "file"))
+    if "source" in table and not placed:
         imported.problems.append(
             f"{where}: {name} is pinned to the source {table['source']!r}; shipyard searches "
             "every index for every package, so that pin is not kept."
         )
     extras = table.get("extras") or []
     head = f"{name}[{','.join(extras)}]" if extras else name
-    if "url" in table:
+    if placed:
+        text = head  # the source decides the version
+    elif "url" in table:
         text = f"{head} @ {table['url']}"
     else:
         try:
@@ -241,6 +273,8 @@ def _requirement(
             "when a specifier names one (or with --prerelease allow)."
         )
     item = imported.requirement(text, where)
+    if item is not None:
+        item = _place(item, table, imported, base)
     return [] if item is None else [(item, bool(table.get("optional")))]
 
 
@@ -253,8 +287,25 @@ def _dependencies(
     for name, value in table.items():
         if canonicalize_name(name) == "python":
             continue
-        found.extend(_requirement(name, value, toml.where(table_name, name), imported))
+        found.extend(
+            _requirement(name, value, toml.where(table_name, name), imported, toml.path.parent)
+        )
     return found
+
+
+def _sources_only(toml: TomlFile, table: Any, imported: Imported) -> None:
+    """Poetry 2: ``[tool.poetry.dependencies]`` only says where a name that ``[project]``
+    requires comes from; record those sources (the requirements stay as written)."""
+    if not isinstance(table, dict):
+        return
+    for name, value in table.items():
+        entries = value if isinstance(value, list) else [value]
+        for entry in entries:
+            if isinstance(entry, dict) and any(k in entry for k in ("git", "path", "file")):
+                where = toml.where("tool.poetry.dependencies", name)
+                item = imported.requirement(name, where)
+                if item is not None:
+                    _place(item, entry, imported, toml.path.parent)
 
 
 @structure_checked("Poetry")
@@ -285,7 +336,9 @@ def read_poetry(toml: TomlFile) -> Imported:
                 f"{toml.where('tool.poetry.dependencies', 'python')}: python {python!r}: {exc}."
             )
     optional_names: dict[str, ImportedRequirement] = {}
-    if not has_project:
+    if has_project:
+        _sources_only(toml, dependencies, imported)
+    else:
         for item, optional in _dependencies(
             toml, "tool.poetry.dependencies", dependencies, imported
         ):
@@ -380,7 +433,8 @@ def _sources(toml: TomlFile, sources: list[Any], imported: Imported) -> None:
 def read_poetry_lock(toml: TomlFile) -> Imported:
     """The pins of a ``poetry.lock`` (every ``[[package]]``'s version).
 
-    Packages from a ``git``/``directory``/``file`` source are reported, not pinned.
+    Packages from a ``git``/``directory``/``file`` source are not pinned: they are in
+    ``unpinned``, reported unless the project's dependency carries the source over.
     """
     imported = Imported()
     for package in toml.data.get("package", []) or []:
@@ -390,7 +444,9 @@ def read_poetry_lock(toml: TomlFile) -> Imported:
         kind = (package.get("source") or {}).get("type")
         where = f"{toml.path}: [[package]] {name}"
         if kind in ("git", "directory", "file"):
-            imported.problems.append(f"{where} comes from a {kind} source; its pin is not kept.")
+            imported.unpinned[canonicalize_name(str(name))] = (
+                f"{where} comes from a {kind} source; its pin is not kept."
+            )
             continue
         imported.pin(name, str(version), where)
     return imported

@@ -8,7 +8,9 @@ environment, ``-r``/``--requirement`` and ``-c``/``--constraint`` files
 ``-i``/``--index-url``, ``--extra-index-url``, ``-f``/``--find-links``,
 ``--no-index``, ``--pre``, ``--only-binary``/``--no-binary``, and
 per-requirement ``--hash`` options (kept as expected hashes). Anything else is
-reported as ``file:line: what and why``, never dropped silently.
+reported as ``file:line: what and why``, never dropped silently; with
+``keep_locations`` (for ``import``), a line written as a path or URL instead of
+PEP 508 (``./lib``, ``git+https://…#egg=lib``) is kept as a :class:`LocationLine`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 
 __all__ = [
+    "LocationLine",
     "RequirementLine",
     "RequirementsFile",
     "parse_requirement_lines",
@@ -50,6 +53,9 @@ _OPTIONS_WITH_VALUE = {
 }
 #: Options that change how pip works, not what it installs: accepted and ignored.
 _IGNORED_OPTIONS = frozenset({"--prefer-binary", "--require-hashes", "--use-feature"})
+#: ``git+https:``, ``hg+ssh:`` …: a VCS URL as pip writes it.
+_VCS_URL = re.compile(r"^[A-Za-z]+\+[A-Za-z]+:")
+_ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,23 @@ class RequirementLine:
     origin: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class LocationLine:
+    """A requirement written as a path or URL instead of PEP 508 (``-e ../lib``,
+    ``./lib``, ``git+https://…#egg=lib``), for ``import`` to carry over as a source.
+
+    :param text: as written (``${VAR}`` expanded), without ``-e``.
+    :param origin: ``file:line``.
+    :param base: the directory a relative path starts from (the file's).
+    :param editable: it was written with ``-e``/``--editable``.
+    """
+
+    text: str
+    origin: str
+    base: Path
+    editable: bool = False
+
+
 @dataclass(slots=True)
 class RequirementsFile:
     """The parsed content of one or more requirements files.
@@ -73,6 +96,8 @@ class RequirementsFile:
     :param requirements: requirements in file order (``-r`` files inlined).
     :param constraints: requirements from ``-c`` files.
     :param editables: ``-e`` paths or URLs, as written (``.`` is the project itself).
+    :param locations: the ``-e`` entries and, when parsed with ``keep_locations``, the
+        lines that are a path or URL rather than PEP 508, with where they were written.
     :param index_url: the ``--index-url`` (the last one wins, as in pip).
     :param extra_index_urls: ``--extra-index-url`` values, in order, without duplicates.
     :param find_links: ``--find-links`` values, in order.
@@ -85,6 +110,7 @@ class RequirementsFile:
     requirements: list[RequirementLine] = field(default_factory=list)
     constraints: list[RequirementLine] = field(default_factory=list)
     editables: list[str] = field(default_factory=list)
+    locations: list[LocationLine] = field(default_factory=list)
     index_url: str | None = None
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
@@ -99,6 +125,7 @@ class RequirementsFile:
         self.requirements.extend(other.requirements)
         self.constraints.extend(other.constraints)
         self.editables.extend(other.editables)
+        self.locations.extend(other.locations)
         self.index_url = other.index_url or self.index_url
         for url in other.extra_index_urls:
             if url not in self.extra_index_urls:
@@ -143,6 +170,7 @@ def parse_requirement_lines(
     source: Path,
     first_line: int = 1,
     base: Path | None = None,
+    keep_locations: bool = False,
     _seen: frozenset[Path] = frozenset(),
 ) -> RequirementsFile:
     """Parse requirements-file lines.
@@ -151,6 +179,8 @@ def parse_requirement_lines(
     :param first_line: the line number of ``lines[0]`` in ``source``.
     :param base: the directory ``-r``/``-c``/``-e`` paths are relative to (default:
         ``source``'s directory).
+    :param keep_locations: keep a line that is a path or URL rather than PEP 508
+        (``./lib``, ``git+https://…#egg=lib``) in ``locations`` instead of reporting it.
     :returns: the parsed content; unreadable or unknown lines are in ``problems``.
     """
     base = base or source.parent
@@ -168,7 +198,7 @@ def parse_requirement_lines(
             result.problems.append(f"{origin}: cannot split {text!r} ({exc}); left out.")
             continue
         if not requirement_text:
-            _option(tokens, origin, base, result, _seen | {source.resolve()})
+            _option(tokens, origin, base, result, _seen | {source.resolve()}, keep_locations)
             continue
         hashes: list[str] = []
         index = 0
@@ -192,6 +222,9 @@ def parse_requirement_lines(
         try:
             requirement = Requirement(requirement_text)
         except InvalidRequirement as exc:
+            if keep_locations and _is_location(requirement_text):
+                result.locations.append(LocationLine(requirement_text, origin, base))
+                continue
             result.problems.append(
                 f"{origin}: {requirement_text!r} is not a PEP 508 requirement "
                 f"({str(exc).splitlines()[0]}); left out."
@@ -201,8 +234,26 @@ def parse_requirement_lines(
     return result
 
 
+def _is_location(text: str) -> bool:
+    """Whether a line that is not PEP 508 names a path or URL, as pip would read it."""
+    head = text.split(";", 1)[0].strip()
+    return (
+        head.startswith((".", "/", "~"))
+        or "://" in head
+        or head.startswith("file:")
+        or _VCS_URL.match(head) is not None
+        or "/" in head
+        or head.endswith(_ARCHIVE_SUFFIXES)
+    )
+
+
 def _option(
-    tokens: list[str], origin: str, base: Path, result: RequirementsFile, seen: frozenset[Path]
+    tokens: list[str],
+    origin: str,
+    base: Path,
+    result: RequirementsFile,
+    seen: frozenset[Path],
+    keep_locations: bool = False,
 ) -> None:
     head, _, inline = tokens[0].partition("=")
     if head in ("--no-index",):
@@ -232,6 +283,7 @@ def _option(
         result.find_links.append(value)
     elif kind == "editable":
         result.editables.append(value)
+        result.locations.append(LocationLine(value, origin, base, editable=True))
     elif kind in ("only-binary", "no-binary"):
         names = result.only_binary if kind == "only-binary" else result.no_binary
         names.extend(n.strip() for n in value.split(",") if n.strip() and n not in names)
@@ -249,7 +301,7 @@ def _option(
         if path in seen:
             result.problems.append(f"{origin}: {value} includes itself; left out.")
             return
-        nested = read_requirements(path, _seen=seen, origin=origin)
+        nested = read_requirements(path, _seen=seen, origin=origin, keep_locations=keep_locations)
         if kind == "constraint":
             nested.constraints.extend(nested.requirements)
             nested.requirements = []
@@ -257,11 +309,16 @@ def _option(
 
 
 def read_requirements(
-    path: Path, *, _seen: frozenset[Path] = frozenset(), origin: str | None = None
+    path: Path,
+    *,
+    _seen: frozenset[Path] = frozenset(),
+    origin: str | None = None,
+    keep_locations: bool = False,
 ) -> RequirementsFile:
     """Parse a requirements file (and the files it includes).
 
     :param origin: the ``file:line`` that included it, for the problem when it is missing.
+    :param keep_locations: see :func:`parse_requirement_lines`.
     :returns: the parsed content; a missing file is a problem, not an exception.
     """
     try:
@@ -278,7 +335,9 @@ def read_requirements(
             f"{origin or path}: {path} is not UTF-8 text (byte {exc.start}); left out."
         )
         return result
-    return parse_requirement_lines(lines, source=path, base=path.parent, _seen=_seen)
+    return parse_requirement_lines(
+        lines, source=path, base=path.parent, keep_locations=keep_locations, _seen=_seen
+    )
 
 
 def pinned_version(requirement: Requirement) -> str | None:

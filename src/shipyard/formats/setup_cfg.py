@@ -1,6 +1,8 @@
 """setuptools' ``setup.cfg``: ``[metadata]`` name/version/description,
 ``[options]`` ``install_requires`` and ``python_requires``,
-``[options.extras_require]`` and ``[options.entry_points]`` console scripts."""
+``[options.extras_require]`` and ``[options.entry_points]`` console scripts. A direct
+reference to git or a local path becomes a plain name and a source
+(:mod:`shipyard.formats.references`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 
 from shipyard.errors import ManifestError
 from shipyard.formats.imported import Imported, ImportedRequirement
+from shipyard.formats.references import direct_reference
 
 __all__ = ["read_setup_cfg"]
 
@@ -32,6 +35,8 @@ def _requirements(path: Path, text: str, raw: str, imported: Imported) -> list[I
             imported.problems.append(f"{where}: {entry!r} is computed by setuptools; left out.")
             continue
         item = imported.requirement(entry, where)
+        if item is not None:
+            item = direct_reference(imported, item.requirement, where, path.parent)
         if item is not None:
             found.append(item)
     return found

@@ -6,19 +6,28 @@ conda ``environment.yml``, ``Pipfile``/``Pipfile.lock``, a ``pyproject.toml`` wi
 ``[tool.poetry]`` or ``[tool.pdm]`` and the lock beside it, ``setup.cfg``, and the
 lock files ``poetry.lock``, ``pdm.lock`` and ``pylock*.toml`` (pins only). What cannot
 be carried over is recorded in ``Imported.problems``.
+
+Git, path and editable requirements become plain names plus ``Imported.sources``
+(:mod:`shipyard.formats.references`); :func:`gather` makes their paths relative to the
+project root and leaves out a path to the project itself (``-e .``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 
 from shipyard.errors import ManifestError, UsageError
 from shipyard.formats.imported import Imported, ImportedRequirement
 from shipyard.project.manifest import PYPROJECT
+
+if TYPE_CHECKING:
+    from shipyard.formats.tomlfiles import TomlFile
 
 __all__ = ["classify", "gather"]
 
@@ -64,24 +73,15 @@ def _group_for(path: Path) -> str | None:
 
 
 def _from_requirements(path: Path, project_root: Path) -> Imported:
+    from shipyard.formats.references import requirements_into
     from shipyard.formats.requirements import read_requirements
 
-    parsed = read_requirements(path)
+    parsed = read_requirements(path, keep_locations=True)
     imported = Imported(problems=list(parsed.problems))
-    imported.dependencies = [
-        ImportedRequirement(line.requirement, line.origin, line.hashes)
-        for line in parsed.requirements
-    ]
+    requirements_into(imported, parsed, itself=project_root)  # "-e ." is the project itself
     imported.constraints = [
         ImportedRequirement(line.requirement, line.origin) for line in parsed.constraints
     ]
-    for editable in parsed.editables:
-        if (path.parent / editable).resolve() == project_root.resolve():
-            continue  # "-e ." is the project itself
-        imported.problems.append(
-            f"{path}: the editable requirement {editable} is not carried over (path and VCS "
-            "dependencies are not locked yet); add it by hand."
-        )
     imported.index_url = parsed.index_url
     imported.extra_index_urls = list(parsed.extra_index_urls)
     imported.find_links = [
@@ -130,8 +130,9 @@ def _from_pylock(path: Path) -> Imported:
     return imported
 
 
-def _from_environment_yml(path: Path) -> Imported:
+def _from_environment_yml(path: Path, project_root: Path) -> Imported:
     from shipyard.formats.environment_yml import read_environment_yml
+    from shipyard.formats.references import requirements_into
 
     env = read_environment_yml(path)
     imported = Imported(problems=list(env.problems))
@@ -143,27 +144,18 @@ def _from_environment_yml(path: Path) -> Imported:
             imported.requires_python = f">={match.group(1)}.{match.group(2)}"
             imported.python = f"{match.group(1)}.{match.group(2)}"
     pip = env.pip
-    imported.dependencies = [
-        ImportedRequirement(line.requirement, line.origin, line.hashes) for line in pip.requirements
-    ]
+    requirements_into(imported, pip, itself=project_root)
     imported.constraints = [
         ImportedRequirement(line.requirement, line.origin) for line in pip.constraints
     ]
     imported.index_url = pip.index_url
     imported.extra_index_urls = list(pip.extra_index_urls)
-    for editable in pip.editables:
-        if (path.parent / editable).resolve() != path.parent.resolve():
-            imported.problems.append(
-                f"{path}: the editable requirement {editable} is not carried over; add it by hand."
-            )
     return imported
 
 
 def _from_pyproject(path: Path, own: bool) -> tuple[Imported, list[Path]]:
     """What a pyproject.toml brings (Poetry, PDM, or another PEP 621 project), and the
     lock files beside it to take pins from."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
     from shipyard.formats.pdm import read_pdm
     from shipyard.formats.poetry import read_poetry
     from shipyard.formats.tomlfiles import read_toml
@@ -182,15 +174,9 @@ def _from_pyproject(path: Path, own: bool) -> tuple[Imported, list[Path]]:
         if (path.parent / "pdm.lock").is_file():
             locks.append(path.parent / "pdm.lock")
     project = toml.data.get("project")
+    if isinstance(project, dict):
+        _project_requirements(toml, project, imported, own)
     if not own and isinstance(project, dict):
-        # another PEP 621 project: take its requirements
-        for text in project.get("dependencies", []) or []:
-            try:
-                imported.dependencies.append(
-                    ImportedRequirement(Requirement(text), toml.where("project", "dependencies"))
-                )
-            except InvalidRequirement as exc:
-                imported.problems.append(f"{toml.where('project', 'dependencies')}: {exc}")
         imported.requires_python = imported.requires_python or project.get("requires-python")
     if own and not locks and "poetry" not in tool and "pdm" not in tool:
         raise UsageError(
@@ -200,6 +186,91 @@ def _from_pyproject(path: Path, own: bool) -> tuple[Imported, list[Path]]:
             "environment.yml, ...).",
         )
     return imported, locks
+
+
+def _project_requirements(
+    toml: TomlFile, project: dict[str, Any], imported: Imported, own: bool
+) -> None:
+    """The PEP 621 requirements a pyproject.toml brings: another project's
+    ``dependencies``, all of them; this project's own (already in its manifest), only
+    the direct references to git or a local path, in every list (``dependencies``,
+    ``optional-dependencies``, ``[dependency-groups]``), to be written back as a plain
+    name plus a source. A source the file's tool table already gave (Poetry's
+    ``develop = true``) is kept."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    from shipyard.formats.references import direct_reference
+
+    where = toml.where("project", "dependencies")
+    lists: list[tuple[dict[str, list[ImportedRequirement]] | None, str, Any]] = [
+        (None, "", project.get("dependencies"))
+    ]
+    if own:
+        optional = project.get("optional-dependencies")
+        for extra, texts in (optional if isinstance(optional, dict) else {}).items():
+            lists.append((imported.optional, extra, texts))
+        groups = toml.data.get("dependency-groups")
+        for group, texts in (groups if isinstance(groups, dict) else {}).items():
+            lists.append((imported.groups, canonicalize_name(group), texts))
+    for table, key, texts in lists:
+        for text in texts if isinstance(texts, list) else []:
+            if not isinstance(text, str):
+                continue  # {include-group = …}
+            try:
+                requirement = Requirement(text)
+            except InvalidRequirement as exc:
+                if not own:
+                    imported.problems.append(f"{where}: {exc}")
+                continue
+            if own and requirement.url is None:
+                continue
+            found = Imported()
+            item = direct_reference(found, requirement, where, toml.path.parent)
+            for name, entry in found.sources.items():
+                imported.sources.setdefault(name, entry)
+            imported.problems.extend(found.problems)
+            if item is not None and not (own and item.requirement.url is not None):
+                target = imported.dependencies if table is None else table.setdefault(key, [])
+                target.append(item)
+
+
+def _settle_sources(result: Imported, root: Path) -> None:
+    """Make the path sources relative to the project root, leave out a path to the
+    project itself (with its requirement), drop pins of sourced names, and report the
+    lock files' packages from a source that no dependency carries over."""
+    home = _resolved(root)
+    itself: set[str] = set()
+    for name, entry in list(result.sources.items()):
+        if "path" not in entry:
+            continue
+        location = _resolved(Path(entry["path"]))
+        if location == home:
+            del result.sources[name]
+            itself.add(name)
+            continue
+        try:
+            entry["path"] = Path(os.path.relpath(location, home)).as_posix()
+        except ValueError:  # another drive (Windows)
+            entry["path"] = location.as_posix()
+    lists = [result.dependencies, *result.optional.values(), *result.groups.values()]
+    if itself:
+        for items in lists:
+            items[:] = [i for i in items if canonicalize_name(i.requirement.name) not in itself]
+    direct = {
+        canonicalize_name(i.requirement.name) for items in lists for i in items if i.requirement.url
+    }
+    for name in result.sources:
+        result.pins.pop(name, None)  # a source decides the version
+    for name, message in result.unpinned.items():
+        if name not in result.sources and name not in itself and name not in direct:
+            result.problems.append(message)
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte
+        return Path(os.path.abspath(path))
 
 
 def _merge(into: Imported, other: Imported) -> None:
@@ -231,6 +302,9 @@ def _merge(into: Imported, other: Imported) -> None:
     for name, (version, origin) in other.pins.items():
         if name not in into.pins or version > into.pins[name][0]:
             into.pins[name] = (version, origin)
+    for name, entry in other.sources.items():
+        into.set_source(name, entry)
+    into.unpinned.update(other.unpinned)
     into.problems.extend(other.problems)
 
 
@@ -264,7 +338,7 @@ def gather(root: Path, paths: Sequence[Path], *, group: str | None = None) -> Im
                 imported = _from_requirements(path, root)
                 target_group = group or _group_for(path)
         elif kind == "environment-yml":
-            imported = _from_environment_yml(path)
+            imported = _from_environment_yml(path, root)
         elif kind == "pipfile":
             imported = read_pipfile(read_toml(path))
             if (path.parent / "Pipfile.lock").is_file():
@@ -286,6 +360,7 @@ def gather(root: Path, paths: Sequence[Path], *, group: str | None = None) -> Im
                 continue
             seen_locks.add(lock.resolve())
             _merge(result, _read_lock(lock))
+    _settle_sources(result, root)
     return result
 
 

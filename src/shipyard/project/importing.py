@@ -18,8 +18,10 @@ Understood, by file name:
   their versions are preferences for the first lock, so migrating does not
   upgrade anything; every version that still changes is reported with the reason.
 
-The files are read by :mod:`shipyard.project.import_sources`. Everything that
-cannot be carried over is reported as ``file:line: what and why``.
+The files are read by :mod:`shipyard.project.import_sources`. Git, path and
+editable requirements are written as a plain name plus a ``[tool.shipyard.sources]``
+entry (paths relative to the project root); their lock entries are not pins.
+Everything that cannot be carried over is reported as ``file:line: what and why``.
 The manifest is written (a ``[project]`` table is created when the file has none,
 as in a Poetry 1 project), then locked and synced like ``add``; if any step fails,
 ``pyproject.toml`` and ``pylock.toml`` are put back byte for byte.
@@ -139,6 +141,9 @@ def import_files(
         for item in items:
             editor.add(item.requirement, group=name)
             added.append(f"{item.requirement} (group {name})")
+    for name, entry in imported.sources.items():
+        editor.set_source(name, entry)
+        added.append(f"source {name} = {_inline(entry)}")
     if imported.default_groups is not None:
         editor.set_tool_value("default-groups", imported.default_groups)
     if imported.constraints:
@@ -173,6 +178,15 @@ def import_files(
 def _project_name(text: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")
     return cleaned or "project"
+
+
+def _inline(entry: dict[str, Any]) -> str:
+    """A source entry as TOML writes it (``{ path = "../core" }``)."""
+    import tomlkit
+
+    table = tomlkit.inline_table()
+    table.update(entry)
+    return table.as_string().strip()
 
 
 def _drop_inert_build_system(editor: ManifestEditor, root: Path) -> None:

@@ -186,7 +186,7 @@ def project_sources(
     """The ``[tool.shipyard.sources]`` entries by canonical name.
 
     :raises ManifestError: for an entry that names no kind or several, an unknown key,
-        an index that is not defined, or a git source (not supported yet).
+        an index that is not defined, or a git source naming several revisions.
     """
     table = tool.get("sources", {})
     if not isinstance(table, dict):
