@@ -113,6 +113,7 @@ def test_a_git_tag_and_a_subdirectory_from_a_file_url(
     assert sub["subdirectory"] == "packages/sub" and sub["requested-revision"] == "main"
     assert _value(project, "gitpkg") == "1" and _value(project, "subpkg") == "7"
     exported = shipyard(project, "export", "--format", "requirements-txt").stdout
+    assert "--require-hashes refuses them" in exported
     assert f"gitpkg @ git+{bare.as_uri()}@{tagged}" in exported
     assert f"subpkg @ git+{bare.as_uri()}@{sub['commit-id']}#subdirectory=packages/sub" in exported
 
@@ -177,6 +178,52 @@ def test_uv_installs_a_lock_with_git_and_directory_entries(
     assert result.returncode == 0, result.stderr
     run = subprocess.run(
         [str(target / "bin" / "python"), "-c", "import gitpkg, core, helper; print(gitpkg.VALUE)"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.stdout.strip() == "1", run.stderr
+
+
+def test_pip_installs_the_export_of_a_lock_with_git_entries(
+    tmp_path: Path, make_index, served: tuple[GitServer, Path, Path]
+) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    server, _bare, _clone = served
+    index = make_index(PACKAGES)
+    # Over HTTP: the pip that ensurepip bundles cannot parse git+file:/// requirements.
+    extra = (
+        f'\n[tool.shipyard.sources]\ngitpkg = {{ git = "{server.url}/gitpkg.git", tag = "v1" }}\n'
+    )
+    project = new_project(tmp_path, index, ["gitpkg"], extra=extra)
+    shipyard(project, "lock")
+    exported = project / "requirements.txt"
+    shipyard(project, "export", "--format", "requirements-txt", "--no-hashes", "-o", str(exported))
+    target = tmp_path / "pip-env"
+    subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    environment["PIP_CONFIG_FILE"] = os.devnull
+    result = subprocess.run(
+        [
+            str(target / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--index-url",
+            index.index_url,
+            "-r",
+            str(exported),
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    run = subprocess.run(
+        [str(target / "bin" / "python"), "-c", "import gitpkg, helper; print(gitpkg.VALUE)"],
         capture_output=True,
         text=True,
     )

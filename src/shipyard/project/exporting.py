@@ -352,6 +352,11 @@ def _requirements_txt(
     ]
     if selection.lock.conda is not None:
         lines.append("# Conda packages are not in this file: export environment-yml for them.")
+    if hashes and not constraints and any("vcs" in package for package, _ in chosen):
+        lines.append(
+            "# The git lines have no hash (a commit is its own digest), and pip's "
+            "--require-hashes refuses them: use --no-hashes, or install them apart."
+        )
     lines += _index_options(services)
     if len(lines) > 2:
         lines.append("")
