@@ -228,3 +228,38 @@ def test_pip_installs_the_export_of_a_lock_with_git_entries(
         text=True,
     )
     assert run.stdout.strip() == "1", run.stderr
+
+    # pip's hash-checking mode takes the rest of the lock once the git line is left out.
+    hashed = project / "requirements.hashed.txt"
+    shipyard(
+        project,
+        "export",
+        "--format",
+        "requirements-txt",
+        "--no-emit-package",
+        "gitpkg",
+        "-o",
+        str(hashed),
+    )
+    lines = [line for line in hashed.read_text().splitlines() if not line.startswith("#")]
+    assert not [line for line in lines if "gitpkg" in line]
+    checked = tmp_path / "pip-hashed"
+    subprocess.run([sys.executable, "-m", "venv", str(checked)], check=True)
+    result = subprocess.run(
+        [
+            str(checked / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--require-hashes",
+            "--index-url",
+            index.index_url,
+            "-r",
+            str(hashed),
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr

@@ -29,6 +29,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="include the project itself (-e .; pip then cannot --require-hashes)",
     )
     parser.add_argument(
+        "--no-emit-package",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="leave this package out (repeatable), e.g. a git package for --require-hashes",
+    )
+    parser.add_argument(
         "--for-environment",
         metavar="MARKER",
         help="collapse markers for one target, e.g. \"sys_platform == 'linux' and "
@@ -46,6 +53,7 @@ def _command_line(args: argparse.Namespace) -> str:
     for flag in ("no_default_groups", "no_hashes", "emit_project", "frozen"):
         if getattr(args, flag):
             parts.append("--" + flag.replace("_", "-"))
+    parts += [f"--no-emit-package={name}" for name in args.no_emit_package]
     if args.for_environment:
         parts += ["--for-environment", _quote(args.for_environment)]
     if args.output:
@@ -84,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             hashes=not args.no_hashes,
             for_environment=args.for_environment,
             emit_project=args.emit_project,
+            no_emit=args.no_emit_package,
             output_name=Path(args.output).name if args.output else None,
             command=_command_line(args),
         )
