@@ -11,6 +11,7 @@ environment, every cache file and file name, stdout and stderr — contains the 
 from __future__ import annotations
 
 import base64
+import shutil
 from pathlib import Path
 
 import pytest
@@ -171,6 +172,13 @@ def test_git_and_named_index_credentials_are_never_written(  # type: ignore[no-u
         ):
             result = shipyard(project, "-v", *args, **{"HOME": str(tmp_path / "home")})
             outputs.extend([result.stdout, result.stderr])
+        # A fresh cache: sync --frozen fetches the locked commit with the manifest's
+        # credentials, though the lock holds the URL without them.
+        shutil.rmtree(project / ".venv")
+        for bucket in [*isolated_env.glob("git-v*"), *isolated_env.glob("built-v*")]:
+            shutil.rmtree(bucket)
+        result = shipyard(project, "-v", "sync", "--frozen", HOME=str(tmp_path / "home"))
+        outputs.extend([result.stdout, result.stderr])
         assert installed(project) == {"alpha": "1.0", "beta": "2.0", "gitpkg": "1.0"}
         assert server.requests and private.requests  # both needed the credentials
         leaked = [text for text in outputs if _leaks(text)]

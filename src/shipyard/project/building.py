@@ -5,6 +5,7 @@ with shipyard's own installer."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -275,7 +276,18 @@ class BuilderFactory:
             build_directory=self.build_directory,
             build_key=build_key,
             report_installs=report_installs,
+            git_urls=git_source_urls(self.project) if self.project is not None else (),
         )
+
+
+def git_source_urls(project: Project) -> list[str]:
+    """The repository URLs of the project's git sources, as written (credentials kept)."""
+    table = project.tool.get("sources")
+    return [
+        entry["git"]
+        for entry in (table.values() if isinstance(table, dict) else ())
+        if isinstance(entry, dict) and isinstance(entry.get("git"), str)
+    ]
 
 
 def make_installer(
@@ -286,17 +298,24 @@ def make_installer(
     build_key: str,
     report_installs: bool = True,
     parallel: bool = True,
+    git_urls: Sequence[str] = (),
 ) -> Installer:
     """An :class:`~shipyard.install.installer.Installer` on ``services``' cache, client,
     reporter and (when ``parallel``) executor, linking on ``concurrent-installs`` threads.
 
     :param parallel: ``False`` prepares in the calling thread, for installs that run on
-        the executor's own threads (build environments)."""
+        the executor's own threads (build environments).
+    :param git_urls: the project's git source URLs, whose credentials fetch the locked
+        commits (the lock holds the URLs without them)."""
     from shipyard.install.installer import Installer
     from shipyard.vcs.git import GitRepositories
 
     return Installer(
-        git=GitRepositories(services.cache.bucket("git"), offline=services.settings.offline),
+        git=GitRepositories(
+            services.cache.bucket("git"),
+            offline=services.settings.offline,
+            credential_urls=git_urls,
+        ),
         cache=services.cache,
         client=lambda: services.client,
         reporter=services.reporter,

@@ -200,7 +200,7 @@ def make_repository(
     :param refresh: ``True`` or the canonical names whose index pages are fetched anew.
     :param git_pins: git direct reference (credentials removed) → the commit to keep.
     """
-    from shipyard.project.building import BuilderFactory
+    from shipyard.project.building import BuilderFactory, git_source_urls
     from shipyard.vcs.git import GitRepositories
 
     factory = BuilderFactory(project, services, interpreter)
@@ -215,7 +215,11 @@ def make_repository(
         refresh=refresh,
         build_metadata=factory.metadata_for_sdist,
         speculate=True,
-        git=GitRepositories(services.cache.bucket("git"), offline=services.settings.offline),
+        git=GitRepositories(
+            services.cache.bucket("git"),
+            offline=services.settings.offline,
+            credential_urls=git_source_urls(project) if project is not None else (),
+        ),
         git_pins=git_pins,
     )
 

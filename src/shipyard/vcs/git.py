@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import tarfile
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,12 +111,28 @@ class GitRepositories:
     :param root: the cache's ``git`` bucket.
     :param offline: never fetch: only commits already in the cache can be used.
     :param timeout: seconds one git command may take.
+    :param credential_urls: repository URLs with ``user:password@`` (from the
+        manifest's sources); a fetch of the same repository by its public URL uses
+        them. They are never written anywhere.
     """
 
-    def __init__(self, root: Path, *, offline: bool = False, timeout: float = 600.0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        offline: bool = False,
+        timeout: float = 600.0,
+        credential_urls: Sequence[str] = (),
+    ) -> None:
         self.root = root
         self.offline = offline
         self.timeout = timeout
+        self._credentialed = {_public(url).rstrip("/"): url for url in credential_urls}
+
+    def _remote(self, repository: str) -> str:
+        """The URL to fetch ``repository`` from: the manifest's own spelling of it when
+        that carries credentials (a lock holds the URL without them)."""
+        return self._credentialed.get(_public(repository).rstrip("/"), repository)
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -185,7 +202,7 @@ class GitRepositories:
             "fetch",
             "--quiet",
             "--force",
-            repository,
+            self._remote(repository),
             "+refs/heads/*:refs/remotes/origin/*",
             "+refs/tags/*:refs/tags/*",
             what=f"fetch {_public(repository)}",
@@ -214,7 +231,9 @@ class GitRepositories:
                     hint="Lock once online, or name a commit that is already cached.",
                 )
             wanted = revision or "HEAD"
-            listing = self._git("ls-remote", repository, wanted, what=f"list {_public(repository)}")
+            listing = self._git(
+                "ls-remote", self._remote(repository), wanted, what=f"list {_public(repository)}"
+            )
             refs: dict[str, str] = {}
             for line in listing.splitlines():
                 commit_id, _, ref_name = line.partition("\t")
@@ -237,7 +256,7 @@ class GitRepositories:
                         "--depth",
                         "1",
                         "--force",
-                        repository,
+                        self._remote(repository),
                         f"+{full}:{full if full.startswith('refs/') else 'refs/shipyard/head'}",
                         what=f"fetch {wanted} from {_public(repository)}",
                     )
@@ -280,7 +299,7 @@ class GitRepositories:
                 "--quiet",
                 "--depth",
                 "1",
-                repository,
+                self._remote(repository),
                 commit,
                 what=f"fetch commit {commit[:12]}",
             )
