@@ -159,6 +159,13 @@ REGISTRY: tuple[Setting, ...] = (
         "never build these from source",
     ),
     Setting("offline", "SHIPYARD_OFFLINE", None, _bool, "never use the network"),
+    Setting(
+        "keyring_provider",
+        "SHIPYARD_KEYRING_PROVIDER",
+        "keyring-provider",
+        _choice("import", "disabled"),
+        "ask the keyring library for index credentials (import) or not (disabled)",
+    ),
     Setting("python", "SHIPYARD_PYTHON", "python", str, "interpreter request for .venv"),
     Setting(
         "link_mode",
@@ -285,6 +292,9 @@ class Settings:
     no_build: bool = False
     no_build_package: list[str] = field(default_factory=list)
     offline: bool = False
+    #: ``import``: ask the ``keyring`` library (when installed) for the credentials of
+    #: the configured indexes' hosts; ``disabled``: never
+    keyring_provider: str = "import"
     python: str | None = None
     link_mode: str = "hardlink"
     resolution: str = "highest"

@@ -179,3 +179,32 @@ def test_an_index_given_on_the_command_line_is_asked_first(tmp_path: Path, make_
     assert entries["helper"]["index"].rstrip("/") == public.index_url.rstrip("/")
     bad = shipyard(project, "lock", "--index", "mirror=ftp://x", check=False)
     assert bad.returncode == 2 and "names no index URL" in bad.stderr
+
+
+def test_index_credentials_from_the_keyring(tmp_path: Path, make_index, isolated_env: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    public = make_index(PACKAGES)
+    private = make_index([pkg("internal", "1.0")], auth=("kr-user", "kr-t0ken"))
+    extra = (
+        f'\n[[tool.shipyard.index]]\nname = "private"\nurl = "{private.index_url}"\n'
+        'explicit = true\n\n[tool.shipyard.sources]\ninternal = { index = "private" }\n'
+    )
+    project = new_project(tmp_path, public, ["internal", "helper"], extra=extra)
+    store = tmp_path / "keyring.json"
+    store.write_text(json.dumps({private.index_url.rstrip("/"): ["kr-user", "kr-t0ken"]}))
+    env = {
+        "PYTHON_KEYRING_BACKEND": "keyring_backend.FileKeyring",
+        "PYTHONPATH": str(Path(__file__).parents[1] / "support"),
+        "SHIPYARD_TEST_KEYRING": str(store),
+    }
+    refused = shipyard(project, "lock", check=False, SHIPYARD_KEYRING_PROVIDER="disabled", **env)
+    assert refused.returncode == 1 and "401" in refused.stderr
+    shipyard(project, "sync", **env)
+    assert installed(project) == {"internal": "1.0", "helper": "2.1"}
+    asked = set((tmp_path / "keyring.json.asked").read_text().split())
+    assert not [service for service in asked if "pypi.org" in service]
+    assert private.index_url.rstrip("/") in asked
+    for path in [*project.rglob("*"), *isolated_env.rglob("*")]:
+        if path.is_file() and not path.is_symlink():
+            assert b"kr-t0ken" not in path.read_bytes(), path

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import netrc
 import os
+import threading
 import urllib.parse
+from collections.abc import Sequence
 
 __all__ = [
+    "KeyringCredentials",
     "NetrcCredentials",
     "host_credentials",
     "host_key",
@@ -111,3 +114,56 @@ class NetrcCredentials:
             return None
         login, _account, password = entry
         return login, password or ""
+
+
+#: Hosts whose credentials are never looked up in a keyring (public PyPI).
+_PUBLIC_HOSTS = frozenset({"pypi.org", "files.pythonhosted.org"})
+
+
+class KeyringCredentials:
+    """Credentials from the ``keyring`` library, for the hosts of the configured indexes.
+
+    Asked only for those hosts (never for public PyPI), after one of them answered 401,
+    once per host, and only when ``keyring`` is installed; a backend that fails or has
+    nothing gives ``None``. As pip does, the index URL is the keyring's service name,
+    then its host.
+
+    :param urls: the configured index URLs (credentials, if any, are ignored).
+    """
+
+    def __init__(self, urls: Sequence[str] = ()) -> None:
+        self._services: dict[str, list[str]] = {}
+        for url in urls:
+            parts = urllib.parse.urlsplit(url)
+            key = host_key(url)
+            if not key or parts.hostname in _PUBLIC_HOSTS:
+                continue
+            service = public_url(url).rstrip("/")
+            self._services.setdefault(key, []).extend([service, parts.hostname or key])
+        self._found: dict[str, tuple[str, str] | None] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, key: str) -> tuple[str, str] | None:
+        """``(user name, password)`` for ``host[:port]`` ``key``, or ``None``."""
+        services = self._services.get(key)
+        if not services:
+            return None
+        with self._lock:
+            if key not in self._found:
+                self._found[key] = self._ask(services)
+            return self._found[key]
+
+    @staticmethod
+    def _ask(services: list[str]) -> tuple[str, str] | None:
+        try:
+            import keyring
+        except ImportError:
+            return None
+        for service in services:
+            try:
+                credential = keyring.get_credential(service, None)
+            except Exception:  # a locked or broken backend is not an error here
+                return None
+            if credential is not None and credential.password:
+                return credential.username or "", credential.password
+        return None

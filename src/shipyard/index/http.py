@@ -27,6 +27,7 @@ from shipyard import __version__
 from shipyard.atomic import os_error
 from shipyard.errors import HashMismatchError, NetworkError, ShipyardError
 from shipyard.index.credentials import (
+    KeyringCredentials,
     NetrcCredentials,
     host_credentials,
     host_key,
@@ -144,6 +145,8 @@ class HttpClient:
     :param credentials: ``host[:port]`` (see :func:`host_key`) -> (user name, password)
         for requests to that host whose URL carries none (``SHIPYARD_INDEX_USERNAME`` /
         ``SHIPYARD_INDEX_PASSWORD``); asked before ``~/.netrc``.
+    :param keyring: asked after a 401 to a request sent without credentials, for the
+        hosts it was given (``keyring`` library); the request is then made again.
 
     Credentials go into an ``Authorization`` header only; URLs in errors are redacted
     (:func:`redact_url`) and files meant for others use :func:`public_url`.
@@ -157,8 +160,10 @@ class HttpClient:
         retries: int = 3,
         max_connections: int = 16,
         credentials: Mapping[str, tuple[str, str]] | None = None,
+        keyring: KeyringCredentials | None = None,
     ) -> None:
         self.offline = offline
+        self._keyring = keyring
         self.credentials = dict(credentials or {})
         self.timeout = timeout
         self.retries = retries
@@ -292,7 +297,30 @@ class HttpClient:
                 raise _Retry(error, _retry_after(response.headers.get("Retry-After")))
             raise error
 
-        return self._with_retries(url, attempt)
+        try:
+            return self._with_retries(url, attempt)
+        except NetworkError as error:
+            if "Authorization" in auth or not self._credentials_from_keyring(url, error):
+                raise
+        return self.request(
+            url,
+            method=method,
+            headers=headers,
+            ok_statuses=ok_statuses,
+            expected_sha256=expected_sha256,
+        )
+
+    def _credentials_from_keyring(self, url: str, error: NetworkError) -> bool:
+        """After a 401 to a request sent without credentials, ask the keyring for the
+        host's; ``True`` when it had some (they are then used for the host)."""
+        if error.status != 401 or self._keyring is None:
+            return False
+        key = host_key(url)
+        found = self._keyring.lookup(key)
+        if found is None or key in self.credentials:
+            return False
+        self.credentials[key] = found
+        return True
 
     def _with_retries(self, url: str, attempt: Callable[[], _T]) -> _T:
         """Run ``attempt`` until it returns, retrying :class:`_Retry` failures up to
@@ -387,6 +415,10 @@ class HttpClient:
             return digest
 
         try:
+            digest = self._with_retries(url, attempt)
+        except NetworkError as error:
+            if self._auth_headers(url)[1] or not self._credentials_from_keyring(url, error):
+                raise
             digest = self._with_retries(url, attempt)
         except OSError as exc:
             raise os_error(exc, what="save a download", path=dest) from exc

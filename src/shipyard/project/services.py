@@ -68,6 +68,7 @@ class Services:
         with self._client_lock:
             if self._client is not None:
                 return self._client
+            from shipyard.index.credentials import KeyringCredentials
             from shipyard.index.http import HttpClient, host_credentials
 
             settings = self.settings
@@ -88,6 +89,16 @@ class Services:
                 retries=settings.http_retries,
                 max_connections=settings.concurrency,
                 credentials=credentials,
+                keyring=None
+                if settings.keyring_provider == "disabled"
+                else KeyringCredentials(
+                    [
+                        settings.index_url,
+                        *settings.extra_index_urls,
+                        *(value.partition("=")[2] or value for value in settings.indexes),
+                        *self.credential_urls,
+                    ]
+                ),
             )
         return self._client
 
