@@ -187,7 +187,7 @@ def test_exact_inexact_and_dry_run(tmp_path: Path, make_index) -> None:  # type:
 
     shutil.copytree(stray, site_packages(project) / stray.name)
     dry = shipyard(project, "sync", "--dry-run")
-    assert "Would uninstall 1 packages" in dry.stderr and "speedup" in dry.stderr
+    assert "Would uninstall 1 package\n" in dry.stderr and "speedup" in dry.stderr
     assert "speedup" in installed(project)
     shipyard(project, "sync", "--inexact")
     assert "speedup" in installed(project)
@@ -357,7 +357,7 @@ def test_dry_run_creates_nothing(tmp_path: Path, make_index) -> None:  # type: i
     shipyard(project, "lock")
     result = shipyard(project, "sync", "--dry-run")
     assert "Would create virtual environment" in result.stderr
-    assert "Would install 1 packages" in result.stderr and "helper==2.1" in result.stderr
+    assert "Would install 1 package\n" in result.stderr and "helper==2.1" in result.stderr
     assert not (project / ".venv").exists()
 
 

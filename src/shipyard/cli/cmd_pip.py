@@ -183,7 +183,7 @@ def _run_compile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from shipyard.atomic import atomic_write_text
-    from shipyard.cli.common import command_services
+    from shipyard.cli.common import command_services, packages
     from shipyard.project.pip_compile import (
         CompileRequest,
         compile_requirements,
@@ -223,7 +223,7 @@ def _run_compile(args: argparse.Namespace) -> int:
         )
         outcome = compile_requirements(request, services, interpreter)
         resolution = outcome.resolution
-        out.line(f"Resolved {len(resolution.packages)} packages in {resolution.seconds:.2f}s")
+        out.line(f"Resolved {packages(len(resolution.packages))} in {resolution.seconds:.2f}s")
         for name, old, new in outcome.changed:
             if old is None:
                 out.change("+", f"{name}=={new}")

@@ -120,7 +120,8 @@ def try_noop(*, quiet: bool) -> int | None:
     if stamp is None:
         return None
     if not quiet:
-        sys.stderr.write(f"Audited {stamp.get('packages', 0)} packages\n")
+        count = stamp.get("packages", 0)
+        sys.stderr.write(f"Audited {count} package{'' if count == 1 else 's'}\n")
     return 0
 
 

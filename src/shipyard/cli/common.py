@@ -144,6 +144,11 @@ def _named_index_credentials(project: Project | None) -> list[str]:
     return urls
 
 
+def packages(count: int, noun: str = "package") -> str:
+    """``"1 package"``, ``"3 packages"``: a count with its noun in the right number."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def print_lock(output: Output, outcome: Any) -> None:
     """Summarize a :class:`~shipyard.project.locking.LockOutcome`."""
     if outcome is None:
@@ -152,7 +157,7 @@ def print_lock(output: Output, outcome: Any) -> None:
         return
     resolution = outcome.resolution
     if resolution is not None:
-        output.line(f"Resolved {len(resolution.packages)} packages in {resolution.seconds:.2f}s")
+        output.line(f"Resolved {packages(len(resolution.packages))} in {resolution.seconds:.2f}s")
     for name, old, new in outcome.changed:
         output.change("~", f"{name} {old} -> {new}")
     for text in outcome.added:
@@ -167,7 +172,7 @@ def print_sync(output: Output, outcome: Any) -> None:
         return
     if outcome.lock is not None and outcome.lock.resolution is not None:
         resolution = outcome.lock.resolution
-        output.line(f"Resolved {len(resolution.packages)} packages in {resolution.seconds:.2f}s")
+        output.line(f"Resolved {packages(len(resolution.packages))} in {resolution.seconds:.2f}s")
         if outcome.dry_run and outcome.lock.pending:
             output.line("Would write pylock.toml")
     plan = outcome.plan
@@ -183,21 +188,21 @@ def print_sync(output: Output, outcome: Any) -> None:
             output.line(f"{verb} {kind} at {outcome.env_root}")
     if outcome.conda_installed:
         verb = "Would install" if outcome.dry_run else "Installed"
-        output.line(f"{verb} {outcome.conda_installed} conda packages")
+        output.line(f"{verb} {packages(outcome.conda_installed, 'conda package')}")
     if plan.empty:
-        output.line(f"Audited {len(plan.unchanged)} packages")
+        output.line(f"Audited {packages(len(plan.unchanged))}")
         return
     prefix = "Would install" if outcome.dry_run else "Installed"
     added = plan.to_add()
     removed = plan.to_remove()
     if added and not outcome.dry_run:
-        output.line(f"Prepared {len(added)} packages in {outcome.prepare_seconds:.2f}s")
+        output.line(f"Prepared {packages(len(added))} in {outcome.prepare_seconds:.2f}s")
     if removed:
         verb = "Would uninstall" if outcome.dry_run else "Uninstalled"
-        output.line(f"{verb} {len(removed)} packages")
+        output.line(f"{verb} {packages(len(removed))}")
     if added:
         suffix = "" if outcome.dry_run else f" in {outcome.install_seconds:.2f}s"
-        output.line(f"{prefix} {len(added)} packages{suffix}")
+        output.line(f"{prefix} {packages(len(added))}{suffix}")
     changes = sorted(
         [(d.name, "-", f"{d.name}=={d.version}") for d in removed]
         + [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = ["build_parser", "main"]
 
@@ -151,6 +151,44 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a "did you mean" for a misspelled command or option."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print usage and ``message`` (with a suggestion when one is close), exit 2."""
+        super().error(message + _did_you_mean(self, message))
+
+
+def _did_you_mean(parser: argparse.ArgumentParser, message: str) -> str:
+    """``" Did you mean 'sync'?"`` for argparse's "invalid choice: 'snyc'" and
+    "unrecognized arguments: --frozn" messages, when a known name is close."""
+    import difflib
+    import re
+
+    choices: list[str] = []
+    options: list[str] = []
+    parsers = [parser]
+    while parsers:
+        current = parsers.pop()
+        for action in current._actions:
+            options.extend(o for o in action.option_strings if o.startswith("--"))
+            if isinstance(action, argparse._SubParsersAction):
+                choices.extend(action.choices)
+                parsers.extend(action.choices.values())
+    invalid = re.search(r"invalid choice: '([^']+)'", message)
+    if invalid:
+        words, known = [invalid.group(1)], choices
+    else:
+        unrecognized = re.search(r"unrecognized arguments: (.+)$", message)
+        words = [w.split("=")[0] for w in unrecognized.group(1).split()] if unrecognized else []
+        words, known = [w for w in words if w.startswith("--")], options
+    for word in words:
+        close = difflib.get_close_matches(word, sorted(set(known)), n=1, cutoff=0.7)
+        if close:
+            return f". Did you mean {close[0]!r}?"
+    return ""
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The argument parser; each command's module adds its own options.
 
@@ -163,7 +201,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     from shipyard import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="shipyard",
         description="One lock from laptop to container: a Python environment manager.",
     )

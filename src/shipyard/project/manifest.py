@@ -47,11 +47,20 @@ def parse_requirement(text: str, *, where: str = "the command line") -> Requirem
     try:
         return Requirement(text)
     except InvalidRequirement as exc:
+        import re
+
         detail = str(exc).splitlines()[0]
+        hint = (
+            "Write it as PEP 508 says, e.g. 'pandas>=2.2' or "
+            "'uvicorn[standard]; python_version >= \"3.10\"'."
+        )
+        single = re.match(
+            r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?)\s*=\s*([^=<>~!\s]+)\s*$", text
+        )
+        if single:  # Poetry's and conda's habit: name=version
+            hint = f"Did you mean '{single.group(1)}=={single.group(3)}'? PEP 508 pins with '=='."
         raise RequirementError(
-            f"Invalid requirement {text!r} in {where}: {detail}.",
-            hint="Write it as PEP 508 says, e.g. 'pandas>=2.2' or "
-            "'uvicorn[standard]; python_version >= \"3.10\"'.",
+            f"Invalid requirement {text!r} in {where}: {detail}.", hint=hint
         ) from exc
 
 
@@ -229,6 +238,26 @@ def _groups(table: Any) -> dict[str, tuple[Requirement, ...]]:
         ) from exc
 
 
+def _toml_error(path: Path, exc: Exception) -> ManifestError:
+    """A TOML syntax error as ``path:line`` with the line itself in the message
+    (``tomllib`` says "at end of document" for an unclosed array or table: the last
+    line is shown then)."""
+    import re
+
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines() or [""]
+    found = re.search(r"at line (\d+)", str(exc))
+    number = int(found.group(1)) if found else len(lines)
+    number = min(max(number, 1), len(lines))
+    shown = lines[number - 1].strip()
+    reason = re.sub(r"\s*\(at [^)]*\)", "", str(exc))
+    return ManifestError(
+        f"pyproject.toml is not valid TOML: {reason} (line {number}: {shown!r}).",
+        context=f"{path}:{number}",
+        hint="Fix the syntax on that line (an unclosed bracket or quote may start earlier).",
+    )
+
+
 def load_project(root: Path) -> Project:
     """Read and validate ``root/pyproject.toml``.
 
@@ -246,11 +275,7 @@ def load_project(root: Path) -> Project:
     except UnicodeDecodeError as exc:
         raise ManifestError("pyproject.toml is not UTF-8 text.", context=str(path)) from exc
     except (tomllib.TOMLDecodeError, RecursionError) as exc:
-        raise ManifestError(
-            f"pyproject.toml is not valid TOML: {exc}.",
-            context=str(path),
-            hint="Fix the syntax at the line shown.",
-        ) from exc
+        raise _toml_error(path, exc) from exc
     project = data.get("project")
     if not isinstance(project, dict):
         raise ManifestError(
