@@ -7,7 +7,8 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from shipyard.project.manifest import ManifestEditor, load_project
+from shipyard.project.manifest import load_project
+from shipyard.project.manifest_editor import ManifestEditor
 
 ORIGINAL = """\
 # The demo project.

@@ -18,7 +18,8 @@ from shipyard.atomic import atomic_write_bytes
 from shipyard.errors import ManifestError, UsageError
 from shipyard.lock.pylock import LOCK_FILENAME
 from shipyard.project.locking import LockOutcome, lock_project, refresh_input_hash
-from shipyard.project.manifest import ManifestEditor, Project, load_project, parse_requirement
+from shipyard.project.manifest import Project, load_project, parse_requirement
+from shipyard.project.manifest_editor import ManifestEditor
 from shipyard.project.services import Services
 from shipyard.project.syncing import Selection, SyncOutcome, sync_project
 

@@ -41,7 +41,8 @@ from packaging.version import Version
 from shipyard.formats.imported import Imported, ImportedRequirement
 from shipyard.project.editing import EditOutcome, commit_edit
 from shipyard.project.import_sources import classify, gather
-from shipyard.project.manifest import PYPROJECT, ManifestEditor
+from shipyard.project.manifest import PYPROJECT
+from shipyard.project.manifest_editor import ManifestEditor
 from shipyard.project.services import Services
 from shipyard.project.syncing import Selection
 
