@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -136,22 +137,16 @@ class Project:
         for key in ("sources", "index"):  # where packages come from
             if self.tool.get(key) is not None:
                 data[key] = self.tool[key]
-        sources = self.tool.get("sources")
-        path_manifests: dict[str, str] = {}
-        for name, entry in sorted(sources.items() if isinstance(sources, dict) else ()):
-            # A path source's own requirements are part of what the lock resolves.
-            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
-                try:
-                    text = (self.root / entry["path"] / PYPROJECT).read_bytes()
-                except OSError:
-                    continue
-                path_manifests[name] = hashlib.sha256(text).hexdigest()
-        from shipyard.project.workspace import member_directories
+        from shipyard.project.sources import path_source_manifests
 
-        for member in member_directories(self.root, self.tool):
-            text = (member / PYPROJECT).read_bytes()
-            relative = member.relative_to(self.root.resolve()).as_posix()
-            path_manifests[f"workspace:{relative}"] = hashlib.sha256(text).hexdigest()
+        # The requirements of path sources and workspace members are part of what the
+        # lock resolves: their manifests count as inputs.
+        path_manifests: dict[str, str] = {}
+        for manifest in path_source_manifests(self):
+            relative = os.path.relpath(manifest, self.root.resolve())
+            path_manifests[Path(relative).as_posix()] = hashlib.sha256(
+                manifest.read_bytes()
+            ).hexdigest()
         if path_manifests:
             data["path-manifests"] = path_manifests
         digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

@@ -70,6 +70,7 @@ class Services:
                 return self._client
             from shipyard.index.credentials import KeyringCredentials
             from shipyard.index.http import HttpClient, host_credentials
+            from shipyard.project.sources import command_line_indexes
 
             settings = self.settings
             credentials = host_credentials(
@@ -95,7 +96,7 @@ class Services:
                     [
                         settings.index_url,
                         *settings.extra_index_urls,
-                        *(value.partition("=")[2] or value for value in settings.indexes),
+                        *(url for _name, url in command_line_indexes(settings.indexes)),
                         *self.credential_urls,
                     ]
                 ),

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard.errors import GitError
+from shipyard.index.credentials import public_url as _public
 
 __all__ = ["GitRepositories", "GitUrl", "is_commit"]
 
@@ -93,16 +94,6 @@ class GitUrl:
         if self.subdirectory:
             text += f"#subdirectory={self.subdirectory}"
         return text
-
-
-def _public(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
 class GitRepositories:
