@@ -110,8 +110,6 @@ class Installer:
         self.build_directory = build_directory
         self.report_installs = report_installs
         self.git = git
-        self.cache = cache
-        self.build_key = build_key
 
     def install(
         self,
@@ -241,7 +239,6 @@ class Installer:
     def _vcs_wheel(self, dist: LockedDistribution) -> UnpackedWheel:
         """The wheel of a git package: built once per commit (and interpreter) from the
         commit's exported tree, then taken from the cache."""
-        from shipyard.atomic import atomic_write_text
         from shipyard.errors import InstallError
         from shipyard.vcs.git import GitUrl
 
@@ -251,22 +248,16 @@ class Installer:
                 f"{dist.name} comes from a git repository, and this install cannot build it.",
                 hint="Install it from a wheel, or from a project sync.",
             )
-        key = hashlib.sha256(dist.url.encode()).hexdigest()
-        marker = self.cache.bucket("built") / f"git-{key}" / (self.build_key or "any")
-        marker = marker / "wheel.sha256"
-        if marker.is_file():
-            found = self.preparer.cached_wheel(marker.read_text().strip())
-            if found is not None:
-                return found
         source = GitUrl.parse(dist.url)
         assert source.revision is not None
-        tree = self.git.checkout(source, source.revision)
-        wheel = self.build_directory(tree, replace(dist, editable=False))
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-        unpacked = self.preparer.cached_wheel(digest) or self.preparer.unpack(wheel, digest)
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(marker, digest, fsync=False)
-        return unpacked
+        git = self.git
+        build_directory = self.build_directory
+
+        def build() -> Path:
+            tree = git.checkout(source, str(source.revision))
+            return build_directory(tree, replace(dist, editable=False))
+
+        return self.preparer.built(f"git-{hashlib.sha256(dist.url.encode()).hexdigest()}", build)
 
     def _removed(self, name: str, version: str) -> None:
         if self.report_installs:

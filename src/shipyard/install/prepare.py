@@ -175,24 +175,36 @@ class WheelPreparer:
                 hint="Allow source builds or pick a version with wheels.",
             )
         assert dist.sha256 is not None
-        built_dir = self.cache.bucket("built") / dist.sha256 / (self.build_key or "any")
-        marker = built_dir / "wheel.sha256"
-        if marker.is_file():
-            digest = marker.read_text().strip()
-            found = self.cached_wheel(digest)
-            if found is not None:
-                return found
-        archive = self._download(dist)
-        try:
-            wheel = self.build_wheel(archive, dist)
-        finally:
-            shutil.rmtree(archive.parent, ignore_errors=True)
+
+        def build() -> Path:
+            archive = self._download(dist)
+            try:
+                assert self.build_wheel is not None
+                return self.build_wheel(archive, dist)
+            finally:
+                shutil.rmtree(archive.parent, ignore_errors=True)
+
+        return self.built(dist.sha256, build)
+
+    def built(self, key: str, build: Callable[[], Path]) -> UnpackedWheel:
+        """The unpacked wheel built from the source ``key`` names (an sdist's sha256, a
+        git commit) for this interpreter (``build_key``): from the cache when such a
+        build was kept, else ``build()`` (which returns a wheel path) once, kept.
+
+        :raises BuildError: from ``build``.
+        """
         import hashlib
 
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-        unpacked = self.unpack(wheel, digest)
-        built_dir.mkdir(parents=True, exist_ok=True)
         from shipyard.atomic import atomic_write_text
 
+        marker = self.cache.bucket("built") / key / (self.build_key or "any") / "wheel.sha256"
+        if marker.is_file():
+            found = self.cached_wheel(marker.read_text().strip())
+            if found is not None:
+                return found
+        wheel = build()
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        unpacked = self.cached_wheel(digest) or self.unpack(wheel, digest)
+        marker.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(marker, digest, fsync=False)
         return unpacked
