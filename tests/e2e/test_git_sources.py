@@ -129,6 +129,11 @@ def test_an_unknown_revision_is_a_clear_error(
     assert "has no tag, branch or commit 'nope'" in text and "Traceback" not in text
     assert "gitpkg" not in (project / "pyproject.toml").read_text()  # restored
 
+    missing = tmp_path / "no-such-repo.git"
+    result = shipyard(project, "add", f"gitpkg @ git+{missing.as_uri()}@v1", check=False)
+    text = " ".join(result.stderr.split())
+    assert result.returncode == 1 and "does not appear to be a git repository" in text
+
 
 def test_uv_installs_a_lock_with_git_and_directory_entries(
     tmp_path: Path, make_index, served: tuple[GitServer, Path, Path]

@@ -155,9 +155,12 @@ class GitRepositories:
                 hint="Check the network and the repository URL.",
             ) from exc
         if result.returncode != 0:
-            detail = _public_text(result.stderr.strip().splitlines()[-1:] or ["(no output)"])
+            lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+            # git's reason is its "fatal:" line; what follows it is often advice.
+            reason = next((line for line in lines if line.startswith("fatal:")), None)
+            detail = _public_text([reason] if reason else lines[-1:] or ["(no output)"])
             raise GitError(
-                f"git could not {what}: {detail}",
+                f"git could not {what}: {detail.rstrip('.')}.",
                 hint="Check the repository URL and that this machine can reach it; "
                 "credentials come from the URL, ~/.netrc or git's credential helper.",
             )
