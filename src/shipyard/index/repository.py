@@ -233,6 +233,17 @@ class IndexRepository:
         self.prefetch(name)
         return self._pages[name].result()
 
+    def listed_names(self) -> list[str]:
+        """Canonical project names known without asking an index for its root page: those
+        the find-links locations read so far list, and the folders of local (``file://``)
+        indexes. For "did you mean" suggestions; fetches nothing."""
+        names: set[str] = set()
+        for location in self.find_links:
+            names.update(location.listed_names())
+        for index in self.indexes:
+            names.update(index.local_names())
+        return sorted(names)
+
     # -- metadata ---------------------------------------------------------------------
 
     def metadata_file(self, version: ProjectVersion) -> DistFile:

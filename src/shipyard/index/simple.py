@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from shipyard.atomic import atomic_write_bytes
 from shipyard.cache import Cache
 from shipyard.errors import NetworkError
@@ -205,6 +207,20 @@ class SimpleIndex:
         """The project page URL for canonical ``name``."""
         return urllib.parse.urljoin(self.url, f"{name}/")
 
+    def local_names(self) -> list[str]:
+        """The canonical project names of a local (``file://``) index: its folders. Empty
+        for an index on a server, whose root page (PyPI's: tens of megabytes) is never
+        fetched for this."""
+        if not self.url.startswith("file:"):
+            return []
+        root = Path(urllib.request.url2pathname(urllib.parse.urlsplit(self.url).path))
+        try:
+            return sorted(
+                canonicalize_name(entry.name) for entry in os.scandir(root) if entry.is_dir()
+            )
+        except OSError:
+            return []
+
     def get_page(self, name: str, *, refresh: bool = False) -> ProjectPage | None:
         """The project's page, from the cache when fresh, else from the index.
 
@@ -368,3 +384,8 @@ class FindLinks:
         """The archives in this location that belong to canonical ``name``, or ``None``."""
         found = self._load().get(name)
         return ProjectPage(name, tuple(found)) if found else None
+
+    def listed_names(self) -> list[str]:
+        """The canonical project names this location lists, once it has been read
+        (empty before: this reads nothing)."""
+        return sorted(self._by_project or ())

@@ -334,18 +334,23 @@ def load_project(root: Path) -> Project:
 def group_names(project: Project, requested: Sequence[str]) -> list[str]:
     """Validate requested group names against the project's groups.
 
-    :raises ManifestError: naming the unknown group and listing the known ones.
+    :raises ManifestError: naming the unknown group, listing the known ones, and
+        suggesting the closest when one is close (a misspelling).
     """
     known = set(project.dependency_groups)
     result: list[str] = []
     for name in requested:
         canonical = canonicalize_name(name)
         if canonical not in known:
+            import difflib
+
             listing = ", ".join(sorted(known)) or "none"
+            close = difflib.get_close_matches(canonical, sorted(known), n=1, cutoff=0.6)
+            guess = f"Did you mean {close[0]!r}? " if close else ""
             raise ManifestError(
                 f"The project has no dependency group {name!r} (it has: {listing}).",
                 context=str(project.pyproject),
-                hint="Add it with `shipyard add --group NAME REQ`, or check the spelling.",
+                hint=f"{guess}Add it with `shipyard add --group NAME REQ`, or check the spelling.",
             )
         result.append(canonical)
     return result

@@ -111,11 +111,17 @@ class Selection:
         for extra in self.extras:
             name = canonicalize_name(extra)
             if name not in project.optional_dependencies:
-                listing = ", ".join(sorted(project.optional_dependencies)) or "none"
+                import difflib
+
+                known = sorted(project.optional_dependencies)
+                listing = ", ".join(known) or "none"
+                close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+                guess = f"Did you mean {close[0]!r}? " if close else ""
                 raise ManifestError(
                     f"The project has no extra {extra!r} (it has: {listing}).",
                     context=str(project.pyproject),
-                    hint="Add it under [project.optional-dependencies] or check the spelling.",
+                    hint=f"{guess}Add it under [project.optional-dependencies] or check the "
+                    "spelling.",
                 )
             result.append(name)
         return sorted(set(result))

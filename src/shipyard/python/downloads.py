@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.specifiers import SpecifierSet
 
-from shipyard.errors import HashMismatchError, InstallError, InterpreterNotFoundError, UsageError
+from shipyard.errors import (
+    HashMismatchError,
+    InstallError,
+    InterpreterNotFoundError,
+    NetworkError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from shipyard.index.http import HttpClient
@@ -407,6 +413,34 @@ def uninstall_managed(directory: Path) -> None:
         ) from exc
 
 
+def _download_error(
+    exc: NetworkError, download: PythonDownload, mirror: str | None, *, offline: bool
+) -> NetworkError:
+    """``exc`` reworded for an interpreter download: what was being fetched, from where,
+    and the setting that changes where (never the package index's)."""
+    what = f"Could not download Python {download.version} (a python-build-standalone build)"
+    setting = "SHIPYARD_PYTHON_MIRROR, --mirror or python-mirror in [tool.shipyard]"
+    if offline:
+        hint = (
+            "Run without --offline, or install an archive you have with "
+            "`shipyard python install --from FILE`."
+        )
+    elif mirror:
+        hint = (
+            f"The Python download mirror {mirror} could not be used (it is set by {setting}): "
+            "check that it is up and serves python-build-standalone's releases as "
+            "<mirror>/<release>/<file>, or unset it to download from GitHub."
+        )
+    else:
+        hint = (
+            "Interpreters are downloaded from python-build-standalone's GitHub releases. "
+            "If GitHub is out of reach from here, point SHIPYARD_PYTHON_MIRROR (or --mirror, "
+            "or python-mirror in [tool.shipyard]) at a mirror of them, or install an "
+            "archive with `shipyard python install --from FILE`."
+        )
+    return NetworkError(f"{what}: {exc.message}", url=exc.url, status=exc.status, hint=hint)
+
+
 def download_and_install(
     download: PythonDownload,
     *,
@@ -418,7 +452,9 @@ def download_and_install(
     """Fetch ``download`` (from ``mirror`` when given), check its sha256, install it.
 
     :returns: the installed interpreter's path.
-    :raises NetworkError: when the archive cannot be fetched (the URL is named).
+    :raises NetworkError: when the archive cannot be fetched: the URL is named, and the
+        hint says the builds come from python-build-standalone and how to point shipyard
+        at a mirror (the client's hint is about package indexes).
     :raises HashMismatchError: when its digest differs from the published one.
     :raises InstallError: as :func:`install_archive`.
     """
@@ -430,14 +466,17 @@ def download_and_install(
         target = Path(folder) / download.filename
         if reporter is not None:
             reporter.download_started(download.key, None)
-        client.download(
-            download.mirrored(mirror),
-            target,
-            expected_sha256=download.sha256,
-            on_progress=(lambda n: reporter.download_progress(download.key, n))
-            if reporter is not None
-            else None,
-        )
+        try:
+            client.download(
+                download.mirrored(mirror),
+                target,
+                expected_sha256=download.sha256,
+                on_progress=(lambda n: reporter.download_progress(download.key, n))
+                if reporter is not None
+                else None,
+            )
+        except NetworkError as exc:
+            raise _download_error(exc, download, mirror, offline=client.offline) from exc
         if reporter is not None:
             reporter.download_finished(download.key)
         return install_archive(

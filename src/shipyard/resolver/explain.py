@@ -36,7 +36,7 @@ from shipyard.resolver.terms import DependencyInfo, UnavailableInfo, split_ident
 from shipyard.resolver.universe import Universe
 from shipyard.resolver.versions import VersionTable, bit_positions
 
-__all__ = ["describe_targets", "explain_failure", "own_requirements"]
+__all__ = ["describe_targets", "explain_failure", "own_requirements", "requirements_file"]
 
 
 def _python_notes(leaves: Sequence[Incompatibility], universe: Universe) -> list[str]:
@@ -130,20 +130,46 @@ def _missing_project(
     return None
 
 
+def requirements_file(origin: str | None) -> str | None:
+    """The requirements file a root requirement's origin names: ``requirements.in``
+    for ``-r requirements.in`` (``pip compile``, ``pip sync``); ``None`` for a project's
+    own requirements (its name, an extra, a group), which pyproject.toml holds."""
+    if origin and origin.startswith(("-r ", "-c ")):
+        return origin[3:]
+    return None
+
+
+def _pythons_from_command_line(universe: Universe) -> bool:
+    """Whether the Pythons resolved for come from the command line (``pip compile``
+    of requirements files: the interpreter, ``--python-version``) rather than a
+    project's requires-python."""
+    return bool(universe.roots) and all(
+        requirements_file(root.origin) is not None for root in universe.roots
+    )
+
+
 def _python_hint(fork_mask: int, universe: Universe, roots: Sequence[Incompatibility]) -> str:
     """What to change when Requires-Python leaves the failed fork's Pythons without a
-    version: a bound on requires-python that leaves them out, or a marker."""
+    version: a bound on requires-python that leaves them out, or a marker (for
+    requirements files, whose Pythons the command line sets: the Python resolved for,
+    or a marker in the file)."""
     failed = python_list(fork_mask, universe)
     every = python_list(universe.all_mask, universe)
     whole_minors = not any(" " in name for name in failed)
     texts = [str(getattr(leaf.info, "text", "")) for leaf in roots]
+    files = {requirements_file(getattr(leaf.info, "origin", None)) for leaf in roots}
+    in_file = f" in {files.pop()}" if len(files) == 1 and None not in files else ""
+    project = not _pythons_from_command_line(universe)
     if failed == every:
         # No Python of the lock is served: leaving them out leaves nothing.
         named = ", ".join(f"'{text}'" for text in texts) or "the requirement"
-        return (
-            f"Relax {named} to allow a release that supports these Pythons, or change "
-            "requires-python in pyproject.toml"
+        other = (
+            "change requires-python in pyproject.toml"
+            if project
+            else "resolve for a Python it supports (--python-version or --python)"
         )
+        return f"Relax {named}{in_file} to allow a release that supports these Pythons, or {other}"
+    change: str | None
     if whole_minors and failed and failed != every and every[-len(failed) :] == failed:
         change = f"add the upper bound '<{failed[0]}' to requires-python in pyproject.toml"
         marker = f'python_version < "{failed[0]}"'
@@ -151,14 +177,31 @@ def _python_hint(fork_mask: int, universe: Universe, roots: Sequence[Incompatibi
         higher = every[len(failed)]
         change = f"raise requires-python in pyproject.toml to '>={higher}'"
         marker = f'python_version >= "{higher}"'
-    else:
+    elif project:
         return (
             "Change requires-python in pyproject.toml, or give the requirement a marker "
             "that leaves those Pythons out"
         )
+    else:
+        return f"Give the requirement{in_file} a marker that leaves those Pythons out"
     if len(texts) == 1 and ";" not in texts[0]:
-        return f"{change[0].upper()}{change[1:]}, or write '{texts[0]}; {marker}'"
-    return f"{change[0].upper()}{change[1:]}, or give the requirement the marker {marker}"
+        fix = f"write '{texts[0]}; {marker}'{in_file}"
+    else:
+        fix = f"give the requirement{in_file} the marker {marker}"
+    return _sentence(f"{change}, or {fix}" if project else fix)
+
+
+def _not_found_hint(name: str, universe: Universe) -> str:
+    """The hint for a project no source has (without its final full stop): the known
+    project whose name is closest to ``name`` when one is close (a misspelling), then
+    the index to add. Only names already seen are compared (the lock's, those loaded,
+    those find-links and local indexes list): an index's root page is never fetched."""
+    import difflib
+
+    known = sorted(universe.known_names() - {name})
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+    first = f"Did you mean {close[0]!r}? If not, add" if close else "Check the spelling, or add"
+    return f"{first} the index that hosts it with --extra-index-url"
 
 
 def _sentence(text: str) -> str:
@@ -211,8 +254,8 @@ def explain_failure(
         return PackageNotFoundError(
             f"No index or find-links location has a project named '{name}' (required by "
             f"{parent}).\n" + "\n".join(lines),
-            hint="Check the spelling, or add the index that hosts it with --extra-index-url; "
-            f"or relax the requirement that brings in {parent.split()[0]}.",
+            hint=_not_found_hint(name, universe)
+            + f"; or relax the requirement that brings in {parent.split()[0]}.",
         )
     text = "\n".join(lines)
     if where:
@@ -304,7 +347,7 @@ def _direct_failure(
     if not table.versions:
         return PackageNotFoundError(
             f"No index or find-links location has a project named '{name}' (required by {origin}).",
-            hint="Check the spelling, or add the index that hosts it with --extra-index-url.",
+            hint=_not_found_hint(name, universe) + ".",
         )
     requirement = words.requirement(info, child, bits)
     provided = universe.options.provided.get(name)
@@ -317,11 +360,12 @@ def _direct_failure(
         )
     if not info.spec_bits:
         newest = ", ".join(str(pv.version) for pv in table.versions[:5])
+        written = requirements_file(info.origin)
         return NoMatchingVersionError(
             f"{origin} depends on {requirement}, and no version of {name} matches it "
             f"(newest available: {newest}).",
-            hint=f"Change the requirement '{info.text}' (pre-releases need --prerelease "
-            "allow), or check the index.",
+            hint=f"Change the requirement '{info.text}'{f' in {written}' if written else ''} "
+            "(pre-releases need --prerelease allow), or check the index.",
         )
     if not bits and notes:
         pythons = join_and(python_list(info.mask, universe))

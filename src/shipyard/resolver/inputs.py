@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -17,6 +17,7 @@ from shipyard.models import CoreMetadata, ProjectVersion
 
 __all__ = [
     "ForkStrategy",
+    "NameListing",
     "PrereleasePolicy",
     "Repository",
     "ResolutionStrategy",
@@ -52,6 +53,17 @@ class Repository(Protocol):
 
     def direct_version(self, name: str, url: str) -> ProjectVersion:
         """The one version a direct reference (``name @ url``) offers."""
+        ...
+
+
+@runtime_checkable
+class NameListing(Protocol):
+    """A :class:`Repository` that can name projects it has without asking an index for
+    each (find-links locations, local indexes): used to suggest a name for a misspelled
+    one."""
+
+    def listed_names(self) -> list[str]:
+        """Canonical project names; no network request is made for them."""
         ...
 
 

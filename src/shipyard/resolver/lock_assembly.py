@@ -18,7 +18,7 @@ from shipyard.resolver.terms import split_identifier
 from shipyard.resolver.universe import Universe
 from shipyard.specs import markers as mk
 
-__all__ = ["ResolvedPackage", "assemble"]
+__all__ = ["ResolvedPackage", "assemble", "missing_extras"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,6 +116,37 @@ def assemble(
             )
         )
     return tuple(packages), tuple(uncovered)
+
+
+def missing_extras(
+    forks: Sequence[ResolvedFork], universe: Universe
+) -> list[tuple[str, Version, str, tuple[str, ...]]]:
+    """The extras asked of a chosen version that its core metadata does not declare
+    (``Provides-Extra``, core metadata 2.1+), as ``(name, version, extra, the extras it
+    has)``: once per name and extra, sorted. Such an extra installs nothing more, as pip
+    and uv treat it; a version that declares no extra but whose requirements still use
+    ``extra ==`` markers (older metadata) is not suspected."""
+    found: dict[tuple[str, str], tuple[str, Version, str, tuple[str, ...]]] = {}
+    for fork in forks:
+        for identifier, position in fork.decisions.items():
+            if identifier == ROOT:
+                continue
+            name, extra = split_identifier(identifier)
+            if extra is None or (name, extra) in found:
+                continue
+            pv = universe.table(name).versions[position]
+            if not pv.index and name in universe.options.provided:
+                continue  # a conda package stands for it: no metadata to ask
+            declared = universe.repository.metadata(pv).provides_extra
+            if extra in declared:
+                continue
+            if not declared and any(
+                r.marker is not None and "extra" in str(r.marker)
+                for r in universe.requirements_of(name, pv)
+            ):
+                continue
+            found[(name, extra)] = (name, pv.version, extra, declared)
+    return [found[key] for key in sorted(found)]
 
 
 #: marker variables whose values the lock's targets enumerate

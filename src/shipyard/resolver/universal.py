@@ -42,7 +42,7 @@ from shipyard.resolver.explain_words import describe_targets
 from shipyard.resolver.fork_signals import RefineTargets
 from shipyard.resolver.forks import resolve_forks
 from shipyard.resolver.inputs import Repository, ResolveOptions, RootRequirement
-from shipyard.resolver.lock_assembly import ResolvedPackage, assemble
+from shipyard.resolver.lock_assembly import ResolvedPackage, assemble, missing_extras
 from shipyard.resolver.lock_markers import targets_marker
 from shipyard.resolver.universe import Universe
 from shipyard.specs.targets import refine_targets
@@ -121,6 +121,10 @@ def resolve(
                 f"{describe_targets(mask, universe)}: installing it there will fail. Narrow "
                 "requires-python or [tool.shipyard] environments, or require a version "
                 "that publishes files for them."
+            )
+        for name, chosen, extra, declared in missing_extras(done, universe):
+            reporter.warning(
+                f"{name} {chosen} has no extra {extra!r} (it has: {', '.join(declared) or 'none'})."
             )
         reporter.resolve_finished(len(packages), seconds)
     return Resolution(

@@ -17,7 +17,7 @@ from shipyard.errors import BuildError
 from shipyard.models import DistFile, ProjectVersion, TargetEnvironment
 from shipyard.reporting import ResolveReporter
 from shipyard.resolver.fork_signals import RefineTargets
-from shipyard.resolver.inputs import Repository, ResolveOptions, RootRequirement
+from shipyard.resolver.inputs import NameListing, Repository, ResolveOptions, RootRequirement
 from shipyard.resolver.versions import VersionTable, specifier
 from shipyard.specs.targets import patch_boundaries, wheel_target_mask
 
@@ -100,6 +100,16 @@ class Universe:
                 versions = self.repository.versions(name)
             table = self._tables[name] = VersionTable(versions)
         return table
+
+    def known_names(self) -> set[str]:
+        """Canonical names of projects known to exist: those whose versions this
+        resolution loaded, those of the previous lock (the preferences), and those the
+        repository lists without asking an index (:class:`NameListing`)."""
+        names = {name for name, table in self._tables.items() if table.versions}
+        names.update(self.options.preferences)
+        if isinstance(self.repository, NameListing):
+            names.update(self.repository.listed_names())
+        return names
 
     def has_table(self, name: str) -> bool:
         """Whether ``name``'s versions are loaded already."""
