@@ -50,6 +50,8 @@ BUCKETS: dict[str, int] = {
     "conda-mapping": 1,
     "oci": 1,
     "git": 1,
+    "scripts": 1,
+    "tools": 1,
 }
 
 _CACHEDIR_TAG = (

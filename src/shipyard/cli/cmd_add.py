@@ -34,10 +34,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-sync", action="store_true", help="lock but do not sync")
     parser.add_argument("--python", help="interpreter for .venv (version, range or path)")
+    from shipyard.cli.script_commands import add_script_argument
+
+    add_script_argument(parser, "add to")
 
 
 def run(args: argparse.Namespace) -> int:
     """Add, lock, sync; prints the summary."""
+    if getattr(args, "script", None):
+        from shipyard.cli.script_commands import edit_script
+
+        return edit_script(args, add=list(args.requirements), remove=[])
     from functools import partial
 
     from shipyard.cli.common import run_edit

@@ -32,6 +32,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="with --from: move conda packages that are PyPI projects to PyPI",
     )
     parser.add_argument("--no-sync", action="store_true", help="with --from: lock, do not sync")
+    parser.add_argument(
+        "--script",
+        metavar="FILE",
+        help="write a PEP 723 script FILE with a `# /// script` block instead of a project",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
             requires = f">={major}.{minor}"
         except Exception:  # no interpreter probe: fall back to the running Python
             pass
+    if args.script:
+        from shipyard.cli.script_commands import init_script
+
+        return init_script(args, requires)
     if args.from_files:
         return _init_from(args, output, requires, pin)
     path = init_project(

@@ -37,6 +37,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="ignore files uploaded after DATE (2024-06-01 or RFC 3339)",
     )
     parser.add_argument("--python", help=argparse.SUPPRESS)
+    from shipyard.cli.script_commands import add_script_argument
+
+    add_script_argument(parser, "lock (into FILE.lock, PEP 751)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from shipyard.cli.common import command_services, locate_project, print_lock
     from shipyard.project.locking import lock_project
 
+    if getattr(args, "script", None):
+        from shipyard.cli.script_commands import lock_script
+
+        return lock_script(args)
     project = locate_project(args)
     with command_services(args, project) as (services, output):
         outcome = lock_project(

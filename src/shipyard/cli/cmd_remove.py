@@ -25,10 +25,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-sync", action="store_true", help="lock but do not sync")
     parser.add_argument("--python", help="interpreter for .venv (version, range or path)")
+    from shipyard.cli.script_commands import add_script_argument
+
+    add_script_argument(parser, "remove from")
 
 
 def run(args: argparse.Namespace) -> int:
     """Remove, lock, sync; prints the summary."""
+    if getattr(args, "script", None):
+        from shipyard.cli.script_commands import edit_script
+
+        return edit_script(args, add=[], remove=list(args.names))
     from shipyard.cli.common import run_edit
     from shipyard.project.editing import remove_requirements
 

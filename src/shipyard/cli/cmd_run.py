@@ -6,6 +6,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shipyard.project.manifest import Project
 
 __all__ = ["configure", "run", "try_fast_run"]
 
@@ -25,27 +29,86 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="sync this workspace member (and what it requires) before running",
     )
     parser.add_argument(
+        "--script",
+        metavar="FILE",
+        help="run FILE as a PEP 723 script in its own environment (for a shebang: "
+        "#!/usr/bin/env -S shipyard run --script)",
+    )
+    parser.add_argument(
+        "--with",
+        dest="with_requirements",
+        action="append",
+        default=[],
+        metavar="PKG",
+        help="add PKG for this run only, without touching the project (repeatable)",
+    )
+    parser.add_argument(
+        "--no-path-fallback",
+        action="store_true",
+        help="refuse a command the environment lacks instead of running one found on PATH",
+    )
+    parser.add_argument(
         "cmd", nargs=argparse.REMAINDER, metavar="CMD [ARGS...]", help="the command to run"
     )
 
 
-def _exec(env_root: Path, command: list[str]) -> int:
-    """Replace this process with ``command`` run inside the environment."""
+def _scripts_dir(env_root: Path) -> Path:
+    return env_root / ("Scripts" if os.name == "nt" else "bin")
+
+
+def exec_in_environment(
+    env_root: Path,
+    command: list[str],
+    *,
+    path_fallback: bool = True,
+    extra_bin: Path | None = None,
+) -> int:
+    """Replace this process with ``command`` run inside the environment at ``env_root``
+    (``PATH``, ``VIRTUAL_ENV`` or ``CONDA_PREFIX`` set as activation would).
+
+    A command the environment lacks but ``PATH`` has runs with a warning naming where
+    it was found (``path_fallback``), or is refused.
+
+    :param extra_bin: another environment's scripts directory put before the
+        environment's own (``run --with``).
+    :raises UsageError: when the command is found nowhere, or only on ``PATH`` and
+        ``path_fallback`` is off.
+    """
     from shutil import which
 
-    bin_dir = env_root / ("Scripts" if os.name == "nt" else "bin")
+    from shipyard.errors import UsageError
+
+    bin_dir = _scripts_dir(env_root)
     environ = dict(os.environ)
     if (env_root / "conda-meta").is_dir():
         environ["CONDA_PREFIX"] = str(env_root)
         environ.pop("VIRTUAL_ENV", None)
     else:
-        environ["VIRTUAL_ENV"] = str(env_root)
-    environ["PATH"] = f"{bin_dir}{os.pathsep}{environ.get('PATH', '')}"
+        environ["VIRTUAL_ENV"] = str(extra_bin.parent if extra_bin else env_root)
+    outside = environ.get("PATH", "")
+    own = os.pathsep.join(str(d) for d in (extra_bin, bin_dir) if d is not None)
+    environ["PATH"] = f"{own}{os.pathsep}{outside}"
     environ.pop("PYTHONHOME", None)
-    program = which(command[0], path=environ["PATH"])
+    program = which(command[0], path=own)
+    if program is None and os.sep not in command[0]:
+        found = which(command[0], path=outside)
+        if found is not None and not path_fallback:
+            raise UsageError(
+                f"{command[0]} is not in the environment ({env_root}); it was found at "
+                f"{found}, outside it.",
+                hint="Add the package that provides it with `shipyard add`, or drop "
+                "--no-path-fallback to run that one.",
+            )
+        if found is not None:
+            sys.stderr.write(
+                f"warning: {command[0]} is not in the environment ({env_root}); running "
+                f"{found} found on PATH. Add the package that provides it with "
+                "`shipyard add`, or pass --no-path-fallback to refuse.\n"
+            )
+        program = found
+    elif program is None:
+        program = which(command[0], path=environ["PATH"])
     if program is None:
-        from shipyard.errors import UsageError
-
         raise UsageError(
             f"Command not found: {command[0]}.",
             hint="Check the spelling, or add the package that provides it with `shipyard add`.",
@@ -60,27 +123,83 @@ def _exec(env_root: Path, command: list[str]) -> int:
     return 0  # pragma: no cover
 
 
+def _exec(env_root: Path, command: list[str]) -> int:
+    return exec_in_environment(env_root, command)
+
+
+def _project_above(directory: Path) -> Path | None:
+    for candidate in (directory, *directory.parents):
+        if (candidate / "pyproject.toml").is_file():
+            return candidate
+    return None
+
+
 def try_fast_run(command: list[str]) -> int | None:
-    """Run at once when the environment stamp proves the project is in sync."""
+    """Run at once when the environment stamp proves the project (or, for a script,
+    its environment) is in sync; ``None`` sends the command the normal way."""
     from shipyard.cli.cmd_sync import _default_selection_key
     from shipyard.project.stamp import read_fresh_stamp
 
-    directory = Path(os.getcwd())
-    for candidate in (directory, *directory.parents):
-        if (candidate / "pyproject.toml").is_file():
-            break
-    else:
-        return None
-    if read_fresh_stamp(candidate, candidate / ".venv", _default_selection_key()) is None:
-        return None
     try:
-        return _exec(candidate / ".venv", command)
+        if command[0] == "--script" and len(command) > 1:
+            return _fast_script(Path(command[1]), command[2:])
+        project = _project_above(Path(os.getcwd()))
+        if command[0].endswith(".py") and os.path.isfile(command[0]):
+            script = Path(command[0])
+            if project is None or _has_block(script):
+                return _fast_script(script, command[1:])
+            command = ["python", *command]
+        if project is None:
+            return None
+        if read_fresh_stamp(project, project / ".venv", _default_selection_key()) is None:
+            return None
+        return _exec(project / ".venv", command)
     except Exception:
         return None
 
 
+def _has_block(script: Path) -> bool:
+    from shipyard.project.scripts import find_block
+
+    return find_block(script.read_text(encoding="utf-8")) is not None
+
+
+def _fast_script(script: Path, arguments: list[str]) -> int | None:
+    """Exec the script in its environment when the stamp says that is in sync (no
+    settings, no resolver, no HTTP stack imported)."""
+    from shipyard.cli.cmd_sync import _default_selection_key
+    from shipyard.project.ephemeral import ephemeral_key
+    from shipyard.project.scripts import block_text, script_lock_path
+    from shipyard.project.stamp import read_fresh_stamp
+    from shipyard.settings import from_environment
+
+    text = script.read_text(encoding="utf-8")
+    cache_dir = from_environment("cache_dir")
+    if cache_dir is None:
+        from shipyard.cache import default_cache_dir
+
+        cache_dir = default_cache_dir()
+    from shipyard.cache import BUCKETS
+
+    key = ephemeral_key(block_text(text) or "", "")
+    root = Path(cache_dir).expanduser() / f"scripts-v{BUCKETS['scripts']}" / key
+    lock_beside = script_lock_path(script)
+    if lock_beside.is_file():
+        root = root.with_name(root.name + "-universal")
+        try:
+            if (root / "pylock.toml").read_bytes() != lock_beside.read_bytes():
+                return None
+        except OSError:
+            return None
+    if read_fresh_stamp(root, root / ".venv", _default_selection_key()) is None:
+        return None
+    return exec_in_environment(
+        root / ".venv", ["python", str(script.resolve()), *arguments], path_fallback=False
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    """Sync unless told not to, then exec the command."""
+    """Sync unless told not to, then exec the command (a script: in its own environment)."""
     from shipyard.cli.common import command_services, locate_project, print_sync
     from shipyard.errors import UsageError
     from shipyard.project.syncing import Selection, sync_project
@@ -88,8 +207,15 @@ def run(args: argparse.Namespace) -> int:
     command = [c for c in args.cmd]
     if command and command[0] == "--":
         command = command[1:]
+    if args.script:
+        return _run_script(args, Path(args.script), command)
     if not command:
         raise UsageError("No command given.", hint="Example: shipyard run python -m myapp")
+    if command[0].endswith(".py") and os.path.isfile(command[0]):
+        project_root = _project_above(Path(args.project or os.getcwd()))
+        if project_root is None or _has_block(Path(command[0])):
+            return _run_script(args, Path(command[0]), command[1:])
+        command = ["python", *command]
     project = locate_project(args)
     env_root = project.root / ".venv"
     if not args.no_sync:
@@ -111,4 +237,115 @@ def run(args: argparse.Namespace) -> int:
             env_root = outcome.env_root or env_root
     elif not (env_root / "pyvenv.cfg").is_file() and not (env_root / "conda-meta").is_dir():
         raise UsageError("There is no .venv to run in.", hint="Run `shipyard sync` first.")
-    return _exec(env_root, command)
+    overlay = _with_overlay(args, env_root, project) if args.with_requirements else None
+    return exec_in_environment(
+        env_root,
+        command,
+        path_fallback=not args.no_path_fallback,
+        extra_bin=_scripts_dir(overlay) if overlay else None,
+    )
+
+
+def _run_script(args: argparse.Namespace, path: Path, arguments: list[str]) -> int:
+    """Sync the script's own environment (locking when needed) and run it there."""
+    from shipyard.cli.common import command_services, hold_directory_lock, print_sync
+    from shipyard.project.scripts import (
+        keep_script_lock,
+        read_script,
+        script_lock_path,
+        script_project,
+    )
+    from shipyard.project.syncing import Selection, sync_project
+
+    script = read_script(path)
+    if args.with_requirements:
+        from dataclasses import replace
+
+        from shipyard.project.scripts import with_requirements
+
+        script = replace(
+            script,
+            block=(script.block or "") + "\0" + "\0".join(args.with_requirements),
+            dependencies=with_requirements(script.dependencies, args.with_requirements),
+        )
+    with command_services(args, _tool_table_project(script.tool)) as (services, output):
+        project = script_project(script, services)
+        hold_directory_lock(args, project.root)
+        outcome = sync_project(project, services, Selection(), frozen=args.frozen)
+        if script_lock_path(script.path).is_file():
+            keep_script_lock(script, project)
+        if not outcome.plan.empty or outcome.lock is not None:
+            print_sync(output, outcome)
+    return exec_in_environment(
+        project.root / ".venv",
+        ["python", str(script.path), *arguments],
+        path_fallback=False,
+    )
+
+
+def _tool_table_project(tool: object) -> Project:
+    """A stand-in project carrying only a ``[tool.shipyard]`` table, so the settings of
+    a script's block (index-url, indexes …) apply as a project's would."""
+    from shipyard.project.manifest import Project
+
+    return Project(
+        root=Path("."),
+        name="script",
+        version="0",
+        requires_python=None,
+        dependencies=(),
+        optional_dependencies={},
+        dependency_groups={},
+        tool=dict(tool) if isinstance(tool, dict) else {},
+    )
+
+
+def _with_overlay(args: argparse.Namespace, env_root: Path, project: Project) -> Path:
+    """``run --with PKG``: an environment of the extra packages, kept in the cache,
+    layered over the project's (its ``site-packages`` come after the overlay's through a
+    ``.pth`` file), so the project's environment and lock stay as they are. The
+    project's settings (its indexes) apply.
+
+    :returns: the overlay environment's root.
+    """
+    from shipyard.cli.common import command_services, hold_directory_lock, print_sync
+    from shipyard.project.ephemeral import (
+        EphemeralSpec,
+        ephemeral_key,
+        prepare_ephemeral_project,
+        spec_digest,
+    )
+    from shipyard.project.scripts import with_requirements
+    from shipyard.project.stamp import read_fresh_stamp, write_stamp
+    from shipyard.project.syncing import Selection, sync_project
+    from shipyard.venv import inspect_venv
+
+    base = inspect_venv(env_root)
+    python = (base.base_executable if base and base.base_executable else None) or (
+        _scripts_dir(env_root) / "python"
+    )
+    spec = EphemeralSpec(
+        name="run-with",
+        dependencies=tuple(str(r) for r in with_requirements((), args.with_requirements)),
+    )
+    with command_services(args, project) as (services, output):
+        services.cli_python = str(python)
+        root = services.cache.bucket("tools") / ephemeral_key(
+            "run-with", spec_digest(spec), str(python), str(env_root)
+        )
+        hold_directory_lock(args, root)
+        overlay_project = prepare_ephemeral_project(root, spec, services)
+        outcome = sync_project(overlay_project, services, Selection())
+        if not outcome.plan.empty or outcome.lock is not None:
+            print_sync(output, outcome)
+        overlay = inspect_venv(root / ".venv")
+        target = inspect_venv(env_root)
+        if overlay is not None and target is not None:
+            pth = overlay.site_packages / "_shipyard_run_with.pth"
+            wanted = "".join(f"{p}\n" for p in sorted({target.site_packages, target.platlib}))
+            if not pth.is_file() or pth.read_text() != wanted:
+                stamp = read_fresh_stamp(root, overlay.root, Selection().key())
+                pth.write_text(wanted)
+                if stamp is not None:
+                    write_stamp(root, overlay.root, Selection().key(), packages=stamp["packages"])
+    return root / ".venv"

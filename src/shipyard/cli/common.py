@@ -14,7 +14,14 @@ from shipyard.project.manifest import Project, find_project, load_project
 from shipyard.project.services import Services
 from shipyard.settings import load_settings
 
-__all__ = ["command_services", "locate_project", "print_lock", "print_sync", "run_edit"]
+__all__ = [
+    "command_services",
+    "hold_directory_lock",
+    "locate_project",
+    "print_lock",
+    "print_sync",
+    "run_edit",
+]
 
 
 #: Project locks this process holds until it exits (or execs the command of ``run``).
@@ -34,6 +41,13 @@ def locate_project(args: argparse.Namespace) -> Project:
     root = find_project(start)
     _hold_project_lock(args, root)
     return load_project(root)
+
+
+def hold_directory_lock(args: argparse.Namespace, root: Path) -> None:
+    """Hold, until this process exits or execs, the lock that serialises commands on
+    the project (or script or tool environment) at ``root``; waits, saying so, while
+    another command holds it."""
+    _hold_project_lock(args, root)
 
 
 def _hold_project_lock(args: argparse.Namespace, root: Path) -> None:
