@@ -29,6 +29,7 @@ __all__ = [
     "NetworkError",
     "NoMatchingVersionError",
     "PackageNotFoundError",
+    "PublishError",
     "RequirementError",
     "ResolutionError",
     "ShipyardError",
@@ -164,3 +165,9 @@ class ImageError(ShipyardError):
     """A container image cannot be made or published: a base image that cannot be read
     or pulled, a registry that refuses a push, a Dockerfile that would overwrite the
     user's own."""
+
+
+class PublishError(ShipyardError):
+    """Distributions cannot be published: a file that is not a valid wheel or sdist,
+    metadata that does not parse, missing or refused credentials, or an upload the
+    index rejects."""

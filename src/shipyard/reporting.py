@@ -58,7 +58,8 @@ class BuildReporter(Protocol):
     """Events of PEP 517 builds (see :mod:`shipyard.build`)."""
 
     def build_started(self, name: str, kind: str) -> None:
-        """A build of ``name`` begins; ``kind`` is ``"metadata"``, ``"wheel"`` or ``"editable"``."""
+        """A build of ``name`` begins; ``kind`` is ``"metadata"``, ``"wheel"``, ``"editable"``
+        or ``"sdist"``."""
 
     def build_finished(self, name: str, kind: str) -> None:
         """That build ended successfully."""

@@ -11,7 +11,7 @@ For an sdist (or the project itself) shipyard:
    interpreter and requirement set);
 4. calls the backend through ``pyproject_hooks`` in that environment
    (``get_requires_for_build_*``, then ``prepare_metadata_for_build_wheel``,
-   ``build_wheel`` or ``build_editable``), capturing its output. A failing hook
+   ``build_wheel``, ``build_editable`` or ``build_sdist``), capturing its output. A failing hook
    becomes :class:`~shipyard.errors.BuildError` with the output attached.
 """
 
@@ -363,11 +363,10 @@ class Builder:
                 ) from exc
         env_root = self._environment(requires)
         hooks = self._hooks(source_dir, build_system, env_root, label)
-        getter = (
-            hooks.get_requires_for_build_editable
-            if kind == "editable"
-            else hooks.get_requires_for_build_wheel
-        )
+        getter = {
+            "editable": hooks.get_requires_for_build_editable,
+            "sdist": hooks.get_requires_for_build_sdist,
+        }.get(kind, hooks.get_requires_for_build_wheel)
         try:
             extra = [str(r) for r in getter({})]
         except ShipyardError:
@@ -516,4 +515,22 @@ class Builder:
         except Exception as exc:
             raise self._hook_failed(exc, name, f"the {kind}", hooks.build_backend) from exc
         self.reporter.build_finished(name, kind)
+        return out / str(filename)
+
+    def sdist(self, source_dir: Path, name: str) -> Path:
+        """Build an sdist of ``source_dir`` (PEP 517 ``build_sdist``, after
+        ``get_requires_for_build_sdist``) into the scratch space; returns its path.
+
+        :raises BuildError: when the backend fails or has no ``build_sdist`` hook.
+        """
+        self.reporter.build_started(name, "sdist")
+        hooks, _env = self._prepared(source_dir, "sdist", name)
+        out = self.cache.tempdir("sdist-out")
+        try:
+            filename = hooks.build_sdist(str(out), {})
+        except ShipyardError:
+            raise
+        except Exception as exc:
+            raise self._hook_failed(exc, name, "the sdist", hooks.build_backend) from exc
+        self.reporter.build_finished(name, "sdist")
         return out / str(filename)

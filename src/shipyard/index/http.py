@@ -240,10 +240,12 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         ok_statuses: frozenset[int] = frozenset({200}),
         expected_sha256: str | None = None,
+        body: bytes | None = None,
     ) -> Response:
         """Perform one request and read the whole body.
 
         :param url: ``http(s)://`` or ``file://``.
+        :param body: bytes to send (a ``POST`` upload; ``headers`` give its type).
         :param ok_statuses: statuses returned rather than raised; 4xx/5xx outside it
             raise :class:`NetworkError` (after retries for 429/5xx).
         :param expected_sha256: the sha256 (hex) a ``200`` body must have; a different
@@ -268,6 +270,7 @@ class HttpClient:
                 response = manager.request(
                     method,
                     clean_url,
+                    body=body,
                     headers=all_headers,
                     retries=False,
                     redirect=True,
@@ -308,6 +311,7 @@ class HttpClient:
             headers=headers,
             ok_statuses=ok_statuses,
             expected_sha256=expected_sha256,
+            body=body,
         )
 
     def _credentials_from_keyring(self, url: str, error: NetworkError) -> bool:
