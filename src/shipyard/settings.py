@@ -168,6 +168,20 @@ REGISTRY: tuple[Setting, ...] = (
     ),
     Setting("python", "SHIPYARD_PYTHON", "python", str, "interpreter request for .venv"),
     Setting(
+        "tool_dir",
+        "SHIPYARD_TOOL_DIR",
+        None,
+        str,
+        "where `tool install` keeps each tool's environment",
+    ),
+    Setting(
+        "tool_bin_dir",
+        "SHIPYARD_TOOL_BIN_DIR",
+        None,
+        str,
+        "where `tool install` links the tools' commands (default ~/.local/bin)",
+    ),
+    Setting(
         "link_mode",
         "SHIPYARD_LINK_MODE",
         "link-mode",
@@ -269,6 +283,41 @@ REGISTRY: tuple[Setting, ...] = (
         str,
         "conda-forge→PyPI name mapping (JSON; empty: don't fetch)",
     ),
+    Setting(
+        "publish_url",
+        "SHIPYARD_PUBLISH_URL",
+        "publish-url",
+        str,
+        "where `publish` uploads (legacy upload API; default https://upload.pypi.org/legacy/)",
+    ),
+    Setting(
+        "publish_check_url",
+        "SHIPYARD_PUBLISH_CHECK_URL",
+        "publish-check-url",
+        str,
+        "a simple index `publish` asks first, skipping the files it already has",
+    ),
+    Setting(
+        "publish_token",
+        "SHIPYARD_PUBLISH_TOKEN",
+        None,
+        str,
+        "API token for `publish` (sent as user __token__); never written anywhere",
+    ),
+    Setting(
+        "publish_username",
+        "SHIPYARD_PUBLISH_USERNAME",
+        None,
+        str,
+        "user name for `publish` (with SHIPYARD_PUBLISH_PASSWORD)",
+    ),
+    Setting(
+        "publish_password",
+        "SHIPYARD_PUBLISH_PASSWORD",
+        None,
+        str,
+        "password for `publish`; never written anywhere",
+    ),
 )
 
 
@@ -296,6 +345,8 @@ class Settings:
     #: the configured indexes' hosts; ``disabled``: never
     keyring_provider: str = "import"
     python: str | None = None
+    tool_dir: str | None = None
+    tool_bin_dir: str | None = None
     link_mode: str = "hardlink"
     resolution: str = "highest"
     fork_strategy: str = "requires-python"
@@ -318,6 +369,12 @@ class Settings:
     probe_timeout: float = 20.0
     custom_compile_command: str | None = None
     conda_pypi_mapping_url: str = "https://raw.githubusercontent.com/prefix-dev/parselmouth/main/files/compressed_mapping.json"
+    #: ``publish``: upload URL, simple index to check first, and credentials
+    publish_url: str | None = None
+    publish_check_url: str | None = None
+    publish_token: str | None = None
+    publish_username: str | None = None
+    publish_password: str | None = None
 
     def build_forbidden(self, name: str) -> bool:
         """Whether ``name`` (canonical) may not be built from source (``no-build``,

@@ -49,6 +49,27 @@ _COMMANDS = {
         "Build an OCI image from the lock without a Docker daemon (`image build`).",
     ),
     "cache": ("shipyard.cli.cmd_cache", "Inspect or clean the cache."),
+    "tool": (
+        "shipyard.cli.cmd_tool",
+        "Run, install, list, upgrade and uninstall command-line tools from PyPI.",
+    ),
+    "x": ("shipyard.cli.cmd_tool_run", "Run a tool in a temporary environment (`tool run`)."),
+    "tree": ("shipyard.cli.cmd_tree", "Show the locked dependency tree."),
+    "why": ("shipyard.cli.cmd_why", "Show which requirements pull a package in."),
+    "outdated": (
+        "shipyard.cli.cmd_outdated",
+        "List locked packages that have newer versions on the index.",
+    ),
+    "upgrade": (
+        "shipyard.cli.cmd_upgrade",
+        "Raise the lower bounds in pyproject.toml to the locked (or newest) versions.",
+    ),
+    "build": ("shipyard.cli.cmd_build", "Build the project's sdist and wheel into dist/."),
+    "publish": ("shipyard.cli.cmd_publish", "Upload dist/ files to a package index."),
+    "completion": (
+        "shipyard.cli.cmd_completion",
+        "Print the shell completion script for bash, zsh or fish.",
+    ),
 }
 
 
