@@ -2,7 +2,8 @@
 empty cache, then the second run) and ``shipyard x ruff --version``, next to the same
 with ``uv run --script`` / ``uvx`` when uv is in ``bench/.tools``, and against the
 no-op floor (``shipyard run python -c pass`` in a synced project: starting Python
-twice).
+twice), and against running the script with its environment's interpreter directly
+(what shipyard adds on top of the script's own start-up and imports).
 
     python3 bench/scripts.py [--runs 5]
 
@@ -33,7 +34,10 @@ SCRIPT = """\
 # requires-python = ">=3.11"
 # dependencies = ["rich", "httpx"]
 # ///
+import sys
 import httpx, rich
+if "--where" in sys.argv:
+    print(sys.executable)
 """
 
 
@@ -89,9 +93,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    shipyard = [sys.executable, "-m", "shipyard"]
-    if shutil.which("shipyard"):
-        shipyard = [str(shutil.which("shipyard"))]
+    # The console script beside the running interpreter (not a version manager's shim,
+    # which adds its own start-up to every call), else ``python -m shipyard``.
+    script = Path(sys.executable).parent / "shipyard"
+    shipyard = [str(script)] if script.exists() else [sys.executable, "-m", "shipyard"]
     work = Path(tempfile.mkdtemp(prefix="bench-scripts-work-"))
     try:
         (work / "script.py").write_text(SCRIPT)
@@ -114,6 +119,24 @@ def main() -> int:
             measured = _measure(command, variable, args.runs, work)
             results[label] = measured
             print(f"{label:34} {measured['first']:8.3f} {measured['second']:9.3f}")
+        cache = tempfile.mkdtemp(prefix="bench-scripts-direct-")
+        try:
+            env = _environ("SHIPYARD_CACHE_DIR", cache)
+            where = subprocess.run(
+                [*shipyard, "-q", "run", "script.py", "--where"],
+                cwd=work,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            direct = statistics.median(
+                _time([where, "script.py"], work, env) for _ in range(args.runs)
+            )
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
+        results["direct: <script env>/bin/python script.py"] = direct
+        print(f"{'direct: env python script.py':34} {'':8} {direct:9.3f}")
         floor = _noop_floor(shipyard, args.runs, work)
         results["no-op floor: shipyard run python -c pass"] = floor
         print(f"{'no-op: shipyard run python -c pass':34} {'':8} {floor:9.3f}")
