@@ -20,8 +20,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--frozen", action="store_true", help="sync from pylock.toml as it is; never resolve"
     )
     parser.add_argument("--no-sync", action="store_true", help="run without syncing first")
-    parser.add_argument("--group", action="append", default=[], metavar="GROUP")
-    parser.add_argument("--extra", action="append", default=[], metavar="EXTRA")
+    from shipyard.cli.common import add_selection_arguments
+
+    add_selection_arguments(parser, "install")
     parser.add_argument("--python", help="interpreter for .venv (version, range or path)")
     parser.add_argument(
         "--package",
@@ -34,14 +35,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="run FILE as a PEP 723 script in its own environment (for a shebang: "
         "#!/usr/bin/env -S shipyard run --script)",
     )
-    parser.add_argument(
-        "--with",
-        dest="with_requirements",
-        action="append",
-        default=[],
-        metavar="PKG",
-        help="add PKG for this run only, without touching the project (repeatable)",
-    )
+    from shipyard.cli.common import add_with_argument
+
+    add_with_argument(parser, "for this run only, without touching the project")
     parser.add_argument(
         "--no-path-fallback",
         action="store_true",
@@ -200,7 +196,12 @@ def _fast_script(script: Path, arguments: list[str]) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     """Sync unless told not to, then exec the command (a script: in its own environment)."""
-    from shipyard.cli.common import command_services, locate_project, print_sync
+    from shipyard.cli.common import (
+        command_services,
+        locate_project,
+        print_sync,
+        selection_options,
+    )
     from shipyard.errors import UsageError
     from shipyard.project.syncing import Selection, sync_project
 
@@ -224,8 +225,7 @@ def run(args: argparse.Namespace) -> int:
                 project,
                 services,
                 Selection(
-                    groups=tuple(args.group),
-                    extras=tuple(args.extra),
+                    **selection_options(args),
                     packages=(args.package,) if args.package else (),
                     # other members stay installed: switching packages is no churn
                     exact=not args.package,

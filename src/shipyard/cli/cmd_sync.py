@@ -10,25 +10,9 @@ __all__ = ["configure", "run", "try_noop"]
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``sync``'s arguments."""
-    parser.add_argument(
-        "--group",
-        action="append",
-        default=[],
-        metavar="GROUP",
-        help="also install this dependency group (repeatable)",
-    )
-    parser.add_argument("--all-groups", action="store_true", help="install every group")
-    parser.add_argument(
-        "--no-default-groups", action="store_true", help="leave out the default groups (dev)"
-    )
-    parser.add_argument(
-        "--extra",
-        action="append",
-        default=[],
-        metavar="EXTRA",
-        help="install this extra (repeatable)",
-    )
-    parser.add_argument("--all-extras", action="store_true", help="install every extra")
+    from shipyard.cli.common import add_selection_arguments
+
+    add_selection_arguments(parser, "install")
     parser.add_argument(
         "--frozen", action="store_true", help="install exactly pylock.toml; never resolve"
     )
@@ -68,14 +52,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def selection_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The :class:`Selection` the arguments ask for."""
+    from shipyard.cli.common import selection_options
     from shipyard.project.syncing import Selection
 
     return Selection(
-        groups=tuple(args.group),
-        all_groups=args.all_groups,
-        no_default_groups=args.no_default_groups,
-        extras=tuple(args.extra),
-        all_extras=args.all_extras,
+        **selection_options(args),
         exact=not args.inexact,
         install_project=not getattr(args, "no_install_project", False),
         install_local=not getattr(args, "no_install_local", False),

@@ -22,20 +22,15 @@ __all__ = ["add_run_arguments", "configure", "run", "run_tool"]
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``tool run`` and ``x``."""
+    from shipyard.cli.common import add_with_argument
+
     parser.add_argument(
         "--from",
         dest="from_package",
         metavar="PKG",
         help="the package that provides the command (NAME, NAME@VERSION, a requirement)",
     )
-    parser.add_argument(
-        "--with",
-        dest="with_requirements",
-        action="append",
-        default=[],
-        metavar="PKG",
-        help="also install PKG into the tool's environment (repeatable)",
-    )
+    add_with_argument(parser, "into the tool's environment")
     parser.add_argument("--python", help="interpreter for the tool (version, range or path)")
     parser.add_argument(
         "cmd",
@@ -47,6 +42,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``tool run``, ``install``, ``list``, ``upgrade``, ``uninstall`` and ``dir``."""
+    from shipyard.cli.common import add_with_argument
     from shipyard.cli.main import _global_options
 
     commands = parser.add_subparsers(dest="tool_command", metavar="COMMAND")
@@ -66,14 +62,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     _global_options(install, suppress=True)
     install.add_argument("package", metavar="NAME[@VERSION]")
-    install.add_argument(
-        "--with",
-        dest="with_requirements",
-        action="append",
-        default=[],
-        metavar="PKG",
-        help="also install PKG into the tool's environment (repeatable)",
-    )
+    add_with_argument(install, "into the tool's environment")
     install.add_argument("--python", help="interpreter for the tool (version, range or path)")
     install.add_argument(
         "--force", action="store_true", help="replace commands of the same name in the bin dir"

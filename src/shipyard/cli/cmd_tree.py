@@ -72,40 +72,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="start the tree at this package instead of the project (repeatable)",
     )
-    parser.add_argument(
-        "--group",
-        action="append",
-        default=[],
-        metavar="GROUP",
-        help="also show this dependency group (repeatable)",
-    )
-    parser.add_argument("--all-groups", action="store_true", help="show every group")
-    parser.add_argument(
-        "--no-default-groups", action="store_true", help="leave out the default groups (dev)"
-    )
-    parser.add_argument(
-        "--extra", action="append", default=[], metavar="EXTRA", help="show this extra (repeatable)"
-    )
-    parser.add_argument("--all-extras", action="store_true", help="show every extra")
+    from shipyard.cli.common import add_selection_arguments
+
+    add_selection_arguments(parser, "show")
     add_target_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the tree on stdout."""
-    from shipyard.cli.common import command_services, locate_project
+    from shipyard.cli.common import command_services, locate_project, selection_options
     from shipyard.project.lock_graph import project_graph
     from shipyard.project.syncing import Selection
     from shipyard.project.tree import dependency_tree, inverted_tree, render_tree
 
     project = locate_project(args)
     fixed = target_from(args)
-    selection = Selection(
-        groups=tuple(args.group),
-        all_groups=args.all_groups,
-        no_default_groups=args.no_default_groups,
-        extras=tuple(args.extra),
-        all_extras=args.all_extras,
-    )
+    selection = Selection(**selection_options(args))
     with command_services(args, project) as (services, _output):
         graph = project_graph(
             project,

@@ -15,12 +15,15 @@ from shipyard.project.services import Services
 from shipyard.settings import load_settings
 
 __all__ = [
+    "add_selection_arguments",
+    "add_with_argument",
     "command_services",
     "hold_directory_lock",
     "locate_project",
     "print_lock",
     "print_sync",
     "run_edit",
+    "selection_options",
 ]
 
 
@@ -41,6 +44,52 @@ def locate_project(args: argparse.Namespace) -> Project:
     root = find_project(start)
     _hold_project_lock(args, root)
     return load_project(root)
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    """Add the options that choose groups and extras of the lock (``--group``,
+    ``--all-groups``, ``--no-default-groups``, ``--extra``, ``--all-extras``), with help
+    text in ``verb`` (``"install"``, ``"show"``); :func:`selection_options` reads them."""
+    parser.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="GROUP",
+        help=f"also {verb} this dependency group (repeatable)",
+    )
+    parser.add_argument("--all-groups", action="store_true", help=f"{verb} every group")
+    parser.add_argument(
+        "--no-default-groups", action="store_true", help="leave out the default groups (dev)"
+    )
+    parser.add_argument(
+        "--extra", action="append", default=[], metavar="EXTRA", help=f"{verb} this extra"
+    )
+    parser.add_argument("--all-extras", action="store_true", help=f"{verb} every extra")
+
+
+def add_with_argument(parser: argparse.ArgumentParser, where: str) -> None:
+    """Add ``--with PKG`` (repeatable, into ``args.with_requirements``); ``where`` ends
+    its help text."""
+    parser.add_argument(
+        "--with",
+        dest="with_requirements",
+        action="append",
+        default=[],
+        metavar="PKG",
+        help=f"also install PKG {where} (repeatable)",
+    )
+
+
+def selection_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :class:`~shipyard.project.syncing.Selection` that
+    :func:`add_selection_arguments`' options give."""
+    return {
+        "groups": tuple(args.group),
+        "all_groups": args.all_groups,
+        "no_default_groups": args.no_default_groups,
+        "extras": tuple(args.extra),
+        "all_extras": args.all_extras,
+    }
 
 
 def hold_directory_lock(args: argparse.Namespace, root: Path) -> None:
