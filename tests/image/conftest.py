@@ -1,6 +1,7 @@
 """Fixtures for the image tests: Debian base images as OCI layouts, a local registry.
 
-Needs root, Debian and deb.debian.org (no Docker engine, Docker Hub or GitHub):
+Debian bookworm for amd64, arm64 and armhf (32-bit ARM). Needs root, Debian and
+deb.debian.org (no Docker engine, Docker Hub or GitHub):
 ``debian_tools`` installs docker-registry, skopeo, umoci and debootstrap with apt-get
 when they are missing; the root filesystems are built once with debootstrap and cached
 under ``~/.cache/shipyard-tests/`` (see ``tests/support/oci_tools.py``).
@@ -52,6 +53,15 @@ def arm64_base(
     """(OCI layout, tag) of the arm64 counterpart (unpacked with debootstrap --foreign: its
     packages are not configured; read-only)."""
     return _base_image(tmp_path_factory, "arm64")
+
+
+@pytest.fixture(scope="session")
+def armhf_base(
+    debian_tools: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str]:
+    """(OCI layout, tag) of the 32-bit ARM counterpart (Debian armhf, config
+    ``arm``/``v7``; unpacked with debootstrap --foreign like arm64; read-only)."""
+    return _base_image(tmp_path_factory, "armhf")
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ Everything here runs as root on Debian and needs only the Debian archive
   ``debootstrap`` with apt-get when one is missing (once, under a file lock);
 * :func:`debian_rootfs` builds a bookworm root filesystem with debootstrap (``minbase``
   plus ``python3`` and ``ca-certificates``) and caches it as a tarball under
-  ``~/.cache/shipyard-tests/``; a foreign architecture (arm64 on an amd64 machine) is
-  unpacked only, never executed;
+  ``~/.cache/shipyard-tests/``; a foreign architecture (arm64 or armhf on an amd64
+  machine) is unpacked only, never executed;
 * :func:`make_base_image` turns a root filesystem into a one-layer OCI image layout
   with umoci, :func:`make_multiarch_layout` merges single-platform layouts into one
   layout whose tag names an OCI image index;
@@ -63,10 +63,22 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 REF_NAME = "org.opencontainers.image.ref.name"
 
-#: ELF ``e_machine`` of each Debian architecture the helpers build
-ELF_MACHINE = {"amd64": 62, "arm64": 183}
+#: ELF ``e_machine`` of each Debian architecture the helpers build (armhf: 32-bit ARM)
+ELF_MACHINE = {"amd64": 62, "arm64": 183, "armhf": 40}
 #: the dynamic loader each architecture's binaries ask for
-_LOADER = {"amd64": "lib64/ld-linux-x86-64.so.2", "arm64": "lib/ld-linux-aarch64.so.1"}
+_LOADER = {
+    "amd64": "lib64/ld-linux-x86-64.so.2",
+    "arm64": "lib/ld-linux-aarch64.so.1",
+    "armhf": "lib/ld-linux-armhf.so.3",
+}
+#: the multiarch folder of each architecture's libc
+_LIBC_DIR = {
+    "amd64": "x86_64-linux-gnu",
+    "arm64": "aarch64-linux-gnu",
+    "armhf": "arm-linux-gnueabihf",
+}
+#: the OCI (architecture, variant) of each Debian architecture, as Docker Hub's images say
+OCI_PLATFORM = {"amd64": ("amd64", ""), "arm64": ("arm64", ""), "armhf": ("arm", "v7")}
 
 _APT_TIMEOUT = 1800.0
 _DEBOOTSTRAP_TIMEOUT = 3600.0
@@ -293,8 +305,7 @@ def _check_rootfs(root: Path, arch: str) -> None:
         machine = elf_machine(binary.read(64))
     if machine != ELF_MACHINE[arch]:
         raise RuntimeError(f"{python} is for ELF machine {machine}, not {arch}")
-    libc_dir = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}[arch]
-    if not resolve_in_root(root, f"usr/lib/{libc_dir}/libc.so.6").exists():
+    if not resolve_in_root(root, f"usr/lib/{_LIBC_DIR[arch]}/libc.so.6").exists():
         raise RuntimeError(f"the {arch} root filesystem lacks libc.so.6")
 
 
@@ -332,7 +343,8 @@ def _build_rootfs(arch: str, target: Path) -> None:
 
 
 def debian_rootfs(arch: str) -> Path:
-    """A Debian bookworm root filesystem for ``arch`` (``amd64`` or ``arm64``), as a tarball.
+    """A Debian bookworm root filesystem for ``arch`` (``amd64``, ``arm64`` or ``armhf``),
+    as a tarball.
 
     Built once with ``debootstrap --variant=minbase --include=python3,ca-certificates``
     and cached in :func:`cache_dir` under a name holding ``arch`` and
@@ -347,7 +359,7 @@ def debian_rootfs(arch: str) -> Path:
     has empty /dev, /proc, /sys and /run, and is uncompressed.
     """
     if arch not in ELF_MACHINE:
-        raise ValueError(f"unsupported architecture {arch!r} (amd64 or arm64)")
+        raise ValueError(f"unsupported architecture {arch!r} (amd64, arm64 or armhf)")
     cache = cache_dir()
     key = f"debian-{DEBIAN_SUITE}-{arch}-minbase-python3-v{ROOTFS_VERSION}"
     tarball = cache / f"{key}.tar"
@@ -430,8 +442,8 @@ def check_image_layout(layout: Path, tag: str) -> tuple[dict[str, Any], dict[str
     """Validate the single-platform image ``tag`` of an OCI layout; return (manifest, config).
 
     Checks the layout version, the index entry, the media types, every blob's digest
-    and size, one ``diff_id`` per layer, and a config for ``linux`` on ``amd64`` or
-    ``arm64``.
+    and size, one ``diff_id`` per layer, and a config for ``linux`` on ``amd64``,
+    ``arm64`` or ``arm`` (variant ``v7``).
     """
     descriptor = _tagged_descriptor(layout, tag)
     if descriptor["mediaType"] != OCI_MANIFEST:
@@ -445,8 +457,9 @@ def check_image_layout(layout: Path, tag: str) -> tuple[dict[str, Any], dict[str
             raise RuntimeError(f"{tag}: unexpected layer type {layer['mediaType']}")
         if _sha256_file(blob_path(layout, layer["digest"])) != layer["digest"]:
             raise RuntimeError(f"{tag}: layer {layer['digest']} does not match its digest")
-    if config["architecture"] not in ELF_MACHINE or config["os"] != "linux":
-        raise RuntimeError(f"{tag}: config is for {config['os']}/{config['architecture']}")
+    platform = (config["architecture"], config.get("variant", ""))
+    if config["os"] != "linux" or platform not in OCI_PLATFORM.values():
+        raise RuntimeError(f"{tag}: config is for {config['os']}/{'/'.join(platform)}")
     if len(config["rootfs"]["diff_ids"]) != len(manifest["layers"]):
         raise RuntimeError(f"{tag}: {len(manifest['layers'])} layers but other diff_ids")
     return manifest, config
@@ -455,14 +468,16 @@ def check_image_layout(layout: Path, tag: str) -> tuple[dict[str, Any], dict[str
 def make_base_image(rootfs: Path, layout: Path, tag: str, *, arch: str) -> None:
     """Write ``rootfs`` as the one-layer image ``tag`` of the OCI layout ``layout``.
 
-    ``rootfs`` is a directory or a tarball (such as :func:`debian_rootfs` returns).
-    ``layout`` is created if needed (``umoci init``). The image is made with umoci:
-    ``new``, ``config`` (``PATH``, ``arch``, ``linux``), ``unpack`` of the empty image,
-    the tree copied in, ``repack`` (one gzip layer) and ``gc``; the result is checked
-    with :func:`check_image_layout`.
+    ``rootfs`` is a directory or a tarball (such as :func:`debian_rootfs` returns);
+    ``arch`` is its Debian architecture. ``layout`` is created if needed (``umoci
+    init``). The image is made with umoci: ``new``, ``config`` (``PATH``, the OCI
+    architecture, ``linux``), ``unpack`` of the empty image, the tree copied in,
+    ``repack`` (one gzip layer) and ``gc``; armhf's config then gets the variant
+    ``v7`` umoci cannot write (:func:`_set_variant`). The result is checked with
+    :func:`check_image_layout`.
     """
     if arch not in ELF_MACHINE:
-        raise ValueError(f"unsupported architecture {arch!r} (amd64 or arm64)")
+        raise ValueError(f"unsupported architecture {arch!r} (amd64, arm64 or armhf)")
     umoci = _tool("umoci")
     if not (layout / "index.json").exists():
         layout.parent.mkdir(parents=True, exist_ok=True)
@@ -478,7 +493,7 @@ def make_base_image(rootfs: Path, layout: Path, tag: str, *, arch: str) -> None:
             "--config.env",
             f"PATH={IMAGE_PATH}",
             "--architecture",
-            arch,
+            OCI_PLATFORM[arch][0],
             "--os",
             "linux",
             "--no-history",
@@ -493,12 +508,28 @@ def make_base_image(rootfs: Path, layout: Path, tag: str, *, arch: str) -> None:
         else:
             _run(["tar", "--numeric-owner", "--xattrs", "-C", tree, "-xpf", rootfs])
         _run([umoci, "repack", "--image", image, "--history.created_by", "shipyard tests", bundle])
+    if OCI_PLATFORM[arch][1]:
+        _set_variant(layout, tag, OCI_PLATFORM[arch][1])
     _run([umoci, "gc", "--layout", layout])
     _manifest, config = check_image_layout(layout, tag)
-    if config["architecture"] != arch or config.get("config", {}).get("Env") != [
-        f"PATH={IMAGE_PATH}"
-    ]:
+    if (config["architecture"], config.get("variant", "")) != OCI_PLATFORM[arch] or config.get(
+        "config", {}
+    ).get("Env") != [f"PATH={IMAGE_PATH}"]:
         raise RuntimeError(f"umoci wrote an unexpected config: {config}")
+
+
+def _set_variant(layout: Path, tag: str, variant: str) -> None:
+    """Write ``variant`` into the config of image ``tag`` (a new config blob, a new
+    manifest pointing at it, ``index.json`` pointing at that); the old blobs are left
+    for ``umoci gc``."""
+    index = json.loads((layout / "index.json").read_text())
+    entry = next(d for d in index["manifests"] if d.get("annotations", {}).get(REF_NAME) == tag)
+    manifest = json.loads(read_blob(layout, entry))
+    config = json.loads(read_blob(layout, manifest["config"]))
+    config["variant"] = variant
+    manifest["config"].update(_put_blob(layout, json.dumps(config).encode()))
+    entry.update(_put_blob(layout, json.dumps(manifest).encode()))
+    (layout / "index.json").write_text(json.dumps(index))
 
 
 def _put_blob(layout: Path, data: bytes) -> dict[str, Any]:
@@ -523,8 +554,8 @@ def _copy_blob(src: Path, dest: Path, digest: str) -> None:
 def make_multiarch_layout(layouts: Mapping[str, tuple[Path, str]], out: Path, tag: str) -> None:
     """Merge single-platform images into one OCI layout whose ``tag`` is an image index.
 
-    ``layouts`` maps an architecture to ``(layout, tag)`` of a one-platform image (its
-    config must say that architecture). The blobs are hard-linked (or copied) into
+    ``layouts`` maps a Debian architecture to ``(layout, tag)`` of a one-platform image
+    (its config must say that architecture, in OCI's words). The blobs are hard-linked (or copied) into
     ``out``; the nested image index, listing each manifest with its ``platform``, is
     written as a blob, and ``out/index.json`` points at it with the ``ref.name``
     annotation ``tag``. ``skopeo inspect --raw`` must read it back as that index.
@@ -533,7 +564,7 @@ def make_multiarch_layout(layouts: Mapping[str, tuple[Path, str]], out: Path, ta
     entries = []
     for arch, (layout, single_tag) in layouts.items():
         manifest, config = check_image_layout(layout, single_tag)
-        if config["architecture"] != arch:
+        if (config["architecture"], config.get("variant", "")) != OCI_PLATFORM[arch]:
             raise RuntimeError(f"{layout}:{single_tag} is for {config['architecture']}")
         descriptor = _tagged_descriptor(layout, single_tag)
         for digest in [
@@ -547,7 +578,11 @@ def make_multiarch_layout(layouts: Mapping[str, tuple[Path, str]], out: Path, ta
                 "mediaType": OCI_MANIFEST,
                 "digest": descriptor["digest"],
                 "size": descriptor["size"],
-                "platform": {"architecture": config["architecture"], "os": config["os"]},
+                "platform": {
+                    "architecture": config["architecture"],
+                    "os": config["os"],
+                    **({"variant": config["variant"]} if config.get("variant") else {}),
+                },
             }
         )
     nested = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}

@@ -76,12 +76,25 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
+#: the image platforms shipyard builds: architecture → (``platform_machine``, the
+#: variant a missing one stands for, the variants accepted; ``None``: any)
+_ARCHITECTURES: dict[str, tuple[str, str, tuple[str, ...] | None]] = {
+    "amd64": ("x86_64", "", None),
+    "arm64": ("aarch64", "v8", ("", "v8")),
+    "arm": ("armv7l", "v7", ("", "v7")),
+}
+#: other spellings of those architectures (``uname -m`` and Debian names)
+_ALIASES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv7": "arm", "armhf": "arm"}
+
+
 @dataclass(frozen=True, slots=True)
 class Platform:
     """An OCI platform: ``os``/``architecture``[/``variant``], e.g. ``linux/arm64``.
 
-    :param os: ``"linux"``; :param architecture: Go's names (``amd64``, ``arm64``).
-    :param variant: ``"v8"`` for arm64 when given, else ``""``.
+    :param os: ``"linux"``; :param architecture: Go's names (``amd64``, ``arm64``,
+        ``arm``).
+    :param variant: ``"v8"`` for arm64 when given, ``"v7"`` for arm (32-bit ARM,
+        ``armhf``: always written), else ``""``.
     """
 
     os: str
@@ -90,42 +103,53 @@ class Platform:
 
     @classmethod
     def parse(cls, text: str) -> Platform:
-        """Parse ``linux/amd64``, ``linux/arm64/v8`` (and the aliases ``x86_64``,
-        ``aarch64``).
+        """Parse ``linux/amd64``, ``linux/arm64[/v8]`` or ``linux/arm/v7``; the os may be
+        left out (``arm64``), and ``x86_64``, ``aarch64``, ``armv7l`` (or ``arm``,
+        ``linux/arm``: ``v7``) name the same platforms.
 
         :raises UsageError: for anything else.
         """
         parts = text.strip().lower().split("/")
-        aliases = {"x86_64": "amd64", "aarch64": "arm64"}
-        if len(parts) in (2, 3) and all(parts):
-            architecture = aliases.get(parts[1], parts[1])
+        if len(parts) == 1:
+            parts.insert(0, "linux")
+        if len(parts) in (2, 3) and all(parts) and parts[0] == "linux":
+            architecture = _ALIASES.get(parts[1], parts[1])
+            known = _ARCHITECTURES.get(architecture)
             variant = parts[2] if len(parts) == 3 else ""
-            if parts[0] == "linux" and architecture in ("amd64", "arm64"):
-                if architecture == "arm64" and variant not in ("", "v8"):
-                    variant = "!"
-                if variant != "!":
-                    return cls(parts[0], architecture, variant)
+            if known is not None and (known[2] is None or variant in known[2]):
+                if architecture == "arm":
+                    variant = known[1]
+                return cls(parts[0], architecture, variant)
         raise UsageError(
             f"Unsupported platform {text!r}.",
-            hint="Use linux/amd64 or linux/arm64 (comma-separated for several).",
+            hint="Use linux/amd64, linux/arm64 or linux/arm/v7 (comma-separated for several).",
         )
 
     @property
     def machine(self) -> str:
-        """The ``platform_machine`` marker value: ``x86_64`` or ``aarch64``."""
-        return {"amd64": "x86_64", "arm64": "aarch64"}.get(self.architecture, self.architecture)
+        """The ``platform_machine`` marker value: ``x86_64``, ``aarch64`` or ``armv7l``."""
+        known = _ARCHITECTURES.get(self.architecture)
+        return known[0] if known is not None else self.architecture
+
+    @property
+    def pointer_size(self) -> int:
+        """The interpreter's pointer size in bits: 32 for ``arm``, else 64."""
+        return 32 if self.architecture == "arm" else 64
 
     def matches(self, data: Mapping[str, Any] | None) -> bool:
         """True when an index entry's ``platform`` object is this platform (a missing
-        arm64 variant matches ``v8``)."""
+        variant matches the one it stands for: ``v8`` on arm64, ``v7`` on arm, as
+        Docker reads them)."""
         if not isinstance(data, Mapping):
             return False
         if data.get("os") != self.os or data.get("architecture") != self.architecture:
             return False
         variant = str(data.get("variant") or "")
-        if self.architecture == "arm64":
-            return variant in ("", "v8")
-        return variant == self.variant
+        known = _ARCHITECTURES.get(self.architecture)
+        if known is not None and not variant:
+            variant = known[1]
+        mine = self.variant or (known[1] if known is not None else "")
+        return variant == mine
 
     def to_json(self) -> dict[str, str]:
         """The ``platform`` object of an index entry."""

@@ -49,15 +49,18 @@ VENV_DIR = "/app/.venv"
 
 
 def host_platform() -> Platform:
-    """This machine's image platform (``linux/amd64`` or ``linux/arm64``)."""
+    """This machine's image platform: ``linux/amd64``, ``linux/arm/v7`` on 32-bit ARM
+    (``armv7l``, ``armv8l``), else ``linux/arm64``."""
     import platform as host
 
     machine = host.machine().lower()
+    if machine in ("armv7l", "armv8l"):
+        return Platform("linux", "arm", "v7")
     return Platform("linux", {"x86_64": "amd64", "amd64": "amd64"}.get(machine, "arm64"))
 
 
 #: The conda subdir of each image architecture.
-CONDA_SUBDIRS = {"amd64": "linux-64", "arm64": "linux-aarch64"}
+CONDA_SUBDIRS = {"amd64": "linux-64", "arm64": "linux-aarch64", "arm": "linux-armv7l"}
 
 
 def conda_facts(

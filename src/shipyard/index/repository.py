@@ -9,6 +9,8 @@ Index priority follows uv's "first index" rule: the extra indexes are asked
 first, then the main index, and the first one that knows a project supplies all
 of its versions (a later index cannot shadow a project with a higher version —
 the dependency-confusion guard). Find-links files are merged with that index.
+A platform-scoped index (piwheels for ``linux/arm/v7``) is no such index: the wheels
+it has for its platforms join the files of the versions the others offer.
 """
 
 from __future__ import annotations
@@ -103,6 +105,34 @@ def _page_versions(name: str, page: ProjectPage, index: str) -> list[ProjectVers
     return _group_versions(name, page.files, index)
 
 
+def _join_versions(
+    versions: list[ProjectVersion], offered: list[ProjectVersion], accept: Callable[[str], bool]
+) -> list[ProjectVersion]:
+    """``versions`` with the files of ``offered`` (a platform-scoped index's page) that
+    ``accept`` takes added to the same versions; ``offered``'s accepted files alone when
+    ``versions`` is empty. Newest first, wheels first."""
+    taken: dict[Version, ProjectVersion] = {}
+    for pv in offered:
+        files = tuple(f for f in pv.files if accept(f.filename))
+        if files:
+            taken[pv.version] = ProjectVersion(pv.version, files, pv.index)
+    if not versions:
+        return sorted(taken.values(), key=lambda pv: pv.version, reverse=True)
+    result = []
+    for pv in versions:
+        extra = taken.get(pv.version)
+        if extra is None:
+            result.append(pv)
+            continue
+        names = {f.filename for f in pv.files}
+        joined = sorted(
+            pv.files + tuple(f for f in extra.files if f.filename not in names),
+            key=lambda f: not f.is_wheel,
+        )
+        result.append(ProjectVersion(pv.version, tuple(joined), pv.index))
+    return result
+
+
 class IndexRepository:
     """Projects, versions, files and metadata from indexes and find-links locations.
 
@@ -114,6 +144,13 @@ class IndexRepository:
         ``[tool.shipyard.sources]`` index pin): no other index and no find-links
         location is asked for it, so a same-named package elsewhere never wins.
     :param find_links: directories or HTML pages of archives.
+    :param joined: platform-scoped indexes, as (simple index root, which of its files
+        may serve: a test on the filename), asked after the others for every name that
+        is not pinned. The files they offer that pass the test join the files of the
+        same version from the other sources (by filename: the first source's file
+        wins); a version only they have is ignored, unless no other source has the
+        project at all. Their files never shadow another index's, so a piwheels-style
+        index adds ``linux_armv7l`` wheels without taking over a project.
     :param refresh: revalidate cached index pages even when fresh: ``True`` for all
         projects, or a set of canonical names (``lock --upgrade-package``).
     :param build_metadata: builds an sdist's metadata (PEP 517); see
@@ -135,6 +172,7 @@ class IndexRepository:
         index_urls: Sequence[str],
         pinned: Mapping[str, str] | None = None,
         find_links: Sequence[str] = (),
+        joined: Sequence[tuple[str, Callable[[str], bool]]] = (),
         executor: ThreadPoolExecutor,
         refresh: bool | frozenset[str] = False,
         build_metadata: Callable[[DistFile], CoreMetadata] | None = None,
@@ -152,6 +190,7 @@ class IndexRepository:
                 by_url[key] = SimpleIndex(url, client, cache)
             self.pinned[name] = by_url[key]
         self.find_links = [FindLinks(location, client) for location in find_links]
+        self.joined = [(SimpleIndex(url, client, cache), accept) for url, accept in joined]
         self.executor = executor
         self.refresh = refresh
         self.fetcher = MetadataFetcher(client, cache, build_metadata)
@@ -194,6 +233,12 @@ class IndexRepository:
                 else:
                     known[pv.version] = pv
             versions = sorted(known.values(), key=lambda pv: pv.version, reverse=True)
+        for index, accept in self.joined if pin is None else ():
+            page = index.get_page(name, refresh=refresh)
+            if page is not None and (page.groups or page.files):
+                versions = _join_versions(
+                    versions, _page_versions(name, page, index.url.rstrip("/")), accept
+                )
         if self.speculate:
             # The newest final release is what a resolution most often takes: fetch its
             # metadata now, and through it the pages of what it requires.

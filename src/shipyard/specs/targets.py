@@ -3,7 +3,9 @@
 The default targets (``../shared/DESIGN.md``): every released CPython minor that
 ``requires-python`` allows, on Linux x86_64 and aarch64, macOS x86_64 and arm64,
 and Windows AMD64. ``[tool.shipyard] environments`` (PEP 508 markers) keeps only
-the targets where at least one of its markers holds.
+the targets where at least one of its markers holds. Linux armv7l (32-bit ARM, a
+Raspberry Pi OS) is no default target: it is locked only when an environment marker
+asks for it (``platform_machine == 'armv7l'``).
 
 A target's ``python_full_version`` is the lowest patch release of its minor that
 ``requires-python`` admits, so a package's ``Requires-Python`` is checked against
@@ -27,12 +29,16 @@ from shipyard.models import Interpreter, TargetEnvironment
 
 __all__ = [
     "KNOWN_PYTHON_MINORS",
+    "NON_DEFAULT_PLATFORMS",
+    "OCI_PLATFORMS",
     "PLATFORMS",
     "default_targets",
+    "oci_platform_target",
     "patch_boundaries",
     "refine_targets",
     "target_for",
     "target_from_interpreter",
+    "wheel_for_platforms",
     "wheel_tags_match_target",
     "wheel_target_mask",
 ]
@@ -50,8 +56,34 @@ PLATFORMS: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("macos", "x86_64", "darwin", "Darwin", "posix", r"macosx_\d+_\d+_(x86_64|intel|universal2?)"),
     ("macos", "arm64", "darwin", "Darwin", "posix", r"macosx_\d+_\d+_(arm64|universal2)"),
     ("windows", "AMD64", "win32", "Windows", "nt", r"win_amd64"),
+    ("linux", "armv7l", "linux", "Linux", "posix", r"(manylinux\d*(_\d+_\d+)?|linux)_armv7l"),
 )
 _PLATFORM_PATTERNS = {(p[0], p[1]): re.compile(p[5]) for p in PLATFORMS}
+
+#: (family, machine) of the :data:`PLATFORMS` a lock targets only when an
+#: ``environments`` marker asks for them (see :func:`default_targets`).
+NON_DEFAULT_PLATFORMS: frozenset[tuple[str, str]] = frozenset({("linux", "armv7l")})
+
+#: OCI platforms (``os/architecture[/variant]``, as ``--platform`` and an index's
+#: ``platforms`` key write them) → the (family, machine) of their lock targets.
+OCI_PLATFORMS: dict[str, tuple[str, str]] = {
+    "linux/amd64": ("linux", "x86_64"),
+    "linux/arm64/v8": ("linux", "aarch64"),
+    "linux/arm/v7": ("linux", "armv7l"),
+    "darwin/amd64": ("macos", "x86_64"),
+    "darwin/arm64": ("macos", "arm64"),
+    "windows/amd64": ("windows", "AMD64"),
+}
+#: other spellings of OCI architectures (``uname -m`` and Debian names)
+_OCI_ARCHITECTURES = {
+    "x86_64": "amd64",
+    "aarch64": "arm64",
+    "armv7l": "arm",
+    "armv7": "arm",
+    "armhf": "arm",
+}
+#: the variant an architecture has when none is written
+_OCI_VARIANTS = {"arm64": "v8", "arm": "v7"}
 
 
 def _lowest_patch(minor: tuple[int, int], requires_python: SpecifierSet | None) -> str | None:
@@ -115,7 +147,10 @@ def default_targets(
     """The target environments of a project's lock.
 
     :param requires_python: the project's ``requires-python`` (``None``: any).
-    :param environments: ``[tool.shipyard] environments`` markers; empty keeps all.
+    :param environments: ``[tool.shipyard] environments`` markers; empty keeps all the
+        default platforms. A platform of :data:`NON_DEFAULT_PLATFORMS` is kept only
+        where a marker holds because of its ``platform_machine`` (see
+        :func:`_asks_for_machine`), whatever else the markers select.
     :returns: targets ordered by Python minor, then :data:`PLATFORMS` order.
     :raises ManifestError: when a marker is invalid or nothing is left to target.
     """
@@ -136,7 +171,10 @@ def default_targets(
             continue
         for family, machine, *_rest in PLATFORMS:
             target = target_for(minor, family, machine, full, python_range=True)
-            if markers and not any(m.evaluate(dict(target.markers)) for m in markers):
+            if (family, machine) in NON_DEFAULT_PLATFORMS:
+                if not any(_asks_for_machine(m, target) for m in markers):
+                    continue
+            elif markers and not any(m.evaluate(dict(target.markers)) for m in markers):
                 continue
             targets.append(target)
     if not targets:
@@ -148,6 +186,17 @@ def default_targets(
             f"{', '.join(f'{a}.{b}' for a, b in KNOWN_PYTHON_MINORS)}.",
         )
     return tuple(targets)
+
+
+def _asks_for_machine(marker: Marker, target: TargetEnvironment) -> bool:
+    """Whether ``marker`` holds for ``target`` *because of* its ``platform_machine``: it
+    holds there and fails with the machine left blank (``platform_machine == 'armv7l'``
+    does; ``sys_platform == 'linux'`` holds for any machine, so it does not)."""
+    environment = dict(target.markers)
+    if not marker.evaluate(environment):
+        return False
+    environment["platform_machine"] = ""
+    return not marker.evaluate(environment)
 
 
 def patch_boundaries(
@@ -237,7 +286,9 @@ def wheel_tags_match_target(tags: Iterable[Tag], target: TargetEnvironment) -> b
 
     Accepts ``py3``/``py3Y`` pure wheels, ``cp3Y-cp3Y`` for the target's minor,
     ``cp3Z-abi3`` with ``Z <= Y``, and platform tags of the target's family (any
-    manylinux/glibc level, any macOS version, ``win_amd64``) or ``any``.
+    manylinux/glibc level or ``linux_<machine>``, any macOS version, ``win_amd64``) or
+    ``any``: an armv7l target takes ``manylinux_2_X_armv7l``, ``manylinux2014_armv7l``
+    and piwheels' ``linux_armv7l``.
     """
     if target.tags is not None:
         return any(str(tag) in target.tags for tag in tags)
@@ -283,6 +334,35 @@ def wheel_target_mask(filename: str, targets: Sequence[TargetEnvironment]) -> in
         if wheel_tags_match_target(tags, target):
             mask |= 1 << index
     return mask
+
+
+def wheel_for_platforms(filename: str, platforms: Iterable[tuple[str, str]]) -> bool:
+    """Whether ``filename`` is a wheel built for one of ``platforms`` ((family, machine)
+    pairs of :data:`PLATFORMS`): a platform tag of that machine, not ``any``. ``False``
+    for sdists, pure wheels and unparsable names."""
+    tags = _wheel_tags(filename)
+    if not tags:
+        return False
+    patterns = [_PLATFORM_PATTERNS[p] for p in platforms if p in _PLATFORM_PATTERNS]
+    return any(pattern.fullmatch(tag.platform) for tag in tags for pattern in patterns)
+
+
+def oci_platform_target(text: str) -> tuple[str, str] | None:
+    """The (family, machine) of the lock targets of an OCI platform (see
+    :data:`OCI_PLATFORMS`): ``linux/arm/v7`` → ``("linux", "armv7l")``. Case is ignored;
+    the os defaults to ``linux``, ``x86_64``/``aarch64``/``armv7l`` stand for
+    ``amd64``/``arm64``/``arm``, and a missing variant is ``v8`` for arm64 and ``v7``
+    for arm (``linux/arm``, ``armv7l``). ``None`` for a platform shipyard does not lock
+    for (``linux/arm/v6``, ``linux/s390x``)."""
+    parts = text.strip().lower().split("/")
+    if len(parts) == 1:
+        parts.insert(0, "linux")
+    if len(parts) not in (2, 3) or not all(parts):
+        return None
+    architecture = _OCI_ARCHITECTURES.get(parts[1], parts[1])
+    variant = parts[2] if len(parts) == 3 else _OCI_VARIANTS.get(architecture, "")
+    key = "/".join(p for p in (parts[0], architecture, variant) if p)
+    return OCI_PLATFORMS.get(key)
 
 
 def target_from_interpreter(interpreter: Interpreter) -> TargetEnvironment:
