@@ -168,6 +168,13 @@ REGISTRY: tuple[Setting, ...] = (
     ),
     Setting("python", "SHIPYARD_PYTHON", "python", str, "interpreter request for .venv"),
     Setting(
+        "accelerator",
+        "SHIPYARD_ACCELERATOR",
+        None,
+        str,
+        "the accelerator variant to install (cpu, cudaX.Y, rocmX.Y) instead of detecting it",
+    ),
+    Setting(
         "tool_dir",
         "SHIPYARD_TOOL_DIR",
         None,
@@ -345,6 +352,7 @@ class Settings:
     #: the configured indexes' hosts; ``disabled``: never
     keyring_provider: str = "import"
     python: str | None = None
+    accelerator: str | None = None
     tool_dir: str | None = None
     tool_bin_dir: str | None = None
     link_mode: str = "hardlink"

@@ -131,6 +131,14 @@ def test_virtual_package_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     config = _config(channel.as_uri(), ["cuda-thing"], tmp_path)
     solved = solve_platforms(config, ["linux-64"], specs, cache_dir=tmp_path / "c")
     assert [r.name for r in solved["linux-64"]] == ["cuda-thing"]
+    # SHIPYARD_ACCELERATOR speaks for the machine on the conda side too
+    monkeypatch.setenv("SHIPYARD_ACCELERATOR", "cpu")
+    with pytest.raises(ResolutionError):
+        solve_platforms(config, ["linux-64"], specs, cache_dir=tmp_path / "c")
+    monkeypatch.delenv("CONDA_OVERRIDE_CUDA")
+    monkeypatch.setenv("SHIPYARD_ACCELERATOR", "cuda12.4")
+    solved = solve_platforms(config, ["linux-64"], specs, cache_dir=tmp_path / "c")
+    assert [r.name for r in solved["linux-64"]] == ["cuda-thing"]
 
 
 def test_http_channel_with_sharded_repodata(tmp_path: Path) -> None:

@@ -21,6 +21,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     _global_options(init, suppress=True)
     init.add_argument(
+        "--accelerator",
+        metavar="KIND",
+        help="the accelerator variant of the lock the image installs (cpu, cuda12.4); "
+        "default the lock's default variant",
+    )
+    init.add_argument(
         "--base",
         metavar="IMAGE",
         help="runtime base image (default python:X.Y-slim-bookworm for the project's Python)",
@@ -64,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
             installer=args.installer,
             frozen=args.frozen,
             force=args.force,
+            accelerator=args.accelerator,
         )
         if outcome.relocked:
             output.line("Locked: pylock.toml was stale")

@@ -29,7 +29,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     build.add_argument(
         "--platform",
         metavar="LIST",
-        help="comma-separated platforms, e.g. linux/amd64,linux/arm64 (default: this machine's)",
+        help="comma-separated platforms, e.g. linux/amd64,linux/arm64,linux/arm/v7 "
+        "(default: this machine's)",
     )
     build.add_argument("--tag", metavar="NAME:TAG", help="the image's name in the outputs")
     build.add_argument(
@@ -41,6 +42,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "unless --push)",
     )
     build.add_argument("--push", metavar="REGISTRY/REPO:TAG", help="push the image there")
+    build.add_argument(
+        "--accelerator",
+        metavar="KIND",
+        help="the accelerator variant of the lock the image gets (cpu, cuda12.4); "
+        "default the lock's default variant",
+    )
     build.add_argument("--group", action="append", default=[], metavar="GROUP")
     build.add_argument("--extra", action="append", default=[], metavar="EXTRA")
     build.add_argument(
@@ -82,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
             frozen=args.frozen,
             groups=args.group,
             extras=args.extra,
+            accelerator=args.accelerator,
         )
         if outcome.relocked:
             output.line("Locked: pylock.toml was stale")

@@ -23,6 +23,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from shipyard.cli.common import add_selection_arguments
 
     add_selection_arguments(parser, "install")
+    from shipyard.cli.common import add_accelerator_argument
+
+    add_accelerator_argument(parser)
     parser.add_argument("--python", help="interpreter for .venv (version, range or path)")
     parser.add_argument(
         "--package",
@@ -231,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
                     exact=not args.package,
                 ),
                 frozen=args.frozen,
+                accelerator=args.accelerator,
             )
             if not outcome.plan.empty or outcome.lock is not None:
                 print_sync(output, outcome)

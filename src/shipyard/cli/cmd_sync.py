@@ -13,6 +13,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from shipyard.cli.common import add_selection_arguments
 
     add_selection_arguments(parser, "install")
+    from shipyard.cli.common import add_accelerator_argument
+
+    add_accelerator_argument(parser)
     parser.add_argument(
         "--frozen", action="store_true", help="install exactly pylock.toml; never resolve"
     )
@@ -120,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             frozen=args.frozen,
             dry_run=args.dry_run,
             link_mode=args.link_mode,
+            accelerator=args.accelerator,
         )
         print_sync(output, outcome)
     return 0

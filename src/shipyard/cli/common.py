@@ -15,6 +15,7 @@ from shipyard.project.services import Services
 from shipyard.settings import load_settings
 
 __all__ = [
+    "add_accelerator_argument",
     "add_selection_arguments",
     "add_with_argument",
     "command_services",
@@ -65,6 +66,16 @@ def add_selection_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
         "--extra", action="append", default=[], metavar="EXTRA", help=f"{verb} this extra"
     )
     parser.add_argument("--all-extras", action="store_true", help=f"{verb} every extra")
+
+
+def add_accelerator_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--accelerator`` (a lock's accelerator variant, instead of detection)."""
+    parser.add_argument(
+        "--accelerator",
+        metavar="KIND",
+        help="install this accelerator variant of the lock (cpu, cuda12.4, rocm6.2) "
+        "instead of the one the machine's driver picks (SHIPYARD_ACCELERATOR)",
+    )
 
 
 def add_with_argument(parser: argparse.ArgumentParser, where: str) -> None:
@@ -163,6 +174,7 @@ def command_services(
     cli = _cli_values(args)
     settings = load_settings(project_table=project.tool if project else None, cli=cli)
     output = Output(quiet=bool(getattr(args, "quiet", False)), color=settings.color)
+    output.verbose = int(getattr(args, "verbose", 0) or 0)
     reporter = ConsoleReporter(output)
     services = Services(
         settings,
@@ -239,6 +251,10 @@ def print_sync(output: Output, outcome: Any) -> None:
         if outcome.dry_run and outcome.lock.pending:
             output.line("Would write pylock.toml")
     plan = outcome.plan
+    accelerator = getattr(outcome, "accelerator", None)
+    if accelerator is not None and (outcome.dry_run or not plan.empty or output.verbose):
+        key, reason = accelerator
+        output.line(f"Accelerator variant {key}: {reason}")
     if outcome.python_download:
         output.line(f"Would download Python {outcome.python_download}")
     if outcome.env_created and outcome.env_root is not None:

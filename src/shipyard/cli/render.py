@@ -76,6 +76,8 @@ class Output:
         self.color = _use_color(self.stream, color)
         #: called before a line is written (the reporter ends its live display there)
         self.before_write: Any = None
+        #: ``-v`` given this many times: some summaries say more
+        self.verbose = 0
 
     def _pause(self) -> None:
         if self.before_write is not None:

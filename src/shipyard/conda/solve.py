@@ -116,6 +116,9 @@ def virtual_packages(
     :param subdir: the conda platform being solved.
     :param overrides: virtual package name → version from the manifest (win over
         detection and defaults).
+    On this machine, ``SHIPYARD_ACCELERATOR`` (``cpu``, ``cuda12.4``) sets ``__cuda``
+    as it sets the PyPI side's accelerator variant.
+
     :raises ResolutionError: when a version (from the manifest or a
         ``CONDA_OVERRIDE_*`` variable) is not a valid conda version.
     """
@@ -133,6 +136,16 @@ def virtual_packages(
         for package in detected:
             generic = package.into_generic()
             found[generic.name.normalized] = (str(generic.version), str(generic.build_string))
+        # SHIPYARD_ACCELERATOR speaks for this machine on both sides: the PyPI variant
+        # it picks and conda's __cuda agree.
+        from shipyard.accelerators import detect_host
+        from shipyard.settings import from_environment
+
+        if from_environment("accelerator"):
+            host = detect_host()
+            found.pop("__cuda", None)
+            if host.cuda is not None:
+                found["__cuda"] = (str(host.cuda), "0")
     else:
         found.update(DEFAULT_VIRTUAL_PACKAGES.get(subdir, {}))
     for name, version in (overrides or {}).items():

@@ -2,7 +2,8 @@
 
 For each platform: open the base image (its Python and C library are read from its
 layers), select from the lock for that target environment (PEP 751 selection with the
-base's marker values and wheel tags: Linux aarch64 for an ``linux/arm64`` image),
+base's marker values and wheel tags: Linux aarch64 for an ``linux/arm64`` image,
+armv7l for ``linux/arm/v7``, whose lock must target it through ``environments``),
 install the wheels into a staging tree shaped like ``/app/.venv`` and tar it as one
 reproducible layer, then the project (built as a wheel, never editable) as a second
 layer, then write the image config and manifest. Several platforms make an image
@@ -137,18 +138,23 @@ def build_image(
     frozen: bool = False,
     groups: Sequence[str] = (),
     extras: Sequence[str] = (),
+    accelerator: str | None = None,
 ) -> ImageOutcome:
     """Build the project's image from its lock.
 
     :param base: the base image (see :func:`~shipyard.image.base.open_base`); default
         ``[tool.shipyard.docker] base``, else ``python:X.Y-slim-bookworm``.
-    :param platforms: ``linux/amd64``, ``linux/arm64``; default this machine's.
+    :param platforms: ``linux/amd64``, ``linux/arm64``, ``linux/arm/v7``; default this
+        machine's.
     :param tag: the image's name in the outputs (``name:tag``).
     :param outputs: ``oci:DIR[:TAG]`` and/or ``docker-archive:FILE``.
     :param push: ``registry/repository:tag`` to push to.
     :param frozen: use the lock as it is (a missing lock is an error).
     :param groups: dependency groups to include (none by default: production).
     :param extras: extras to include.
+    :param accelerator: for a lock with accelerator variants, the one the image gets
+        (``cuda12.4``); default the lock's default variant (the build machine's own
+        accelerator does not matter).
     :raises ImageError: for a base without Python, an unreadable base, a distribution
         without a wheel for a foreign platform, a failed push, or bad outputs.
     :raises LockError: when the lock is missing or cannot be made.
@@ -171,8 +177,23 @@ def build_image(
             context=str(project.pyproject),
             hint="Set cmd in [tool.shipyard.docker].",
         )
+    variants = lock.accelerator_variants()
+    if accelerator is not None and not variants:
+        raise UsageError(
+            "--accelerator needs a lock with accelerator variants; this one has none.",
+            context=str(lock_path),
+            hint="List one index per accelerator in [tool.shipyard.sources] (see the README).",
+        )
+    if variants:
+        from shipyard.accelerators import choose_locked_variant
+
+        key, group, reason = choose_locked_variant(variants, accelerator, detect=False)
+        services.reporter.notice(f"Accelerator variant {key}: {reason}")
+        groups = [*groups, group] if group is not None else groups
     chosen = [Platform.parse(p) for p in platforms] or [host_platform()]
     chosen = list(dict.fromkeys(chosen))
+    for platform in chosen:
+        _check_lock_targets(lock, platform)
     for text in outputs:
         _check_output(text, len(chosen))
     push_reference = ImageReference.parse(push) if push else None
@@ -296,6 +317,33 @@ def _check_output(text: str, platforms: int) -> None:
     )
 
 
+def _check_lock_targets(lock: LockFile, platform: Platform) -> None:
+    """Refuse a platform the lock was not resolved for (its recorded targets name none of
+    that machine): its wheels would be missing. A lock without recorded targets passes.
+
+    :raises ImageError: naming the ``environments`` marker that would add it.
+    """
+    targets = lock.tool.get("targets")
+    if not isinstance(targets, list) or not targets:
+        return
+    suffix = f"-linux-{platform.machine.lower()}"
+    if any(isinstance(name, str) and name.endswith(suffix) for name in targets):
+        return
+    raise ImageError(
+        f"The lock was not made for {platform}: none of its targets is Linux "
+        f"{platform.machine}, so it lacks that platform's wheels"
+        + (
+            " (32-bit ARM is locked only when [tool.shipyard] environments ask for it)."
+            if platform.architecture == "arm"
+            else "."
+        ),
+        context=str(lock.path),
+        hint=f"Add \"sys_platform == 'linux' and platform_machine == '{platform.machine}'\" "
+        "to [tool.shipyard] environments, beside the platforms you already lock for, and "
+        "run `shipyard lock`.",
+    )
+
+
 def _target(facts: BaseFacts, platform: Platform) -> tuple[dict[str, str], list[str]]:
     """The marker environment and wheel tags of the image's interpreter."""
     from shipyard.python.probe import TagInputs, supported_tags
@@ -311,11 +359,16 @@ def _target(facts: BaseFacts, platform: Platform) -> tuple[dict[str, str], list[
         sys_platform="linux",
         platform=f"linux-{platform.machine}",
         machine=platform.machine,
-        pointer_size=64,
+        pointer_size=platform.pointer_size,
         glibc=f"{facts.glibc[0]}.{facts.glibc[1]}" if facts.glibc else None,
         musl=f"{facts.musl[0]}.{facts.musl[1]}" if facts.musl else None,
     )
-    tags = [t for t in supported_tags(inputs) if not t.endswith(f"-linux_{platform.machine}")]
+    tags = list(supported_tags(inputs))
+    if platform.architecture != "arm":
+        # A linux_<machine> wheel was built on some machine for itself; on 32-bit ARM it
+        # is what piwheels publishes for Raspberry Pi OS (Debian armhf), and pip there
+        # takes it too.
+        tags = [t for t in tags if not t.endswith(f"-linux_{platform.machine}")]
     return markers, tags
 
 

@@ -121,6 +121,26 @@ class LockFile:
         value = self.tool.get("options")
         return value if isinstance(value, Mapping) else _EMPTY
 
+    def accelerator_variants(self) -> tuple[tuple[str, str, str | None], ...]:
+        """The accelerator variants the lock holds (``tool.shipyard.accelerators``), the
+        default first: ``(key, accelerator, group)`` with ``group`` ``None`` for the
+        default; empty for a lock without variants."""
+        table = self.tool.get("accelerators")
+        if not isinstance(table, Mapping):
+            return ()
+        found = []
+        for entry in table.get("variants", ()):
+            if isinstance(entry, Mapping) and isinstance(entry.get("accelerator"), str):
+                group = entry.get("group")
+                found.append(
+                    (
+                        str(entry.get("key", "")),
+                        str(entry["accelerator"]),
+                        group if isinstance(group, str) else None,
+                    )
+                )
+        return tuple(found)
+
     def package_names(self) -> set[str]:
         """The ``name`` of every package, as written (PEP 751 names are normalized)."""
         return {str(p.get("name", "")) for p in self.packages}

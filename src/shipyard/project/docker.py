@@ -249,6 +249,7 @@ def init_docker(
     installer: str | None = None,
     frozen: bool = False,
     force: bool = False,
+    accelerator: str | None = None,
 ) -> DockerInitOutcome:
     """Write ``Dockerfile``, ``.dockerignore`` and (for the pip installer) the hashed
     ``requirements.lock.txt`` for ``project``.
@@ -263,6 +264,8 @@ def init_docker(
         replaces the inferred ``CMD``.
     :param installer: ``"pip"`` or ``"shipyard"`` (default: pip, or shipyard with conda).
     :param force: replace files shipyard did not write.
+    :param accelerator: for a lock with accelerator variants, the one the image gets
+        (``cuda12.4``); default the lock's default variant.
     :raises ImageError: when a file to write exists and is not shipyard's (without
         ``force``).
     :raises UsageError: for an unknown installer, pip with conda packages, an entrypoint
@@ -301,6 +304,29 @@ def init_docker(
     )
     lock_path = root / LOCK_FILENAME
     lockfile = read_lock(lock_path, services.cache)
+    sync_options: tuple[str, ...] = ("--no-default-groups",)
+    variants = lockfile.accelerator_variants()
+    if accelerator is not None and not variants:
+        raise UsageError(
+            "--accelerator needs a lock with accelerator variants; this one has none.",
+            context=str(lock_path),
+            hint="List one index per accelerator in [tool.shipyard.sources] (see the README).",
+        )
+    if variants:
+        from shipyard.accelerators import choose_locked_variant
+
+        key, group, _reason = choose_locked_variant(variants, accelerator, detect=False)
+        sync_options += ("--accelerator", key)
+        if group is not None:
+            export = export_lock(
+                project,
+                services,
+                "requirements-txt",
+                frozen=True,
+                groups=[group],
+                no_default_groups=True,
+                command="shipyard docker init (pip reads it in the Dockerfile's builder stage)",
+            )
     has_conda = lockfile.conda is not None
     has_git = any("vcs" in package for package in lockfile.packages)
     has_local = any(
@@ -350,7 +376,6 @@ def init_docker(
         python_image if has_conda else base or settings.base or python_image
     )
     healthcheck = settings.healthcheck_command()
-    sync_options = ("--no-default-groups",)
     spec = DockerfileSpec(
         project=project.canonical_name,
         builder_image=builder_image,

@@ -29,12 +29,14 @@ from shipyard.lock.pylock import (
     read_lock,
     write_lock,
 )
-from shipyard.models import DistFile, Interpreter, LockFile
+from shipyard.models import DistFile, Interpreter, LockFile, TargetEnvironment
 from shipyard.project.conda_locking import lock_conda
 from shipyard.project.freshness import lock_is_fresh, settings_inputs
+from shipyard.project.lock_changes import lock_changes
 from shipyard.project.manifest import Project
 from shipyard.project.services import Services
 from shipyard.project.sources import (
+    accelerator_variants,
     apply_source,
     command_line_indexes,
     editable_by_default,
@@ -192,6 +194,8 @@ def make_repository(
     refresh: bool | frozenset[str] = False,
     interpreter: Interpreter | None = None,
     git_pins: Mapping[str, str] | None = None,
+    variant_pins: Mapping[str, str] | None = None,
+    targets: Sequence[TargetEnvironment] | None = None,
 ) -> IndexRepository:
     """The index repository of the settings' indexes; sdist metadata is built with
     ``interpreter``, else the project's, found only when an sdist is met.
@@ -199,18 +203,24 @@ def make_repository(
     :param project: ``None`` only together with ``interpreter`` (``pip compile``).
     :param refresh: ``True`` or the canonical names whose index pages are fetched anew.
     :param git_pins: git direct reference (credentials removed) → the commit to keep.
+    :param variant_pins: canonical name → index URL for an accelerator variant's
+        packages (over the sources' own pins).
+    :param targets: the lock's; an index with ``platforms`` is asked only for theirs.
     """
     from shipyard.project.building import BuilderFactory, git_source_urls
+    from shipyard.project.platform_indexes import platform_indexes
     from shipyard.vcs.git import GitRepositories
 
     factory = BuilderFactory(project, services, interpreter)
     index_urls, pinned = project_indexes(project, services)
+    pinned = {**pinned, **(variant_pins or {})}
     return IndexRepository(
         client=services.client,
         cache=services.cache,
         index_urls=index_urls,
         pinned=pinned,
         find_links=services.settings.find_links,
+        joined=platform_indexes(project, targets),
         executor=services.executor,
         refresh=refresh,
         build_metadata=factory.metadata_for_sdist,
@@ -277,7 +287,7 @@ def project_indexes(
     by_name = {index.name: index for index in indexes}
     main = next((i.url for i in indexes if i.default), settings.index_url)
     ordered = [url for _name, url in command_line_indexes(settings.indexes)]
-    ordered += [i.url for i in indexes if not i.explicit and not i.default]
+    ordered += [i.url for i in indexes if not (i.explicit or i.default or i.platforms)]
     ordered += [*settings.extra_index_urls, main]
     pinned = {
         name: by_name[source.target].url
@@ -498,22 +508,32 @@ def lock_project(
         )
         options = replace(options, provided=provided)
     roots = root_requirements(project)
-    repository = make_repository(
-        project,
-        services,
-        refresh=True if upgrade else upgrade_names,
-        git_pins={} if upgrade else _git_pins(previous_lock, upgrade_names),
+    variants = accelerator_variants(
+        project.tool, project.pyproject, named_indexes(project.tool, project.pyproject)
     )
-    result = resolve(
-        roots,
-        project_name=project.name,
-        targets=targets,
-        repository=repository,
-        options=options,
-        requires_python=requires_python,
-        reporter=services.reporter,
-    )
-    result = _with_digests(result, repository)
+    resolutions: list[tuple[Any, Resolution]] = []
+    plans: list[tuple[Any, Mapping[str, Any]]] = list(variants) or [(None, {})]
+    for _spec, variant_indexes in plans:
+        repository = make_repository(
+            project,
+            services,
+            refresh=True if upgrade else upgrade_names,
+            git_pins={} if upgrade else _git_pins(previous_lock, upgrade_names),
+            variant_pins={name: index.url for name, index in variant_indexes.items()},
+            targets=targets,
+        )
+        resolved = resolve(
+            roots,
+            project_name=project.name,
+            targets=targets,
+            repository=repository,
+            options=options,
+            requires_python=requires_python,
+            reporter=services.reporter,
+        )
+        resolutions.append((_spec, _with_digests(resolved, repository)))
+    result = resolutions[0][1]
+    groups = sorted(project.dependency_groups)
     tool: dict[str, Any] = {
         "input-hash": project.input_hash(settings_inputs(services)),
         "targets": [t.name for t in result.targets],
@@ -523,11 +543,21 @@ def lock_project(
         tool["options"] = recorded_options
     if conda_tool is not None:
         tool["conda"] = conda_tool
+    if variants:
+        from shipyard.project.accelerator_locking import (
+            merge_variants,
+            variant_group,
+            variants_record,
+        )
+
+        result = merge_variants([(spec, r) for (spec, r) in resolutions if spec is not None])
+        groups = sorted({*groups, *(variant_group(spec) for spec, _i in variants[1:])})
+        tool["accelerators"] = variants_record(variants)
     new_document = build_lock_document(
         result,
         requires_python=str(requires_python) if requires_python else None,
         extras=sorted(project.optional_dependencies),
-        dependency_groups=sorted(project.dependency_groups),
+        dependency_groups=groups,
         default_groups=project.default_groups,
         project=ProjectEntry(name=project.canonical_name) if project.has_build_system else None,
         tool=tool,
@@ -542,7 +572,7 @@ def lock_project(
         written, pending = False, lock_differs(path, new_document)
     new_lock = LockFile.from_document(new_document, path)
     outcome = LockOutcome(written=written, resolution=result, lock=new_lock, pending=pending)
-    _diff(previous_lock, new_lock, outcome)
+    outcome.added, outcome.removed, outcome.changed = lock_changes(previous_lock, new_lock)
     return outcome
 
 
@@ -565,24 +595,3 @@ def _with_digests(result: Resolution, repository: IndexRepository) -> Resolution
         files: tuple[DistFile, ...] = tuple(repository.file_digest(f) for f in package.files)
         packages.append(replace(package, files=files))
     return replace(result, packages=tuple(packages))
-
-
-def _versions(lock: LockFile | None) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for package in lock.packages if lock is not None else ():
-        if package.get("version"):
-            found.setdefault(str(package["name"]), set()).add(str(package["version"]))
-    return found
-
-
-def _diff(old: LockFile | None, new: LockFile, outcome: LockOutcome) -> None:
-    before, after = _versions(old), _versions(new)
-    for name in sorted(set(before) | set(after)):
-        a, b = before.get(name, set()), after.get(name, set())
-        if a == b:
-            continue
-        if a and b and len(a) == 1 and len(b) == 1:
-            outcome.changed.append((name, next(iter(a)), next(iter(b))))
-            continue
-        outcome.removed.extend(f"{name}=={v}" for v in sorted(a - b))
-        outcome.added.extend(f"{name}=={v}" for v in sorted(b - a))

@@ -38,11 +38,13 @@ from packaging.utils import canonicalize_name
 from shipyard.errors import ManifestError
 
 if TYPE_CHECKING:
+    from shipyard.accelerators import AcceleratorSpec
     from shipyard.project.manifest import Project
 
 __all__ = [
     "NamedIndex",
     "Source",
+    "accelerator_variants",
     "apply_source",
     "command_line_indexes",
     "editable_by_default",
@@ -62,12 +64,20 @@ class NamedIndex:
     :param url: the PEP 503 simple index root.
     :param explicit: only packages whose source names this index come from it.
     :param default: it replaces ``index-url`` as the index asked last.
+    :param accelerator: the accelerator its builds are for (``cpu``, ``cuda>=12.4``,
+        ``rocm>=6.2``): packages whose source lists several such indexes are locked
+        once per accelerator, and ``sync`` installs the variant the machine has.
+    :param platforms: OCI platforms (``linux/arm/v7``) the index serves: it is asked
+        only when locking for them, its wheels joining those of the other indexes (a
+        piwheels-style extra index). Empty: every platform.
     """
 
     name: str
     url: str
     explicit: bool = False
     default: bool = False
+    accelerator: str | None = None
+    platforms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,12 +138,34 @@ def named_indexes(tool: Mapping[str, Any], project_file: Path) -> list[NamedInde
                 project_file,
                 f'Add url = "https://…/simple" to the [[tool.shipyard.index]] named {name!r}.',
             )
-        unknown = sorted(set(entry) - {"name", "url", "explicit", "default"})
+        unknown = sorted(
+            set(entry) - {"name", "url", "explicit", "default", "accelerator", "platforms"}
+        )
         if unknown:
             raise _error(
                 f"The index {name!r} has unknown keys: {', '.join(unknown)}.",
                 project_file,
-                "An index takes name, url, explicit and default.",
+                "An index takes name, url, explicit, default, accelerator and platforms.",
+            )
+        accelerator = entry.get("accelerator")
+        if accelerator is not None:
+            from shipyard.accelerators import AcceleratorSpec
+
+            if not isinstance(accelerator, str):
+                raise _error(
+                    f"The index {name!r}: accelerator must be a string.",
+                    project_file,
+                    'Write accelerator = "cpu", "cuda>=12.4" or "rocm>=6.2".',
+                )
+            AcceleratorSpec.parse(accelerator, where=f"the index {name!r}")
+        platforms = entry.get("platforms", [])
+        if not isinstance(platforms, list) or not all(
+            isinstance(p, str) and p.count("/") >= 1 for p in platforms
+        ):
+            raise _error(
+                f"The index {name!r}: platforms must be a list of OCI platforms.",
+                project_file,
+                'Write platforms = ["linux/arm/v7"].',
             )
         if any(i.name == name for i in found):
             raise _error(
@@ -147,6 +179,8 @@ def named_indexes(tool: Mapping[str, Any], project_file: Path) -> list[NamedInde
                 url=url,
                 explicit=bool(entry.get("explicit", False)),
                 default=bool(entry.get("default", False)),
+                accelerator=accelerator,
+                platforms=tuple(platforms),
             )
         )
     if sum(i.default for i in found) > 1:
@@ -199,6 +233,12 @@ def project_sources(
     for raw_name, entry in table.items():
         name = canonicalize_name(raw_name)
         where = f"[tool.shipyard.sources] {raw_name}"
+        if isinstance(entry, list):
+            # accelerator variants: one index per accelerator; the default variant's
+            # index is the package's source wherever variants are not looked at
+            variants = _variant_indexes(raw_name, entry, indexes, project_file)
+            sources[name] = Source(name=name, kind="index", target=variants[0][1].name)
+            continue
         if not isinstance(entry, dict):
             raise _error(
                 f'{where} must be a table such as {{ path = "…" }}.',
@@ -275,6 +315,82 @@ def project_sources(
                 target += f"#subdirectory={str(subdirectory).strip('/')}"
         sources[name] = Source(name=name, kind=kind, target=target, editable=editable)
     return sources
+
+
+def _variant_indexes(
+    raw_name: str, entries: list[Any], indexes: list[NamedIndex], project_file: Path
+) -> list[tuple[AcceleratorSpec, NamedIndex]]:
+    """The indexes of a list source, each with its accelerator, the default variant's
+    first (``cpu``, else the first written).
+
+    :raises ManifestError: unless every entry is ``{ index = NAME }`` naming a defined
+        index with an ``accelerator``, each accelerator once.
+    """
+    from shipyard.accelerators import AcceleratorSpec
+
+    where = f"[tool.shipyard.sources] {raw_name}"
+    by_name = {index.name: index for index in indexes}
+    found: list[tuple[AcceleratorSpec, NamedIndex]] = []
+    for entry in entries:
+        target = entry.get("index") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or set(entry) != {"index"} or target not in by_name:
+            raise _error(
+                f"{where}: a list of sources must list {{ index = NAME }} tables naming "
+                "[[tool.shipyard.index]] entries with an accelerator.",
+                project_file,
+                'Write e.g. torch = [{ index = "pytorch-cu124" }, { index = "pytorch-cpu" }] '
+                'and give each index accelerator = "cuda>=12.4" or "cpu".',
+            )
+        index = by_name[target]
+        if index.accelerator is None:
+            raise _error(
+                f"{where} lists the index {index.name!r}, which has no accelerator.",
+                project_file,
+                f'Add accelerator = "cpu" (or "cuda>=12.4" …) to the index {index.name!r}.',
+            )
+        spec = AcceleratorSpec.parse(index.accelerator, where=f"the index {index.name!r}")
+        if any(s.key == spec.key for s, _i in found):
+            raise _error(
+                f"{where} lists two indexes for the accelerator {spec.key}.",
+                project_file,
+                "List one index per accelerator.",
+            )
+        found.append((spec, index))
+    found.sort(key=lambda pair: pair[0].kind != "cpu")
+    return found
+
+
+def accelerator_variants(
+    tool: Mapping[str, Any], project_file: Path, indexes: list[NamedIndex]
+) -> list[tuple[AcceleratorSpec, dict[str, NamedIndex]]]:
+    """The accelerator variants the project's list sources ask for: each accelerator
+    with the index every such package comes from in it (a package that lists no index
+    for an accelerator keeps its default one). The default variant (``cpu``, else the
+    first written) comes first; empty when no source is a list.
+
+    :raises ManifestError: for a malformed list source.
+    """
+    table = tool.get("sources", {})
+    lists: dict[str, list[tuple[AcceleratorSpec, NamedIndex]]] = {
+        canonicalize_name(raw): _variant_indexes(raw, entry, indexes, project_file)
+        for raw, entry in (table.items() if isinstance(table, dict) else ())
+        if isinstance(entry, list)
+    }
+    if not lists:
+        return []
+    specs: dict[str, AcceleratorSpec] = {}
+    for pairs in lists.values():
+        for spec, _index in pairs:
+            specs.setdefault(spec.key, spec)
+    ordered = sorted(specs.values(), key=lambda s: s.kind != "cpu")
+    variants = []
+    for spec in ordered:
+        chosen: dict[str, NamedIndex] = {
+            name: next((i for s, i in pairs if s.key == spec.key), pairs[0][1])
+            for name, pairs in lists.items()
+        }
+        variants.append((spec, chosen))
+    return variants
 
 
 def _is_project_directory(path: Path) -> bool:

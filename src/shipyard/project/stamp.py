@@ -98,12 +98,27 @@ def read_fresh_stamp(
     current = _current(project_root, env_root, selection)
     if any(stamp.get(key) != value for key, value in current.items()) or None in current.values():
         return None
+    accelerator = stamp.get("accelerator")
+    if accelerator is not None and not _same_accelerator(accelerator):
+        return None
     watched = stamp.get("watched", {})
     if not isinstance(watched, dict) or any(
         _digest(Path(path)) != digest for path, digest in watched.items()
     ):
         return None
     return dict(stamp)
+
+
+def _same_accelerator(recorded: Any) -> bool:
+    """Whether this machine (its detection and ``SHIPYARD_ACCELERATOR`` now) still
+    gets the accelerator variant the stamp's sync installed."""
+    try:
+        from shipyard.accelerators import choose_locked_variant
+
+        variants = [(str(k), str(a), g) for k, a, g in recorded["variants"]]
+        return bool(choose_locked_variant(variants)[0] == recorded["chosen"])
+    except Exception:  # an unreadable record, an invalid override: the slow path says
+        return False
 
 
 def write_stamp(
@@ -113,6 +128,7 @@ def write_stamp(
     *,
     packages: int,
     watched: Sequence[Path] = (),
+    accelerator: dict[str, Any] | None = None,
 ) -> None:
     """Record that the environment now matches the lock for ``selection``.
 
@@ -121,11 +137,15 @@ def write_stamp(
 
     :param watched: more files whose change makes the next sync do its work (the
         ``pyproject.toml`` of path sources: their requirements are in the lock).
+    :param accelerator: for a lock with accelerator variants, ``{"variants": […],
+        "chosen": key}``: a machine that would now get another variant is not in sync.
     """
     data = _current(project_root, env_root, selection)
     data["packages"] = packages
     if watched:
         data["watched"] = {str(path): _digest(path) for path in watched}
+    if accelerator is not None:
+        data["accelerator"] = accelerator
     tmp = env_root / f".{STAMP_NAME}.tmp"
     try:
         tmp.write_text(json.dumps(data, sort_keys=True))

@@ -145,6 +145,8 @@ class SyncOutcome:
     #: the environment is a conda prefix; how many conda packages this sync installed
     conda: bool = False
     conda_installed: int = 0
+    #: a lock with accelerator variants: the variant chosen and why
+    accelerator: tuple[str, str] | None = None
 
 
 def _requested_names(project: Project, groups: Sequence[str], extras: Sequence[str]) -> set[str]:
@@ -164,11 +166,14 @@ def sync_project(
     frozen: bool = False,
     dry_run: bool = False,
     link_mode: str | None = None,
+    accelerator: str | None = None,
 ) -> SyncOutcome:
     """Sync the project's ``.venv`` to its lock.
 
     :param frozen: install exactly what ``pylock.toml`` says; never resolve (a stale
         lock is used as is, a missing one is an error).
+    :param accelerator: ``--accelerator`` (``cpu``, ``cuda12.4``): the variant of a lock
+        with accelerator variants to install, instead of the one detection picks.
     :raises LockError: with ``frozen`` when there is no lock.
     :raises ShipyardError: from locking, downloading, building or installing.
     """
@@ -216,6 +221,14 @@ def sync_project(
         interpreter = env.interpreter
         venv = inspect_venv(env.root)
         assert venv is not None
+    variants = lockfile.accelerator_variants()
+    if variants:
+        from shipyard.accelerators import choose_locked_variant
+
+        key, group, reason = choose_locked_variant(variants, accelerator)
+        outcome.accelerator = (key, reason)
+        if group is not None:
+            groups = sorted({*groups, group})
     selected = select_from_lock(
         lockfile,
         environment=interpreter.markers,
@@ -281,6 +294,11 @@ def sync_project(
         selection.key(),
         packages=len(selected),
         watched=path_source_manifests(project),
+        accelerator=(
+            {"variants": [list(v) for v in variants], "chosen": outcome.accelerator[0]}
+            if variants and outcome.accelerator
+            else None
+        ),
     )
     return outcome
 
