@@ -50,7 +50,7 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 __all__ = [
     "DEFAULT_UPLOAD_TIME",
@@ -174,15 +174,27 @@ def _requires_python(metadata: bytes | None) -> str | None:
     return str(value).strip() if value else None
 
 
+def _without_variant_label(filename: str) -> str:
+    """A wheel name without its PEP 825 variant label (a part after the platform tag:
+    six parts whose third does not start with a digit, or seven)."""
+    parts = filename.removesuffix(".whl").split("-")
+    if len(parts) == 7 or (len(parts) == 6 and not parts[2][:1].isdigit()):
+        return "-".join(parts[:-1]) + ".whl"
+    return filename
+
+
 def _parse_filename(filename: str) -> tuple[str, str, bool] | None:
     try:
         if filename.endswith(".whl"):
-            name, version, _, _ = parse_wheel_filename(filename)
+            name, version, _, _ = parse_wheel_filename(_without_variant_label(filename))
             return name, str(version), True
+        if filename.endswith("-variants.json"):  # PEP 825 index-level variant metadata
+            project, _, text = filename.removesuffix("-variants.json").rpartition("-")
+            return (canonicalize_name(project), str(Version(text)), False) if project else None
         if filename.endswith((".tar.gz", ".zip")):
             name, version = parse_sdist_filename(filename)
             return name, str(version), False
-    except (InvalidWheelFilename, InvalidSdistFilename):
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
         return None
     return None
 
@@ -307,7 +319,8 @@ class IndexServer:
     metadata is cached per file name, size and mtime. Options are plain
     attributes and may be changed while the server runs.
 
-    :param root: folder of ``.whl``, ``.tar.gz`` and ``.zip`` files (not recursive).
+    :param root: folder of ``.whl``, ``.tar.gz`` and ``.zip`` files (not recursive); PEP 825
+        variant wheels and ``{name}-{version}-variants.json`` files are listed too.
     :param dialect: ``"json"`` or ``"html"`` always; ``"both"`` negotiates on ``Accept``
         (PEP 691), HTML when nothing better is asked for.
     :param metadata: serve and advertise PEP 658 ``<wheel>.metadata`` files.
