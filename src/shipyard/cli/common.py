@@ -283,14 +283,25 @@ def print_sync(output: Output, outcome: Any) -> None:
         suffix = "" if outcome.dry_run else f" in {outcome.install_seconds:.2f}s"
         output.line(f"{prefix} {packages(len(added))}{suffix}")
     changes = sorted(
-        [(d.name, "-", f"{d.name}=={d.version}") for d in removed]
+        [(d.name, "-", f"{d.name}=={d.version}{_label(plan.variant_of(d))}") for d in removed]
         + [
-            (d.name, "+", f"{d.name}=={d.version}" if d.version else f"{d.name} (editable)")
+            (
+                d.name,
+                "+",
+                f"{d.name}=={d.version}{_label(plan.variant_of(d))}"
+                if d.version
+                else f"{d.name} (editable)",
+            )
             for d in added
         ]
     )
     for _name, sign, text in changes:
         output.change(sign, text)
+
+
+def _label(variant: str | None) -> str:
+    """`` (variant cu126)`` after a wheel variant's pin, nothing for other packages."""
+    return f" (variant {variant})" if variant else ""
 
 
 def run_edit(args: argparse.Namespace, use_case: Any, items: list[str]) -> int:

@@ -50,6 +50,7 @@ from shipyard.image.staging import (
 )
 
 if TYPE_CHECKING:
+    from shipyard.accelerators import HostAccelerator
     from shipyard.conda.records import CondaRecord
     from shipyard.image.base import BaseFacts, BaseImage, PlatformImage
     from shipyard.image.layers import Layer
@@ -153,12 +154,14 @@ def build_image(
     :param groups: dependency groups to include (none by default: production).
     :param extras: extras to include.
     :param accelerator: for a lock with accelerator variants, the one the image gets
-        (``cuda12.4``); default the lock's default variant (the build machine's own
-        accelerator does not matter).
+        (``cuda12.4``), and for wheel variants (PEP 825 draft) the machine they are
+        chosen for; default the lock's default variant and the null or plain wheels
+        (the build machine's own accelerator does not matter).
     :raises ImageError: for a base without Python, an unreadable base, a distribution
         without a wheel for a foreign platform, a failed push, or bad outputs.
     :raises LockError: when the lock is missing or cannot be made.
     """
+    from shipyard.accelerators import parse_host
     from shipyard.image.base import inspect_base, open_base
     from shipyard.image.registry import ImageReference, RegistryAccess
     from shipyard.lock.pylock import LOCK_FILENAME
@@ -239,6 +242,7 @@ def build_image(
             extras=extras,
             lock_sha256=lock_sha256,
             built_wheels=built_wheels,
+            variant_host=parse_host(accelerator, where="--accelerator") if accelerator else None,
         )
         reports.append(report)
         all_blobs.extend(blobs)
@@ -387,6 +391,7 @@ def _build_platform(
     extras: Sequence[str],
     lock_sha256: str,
     built_wheels: dict[Path, Path],
+    variant_host: HostAccelerator | None = None,
 ) -> tuple[PlatformReport, list[str]]:
     """One platform's image: select from the lock → install into staging trees →
     tar them as layers → write the config and manifest."""
@@ -423,6 +428,7 @@ def _build_platform(
         tags=tags,
         extras=[canonicalize_name(e) for e in extras],
         dependency_groups=list(groups),
+        variant_host=variant_host,
     )
     dependencies = [d for d in selected if d.directory is None]
     local = [d for d in selected if d.directory is not None]

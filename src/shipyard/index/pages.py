@@ -1,7 +1,9 @@
 """Parse simple repository API pages: PEP 503 HTML and PEP 691 JSON, and archive names.
 
 Honours PEP 592 (yanked), PEP 658/714 (core metadata files) and PEP 700 (size,
-upload-time). :mod:`shipyard.index.simple` fetches and caches the pages; the functions
+upload-time). Wheel variants (PEP 825 draft) are kept: a variant wheel's name has a
+label after its platform tag, and the version's ``{name}-{version}-variants.json`` is
+listed like a file. :mod:`shipyard.index.simple` fetches and caches the pages; the functions
 here only read bytes and filenames.
 """
 
@@ -18,9 +20,12 @@ from functools import lru_cache
 from packaging.utils import canonicalize_name
 
 from shipyard.models import DistFile, Row, rows_to_files
+from shipyard.models.versions import VARIANTS_JSON_SUFFIX
 
 __all__ = [
     "ARCHIVE_SUFFIXES",
+    "LISTED_SUFFIXES",
+    "VARIANTS_JSON_SUFFIX",
     "parse_html_page",
     "parse_json_page",
     "parse_json_rows",
@@ -30,18 +35,22 @@ __all__ = [
 
 #: The file names a page's links must end with to count (wheels and sdists).
 ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip")
+#: What a page's links must end with to be kept: archives and variant metadata.
+LISTED_SUFFIXES = (*ARCHIVE_SUFFIXES, VARIANTS_JSON_SUFFIX)
 
 
 def version_text(name: str, filename: str) -> str | None:
-    """The version text in a wheel or sdist filename (PEP 427 / sdist naming) when the
-    file belongs to canonical ``name``; ``None`` otherwise. String splitting only: a page
-    like pydantic-core's has 15,000 files but a few hundred versions."""
+    """The version text in a wheel or sdist filename (PEP 427 / sdist naming), or in a
+    ``{name}-{version}-variants.json`` (PEP 825 draft), when the file belongs to canonical
+    ``name``; ``None`` otherwise. A variant wheel has one part more (its label: 6 or 7
+    parts). String splitting only: a page like pydantic-core's has 15,000 files but a
+    few hundred versions."""
     if filename.endswith(".whl"):
         parts = filename[:-4].split("-")
-        if len(parts) not in (5, 6) or _canonical(parts[0]) != name:
+        if len(parts) not in (5, 6, 7) or _canonical(parts[0]) != name:
             return None
         return parts[1]
-    for suffix in (".tar.gz", ".zip"):
+    for suffix in (".tar.gz", ".zip", VARIANTS_JSON_SUFFIX):
         if filename.endswith(suffix):
             stem = filename[: -len(suffix)]
             break
@@ -59,14 +68,15 @@ def _canonical(text: str) -> str:
 
 
 def project_of_filename(filename: str) -> str | None:
-    """The canonical project name a wheel or sdist filename belongs to, or ``None``.
+    """The canonical project name a wheel, sdist or ``-variants.json`` filename belongs
+    to, or ``None``.
 
     Wheel names are split at the first ``-`` (PEP 427 escapes dashes in names);
-    sdist names at the last ``-`` (the version never contains one).
+    sdist and variant metadata names at the last ``-`` (the version never contains one).
     """
     if filename.endswith(".whl"):
         return canonicalize_name(filename.split("-", 1)[0])
-    for suffix in (".tar.gz", ".zip"):
+    for suffix in (".tar.gz", ".zip", VARIANTS_JSON_SUFFIX):
         if filename.endswith(suffix):
             stem = filename[: -len(suffix)]
             name, sep, _version = stem.rpartition("-")
@@ -107,8 +117,8 @@ def parse_json_rows(body: bytes, page_url: str) -> list[Row]:
     keeps parsing from holding the GIL the resolver waits on.
 
     :param page_url: the URL the page was fetched from; relative file URLs resolve against it.
-    :returns: one row per archive file (wheels, ``.tar.gz`` and ``.zip`` sdists), in the
-        page's order.
+    :returns: one row per archive file (wheels, ``.tar.gz`` and ``.zip`` sdists) and per
+        ``-variants.json`` file (PEP 825 draft), in the page's order.
     :raises ValueError: when the body is not a PEP 691 page, or a file entry is malformed.
     """
     try:
@@ -128,7 +138,7 @@ def parse_json_rows(body: bytes, page_url: str) -> list[Row]:
         href = entry.get("url")
         if not isinstance(filename, str) or not isinstance(href, str):
             raise ValueError("a file entry has no filename or url string")
-        if not filename.endswith(ARCHIVE_SUFFIXES):
+        if not filename.endswith(LISTED_SUFFIXES):
             continue
         if not href.startswith(absolute):
             href = urllib.parse.urljoin(page_url, href)
@@ -208,7 +218,8 @@ def parse_html_page(body: bytes, page_url: str) -> tuple[DistFile, ...]:
     Honours ``<base href>``, ``#sha256=`` fragments, ``data-requires-python``
     (HTML-unescaped), ``data-yanked``, ``data-core-metadata`` /
     ``data-dist-info-metadata`` (PEP 658/714) and ``data-upload-time`` (as some
-    mirrors add). A regular-expression scan, several times faster than
+    mirrors add). Keeps archives and ``-variants.json`` files (PEP 825 draft). A
+    regular-expression scan, several times faster than
     ``html.parser`` on the megabyte pages of large projects.
     """
     text = body.decode("utf-8", errors="replace")
@@ -240,7 +251,7 @@ def parse_html_page(body: bytes, page_url: str) -> tuple[DistFile, ...]:
         filename = url[url.rfind("/") + 1 :]
         if "%" in filename:
             filename = urllib.parse.unquote(filename)
-        if not filename.endswith(ARCHIVE_SUFFIXES):
+        if not filename.endswith(LISTED_SUFFIXES):
             continue
         if not attrs:
             files.append(DistFile(filename=filename, url=url, hashes=hashes))

@@ -34,9 +34,11 @@ from shipyard.index.http import HttpClient
 from shipyard.index.metadata import MetadataFetcher
 from shipyard.index.pages import version_text
 from shipyard.index.simple import FindLinks, ProjectPage, SimpleIndex
+from shipyard.index.variant_files import fetch_variant_metadata, is_variant_wheel
 from shipyard.models import CoreMetadata, DistFile, ProjectVersion, VersionGroup
 
 if TYPE_CHECKING:
+    from shipyard.specs.variants import VariantMetadata
     from shipyard.vcs.git import GitRepositories
 
 __all__ = ["IndexRepository"]
@@ -75,7 +77,9 @@ def _group_versions(name: str, files: Sequence[DistFile], index: str) -> list[Pr
     result = []
     for version, group in by_version.items():
         group.sort(key=lambda f: not f.is_wheel)
-        result.append(ProjectVersion(version, tuple(group), index))
+        pv = ProjectVersion(version, tuple(group), index)
+        if pv.files:  # not a lone -variants.json
+            result.append(pv)
     result.sort(key=lambda pv: pv.version, reverse=True)
     return result
 
@@ -91,11 +95,14 @@ def _group_packed(groups: Sequence[VersionGroup], index: str) -> list[ProjectVer
         if known is None:
             by_version[version] = ProjectVersion(version, index=index, group=group)
         else:  # "1.0" and "1.0.0" in filenames: one version
-            files = sorted(
-                known.files + ProjectVersion(version, group=group).files,
-                key=lambda f: not f.is_wheel,
+            other = ProjectVersion(version, group=group)
+            files = sorted(known.files + other.files, key=lambda f: not f.is_wheel)
+            by_version[version] = ProjectVersion(
+                version,
+                tuple(files),
+                index,
+                variants_json=known.variants_json or other.variants_json,
             )
-            by_version[version] = ProjectVersion(version, tuple(files), index)
     return sorted(by_version.values(), key=lambda pv: pv.version, reverse=True)
 
 
@@ -115,7 +122,9 @@ def _join_versions(
     for pv in offered:
         files = tuple(f for f in pv.files if accept(f.filename))
         if files:
-            taken[pv.version] = ProjectVersion(pv.version, files, pv.index)
+            taken[pv.version] = ProjectVersion(
+                pv.version, files, pv.index, variants_json=pv.variants_json
+            )
     if not versions:
         return sorted(taken.values(), key=lambda pv: pv.version, reverse=True)
     result = []
@@ -129,7 +138,9 @@ def _join_versions(
             pv.files + tuple(f for f in extra.files if f.filename not in names),
             key=lambda f: not f.is_wheel,
         )
-        result.append(ProjectVersion(pv.version, tuple(joined), pv.index))
+        result.append(
+            ProjectVersion(pv.version, tuple(joined), pv.index, variants_json=pv.variants_json)
+        )
     return result
 
 
@@ -204,6 +215,7 @@ class IndexRepository:
         self._lock = threading.Lock()
         self._local_hashes: dict[str, tuple[str, int]] = {}
         self._direct: dict[str, tuple[ProjectVersion, CoreMetadata]] = {}
+        self._variants: dict[str, BackgroundTask[VariantMetadata]] = {}
 
     # -- versions ---------------------------------------------------------------------
 
@@ -228,7 +240,10 @@ class IndexRepository:
                 if pv.version in known:
                     merged = known[pv.version]
                     known[pv.version] = ProjectVersion(
-                        merged.version, merged.files + pv.files, merged.index
+                        merged.version,
+                        merged.files + pv.files,
+                        merged.index,
+                        variants_json=merged.variants_json or pv.variants_json,
                     )
                 else:
                     known[pv.version] = pv
@@ -293,8 +308,14 @@ class IndexRepository:
 
     def metadata_file(self, version: ProjectVersion) -> DistFile:
         """The file whose metadata stands for ``version``: a wheel when there is one
-        (PEP 658 metadata or a range request is cheap), else the sdist."""
-        return version.files[0]
+        (PEP 658 metadata or a range request is cheap), else the sdist. A wheel variant
+        (PEP 825 draft) only when the version has no other wheel: variants of one
+        version may declare other dependencies, the plain wheel is the common ground."""
+        files = version.files
+        first = files[0]
+        if first.is_wheel and is_variant_wheel(first):
+            return next((f for f in files if f.is_wheel and not is_variant_wheel(f)), first)
+        return first
 
     def prefetch_metadata(self, version: ProjectVersion, *, build: bool = False) -> None:
         """Start fetching the metadata of ``version`` in the background.
@@ -413,6 +434,29 @@ class IndexRepository:
                 return self.fetcher.fetch(dist)
         # A task still queued runs here, on this thread (BackgroundTask); one started
         # elsewhere is waited for, so no sdist is built twice.
+        return task.result()
+
+    # -- wheel variants (PEP 825 draft) -------------------------------------------------
+
+    def variant_metadata(self, version: ProjectVersion) -> VariantMetadata | None:
+        """The wheel variant metadata of ``version``: its index's
+        ``{name}-{version}-variants.json``, fetched once (and kept in the cache by the
+        sha256 the index gives for it). ``None`` when the index lists none.
+
+        :raises VariantMetadataError: when the file is missing, does not match the
+            index's sha256 or is not valid variant metadata; PEP 825 asks installers to
+            skip the version's variant wheels then, which the caller does (and says).
+        :raises NetworkError: when the index cannot be reached.
+        """
+        dist = version.variants_json
+        if dist is None:
+            return None
+        with self._lock:
+            task = self._variants.get(dist.url)
+            if task is None:
+                task = self._variants[dist.url] = BackgroundTask(
+                    fetch_variant_metadata, self.client, self.fetcher.cache, dist
+                )
         return task.result()
 
     # -- hashes of local files ----------------------------------------------------------

@@ -37,7 +37,8 @@ from shipyard.errors import NetworkError
 from shipyard.index.credentials import public_url, redact_url
 from shipyard.index.http import HttpClient, Response
 from shipyard.index.pages import (
-    ARCHIVE_SUFFIXES,
+    LISTED_SUFFIXES,
+    VARIANTS_JSON_SUFFIX,
     parse_html_page,
     parse_json_page,
     parse_json_rows,
@@ -106,17 +107,30 @@ class ProjectPage:
 
 def group_rows(name: str, rows: list[tuple[Any, ...]]) -> list[VersionGroup]:
     """Group a page's rows per version (files of another project, or with no version
-    in their name, are dropped), wheels first, each group packed with ``marshal``."""
+    in their name, are dropped), wheels first, each group packed with ``marshal``.
+
+    A version's ``-variants.json`` (PEP 825 draft) joins its group, last; it takes no
+    part in the group's yanked flag and Requires-Python values, and a version with no
+    archive besides it is dropped."""
     by_version: dict[str, list[tuple[Any, ...]]] = {}
+    with_json: set[str] = set()
     for row in rows:
         text = version_text(name, row[0])
         if text is not None:
             by_version.setdefault(text, []).append(row)
+            if row[0].endswith(VARIANTS_JSON_SUFFIX):
+                with_json.add(text)
     groups: list[VersionGroup] = []
     for text, group in by_version.items():
         group.sort(key=lambda row: not row[0].endswith(".whl"))
-        yanked = all(row[6] is not None for row in group)
-        python = tuple(dict.fromkeys(row[5] or None for row in group))
+        archives = group
+        if text in with_json:
+            archives = [row for row in group if not row[0].endswith(VARIANTS_JSON_SUFFIX)]
+            if not archives:
+                continue
+            group = archives + [row for row in group if row[0].endswith(VARIANTS_JSON_SUFFIX)][:1]
+        yanked = all(row[6] is not None for row in archives)
+        python = tuple(dict.fromkeys(row[5] or None for row in archives))
         groups.append((text, yanked, python, marshal.dumps(group)))
     return groups
 
@@ -160,8 +174,9 @@ class _CacheEntry:
         return ProjectPage(name, groups=self.groups)
 
 
-#: 2: versions grouped and packed (1 kept every file as a row)
-_ENTRY_FORMAT = 2
+#: 3: with ``-variants.json`` files; 2: versions grouped and packed (1 kept every file
+#: as a row)
+_ENTRY_FORMAT = 3
 
 
 def _files_to_rows(files: tuple[DistFile, ...]) -> list[Row]:
@@ -367,7 +382,7 @@ class FindLinks:
             files = [
                 DistFile(filename=entry.name, url=Path(entry.path).resolve().as_uri())
                 for entry in sorted(os.scandir(directory), key=lambda e: e.name)
-                if entry.is_file() and entry.name.endswith(ARCHIVE_SUFFIXES)
+                if entry.is_file() and entry.name.endswith(LISTED_SUFFIXES)
             ]
         else:
             response = self.client.request(location, headers={"Accept": "text/html"})

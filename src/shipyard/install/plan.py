@@ -1,7 +1,8 @@
 """Plans are data: what a sync will install, replace and remove, computed before acting.
 
 :func:`compute_plan` compares the distributions selected from the lock with the
-ones installed in the environment. ``sync --dry-run`` shows the plan and stops.
+ones installed in the environment (for wheel variants, PEP 825 draft, also which
+variant: the label in ``.dist-info/variant.json``). ``sync --dry-run`` shows the plan and stops.
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ class Plan:
     :param reinstall: installed at another version (or from another source): ``(old, new)``.
     :param remove: installed but not selected (only in exact mode).
     :param unchanged: already as the lock says.
+    :param installed_variants: canonical name → the wheel variant label (PEP 825 draft)
+        installed now, for the installed wheel variants the plan compared.
     """
 
     install: list[LockedDistribution] = field(default_factory=list)
     reinstall: list[tuple[InstalledDistribution, LockedDistribution]] = field(default_factory=list)
     remove: list[InstalledDistribution] = field(default_factory=list)
     unchanged: list[InstalledDistribution] = field(default_factory=list)
+    installed_variants: dict[str, str] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -46,6 +50,17 @@ class Plan:
     def to_remove(self) -> list[InstalledDistribution]:
         """Everything that will be taken out of the environment."""
         return [*self.remove, *(old for old, _new in self.reinstall)]
+
+    def variant_of(self, dist: LockedDistribution | InstalledDistribution) -> str | None:
+        """The wheel variant label (PEP 825 draft) of a selected wheel, or of an
+        installed distribution as the plan found it; ``None`` for anything else."""
+        if isinstance(dist, InstalledDistribution):
+            return self.installed_variants.get(canonicalize_name(dist.name))
+        if not dist.is_wheel or dist.filename is None:
+            return None
+        from shipyard.index.variant_files import variant_label
+
+        return variant_label(dist.filename)
 
 
 def _same_version(installed: str, locked: str | None) -> bool:
@@ -84,6 +99,31 @@ def _directory_current(
     except OSError:
         return False
     return installed_at > changed_at
+
+
+def _installed_label(current: InstalledDistribution) -> str | None:
+    """The label of the wheel variant installed (its ``.dist-info/variant.json`` lists
+    exactly that one, PEP 825); ``None`` for a plain wheel (no such file)."""
+    import json
+
+    try:
+        document = json.loads((current.dist_info / "variant.json").read_bytes())
+        labels = list(document["variants"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(labels[0]) if len(labels) == 1 else None
+
+
+def _other_variant(current: InstalledDistribution, locked: LockedDistribution, plan: Plan) -> bool:
+    """Whether the lock's wheel for this machine is another wheel variant (or the plain
+    wheel instead of a variant) than the one installed: same version, other build. The
+    installed label is noted in ``plan``."""
+    if not locked.is_wheel or locked.direct:
+        return False
+    installed = _installed_label(current)
+    if installed is not None:
+        plan.installed_variants[locked.name] = installed
+    return plan.variant_of(locked) != installed
 
 
 def compute_plan(
@@ -131,6 +171,7 @@ def compute_plan(
                 and (current.direct_url or {}).get("url") != locked.url
             )
             or not (current.dist_info / "RECORD").is_file()  # an install cut short
+            or _other_variant(current, locked, plan)
         ):
             plan.reinstall.append((current, locked))
         else:

@@ -3,7 +3,8 @@
 The file is exactly what PEP 751 defines, so pip, uv and PDM can install from
 it; what the standard has no key for lives under ``[tool.shipyard]``: the hash
 of the inputs (so staleness is known without resolving), the target
-environments and the resolution options used. Output is deterministic: packages
+environments and the resolution options used; per package, its wheel variants
+(PEP 825 draft, :mod:`shipyard.lock.variant_selection`). Output is deterministic: packages
 sorted by name and version, files in index order, keys in a fixed order.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import marshal
-import re
 import tomllib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,9 +22,18 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.atomic import atomic_write_bytes, atomic_write_text
 from shipyard.errors import LockError
+from shipyard.lock.toml_text import array_lines, table_lines, toml_key, toml_value
+from shipyard.lock.variant_selection import (
+    choose_variant_file,
+    host_key,
+    split_variant_wheels,
+    stand_in_variant_packages,
+    variant_tool_table,
+)
 from shipyard.models import DistFile, LockedDistribution, LockFile
 
 if TYPE_CHECKING:  # the resolver is not imported on the sync path
+    from shipyard.accelerators import HostAccelerator
     from shipyard.cache import Cache
     from shipyard.resolver.universal import Resolution
 
@@ -178,11 +187,15 @@ def build_lock_document(
             packages.append(entry)
             continue
         sdists = [f for f in package.files if not f.is_wheel]
-        wheels = [f for f in package.files if f.is_wheel]
+        wheels, variants = split_variant_wheels(package.files, package.variants_json)
         if sdists:
             entry["sdist"] = _file_table(sdists[0])
         if wheels:
             entry["wheels"] = [_file_table(w) for w in wheels]
+        if variants and package.variants_json:
+            entry["tool"] = variant_tool_table(
+                [_file_table(w) for w in variants], package.variants_json
+            )
         packages.append(entry)
     if project is not None:
         packages.append(
@@ -199,7 +212,8 @@ def build_lock_document(
 
 def render_lock(document: Mapping[str, Any]) -> str:
     """Render the lock dict as TOML text: top-level keys, then one ``[[packages]]``
-    table each (files as inline tables, wheels one per line), then ``[tool.shipyard]``.
+    table each (files as inline tables, wheels one per line, a package's ``tool`` table
+    as sub-tables), then ``[tool.shipyard]``.
 
     The packages, nearly all of the text, are written here (a 140-package lock took
     tomlkit 0.12 s, the last step of every lock); the small ``[tool]`` table, which
@@ -213,18 +227,20 @@ def render_lock(document: Mapping[str, Any]) -> str:
     ]
     for key, value in document.items():
         if key not in ("packages", "tool"):
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+            lines.append(f"{toml_key(key)} = {toml_value(value)}")
     if not document["packages"]:
         lines.append("packages = []")  # PEP 751 requires the key, even empty
     for package in document["packages"]:
         lines += ["", "[[packages]]"]
+        tool_lines: list[str] = []  # after the package's own keys
         for key, value in package.items():
             if key == "wheels":
-                lines.append(f"{_toml_key(key)} = [")
-                lines += [f"    {_toml_value(wheel)}," for wheel in value]
-                lines.append("]")
+                lines += array_lines(key, value)
+            elif key == "tool" and isinstance(value, Mapping) and value:
+                tool_lines = table_lines("packages.tool", value, 4)
             else:
-                lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+                lines.append(f"{toml_key(key)} = {toml_value(value)}")
+        lines += tool_lines
     doc = tomlkit.document()
     tool = tomlkit.table(is_super_table=True)
     shipyard_table = tomlkit.table()
@@ -234,42 +250,6 @@ def render_lock(document: Mapping[str, Any]) -> str:
     doc.add(tomlkit.nl())
     doc.add("tool", tool)
     return "\n".join(lines) + "\n" + tomlkit.dumps(doc)
-
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
-
-
-def _toml_string(text: str) -> str:
-    # JSON's escapes (\" \\ \n \t \uXXXX …) are TOML basic-string escapes too;
-    # TOML also wants DEL escaped, which JSON leaves as it is.
-    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _toml_value(value: Any) -> str:
-    """One TOML value, inline (TOML 1.0): strings, booleans, integers, datetimes,
-    arrays and inline tables.
-
-    :raises TypeError: for any other type.
-    """
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, datetime):
-        text = value.isoformat()
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
-    if isinstance(value, Mapping):
-        items = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
-        return "{" + items + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"no TOML form for {type(value).__name__}")
 
 
 def _holds(path: Path, text: str) -> bool:
@@ -372,8 +352,10 @@ def select_from_lock(
     dependency_groups: Collection[str] | None,
     no_binary: Collection[str] = (),
     cache: Cache | None = None,
+    variant_host: HostAccelerator | None = None,
 ) -> list[LockedDistribution]:
-    """Select what to install for one environment, as PEP 751 defines it.
+    """Select what to install for one environment, as PEP 751 defines it; among a
+    package's wheel variants (PEP 825 draft), the best one ``variant_host`` supports.
 
     Uses ``packaging.pylock`` (validation and ``Pylock.select``). With a ``cache`` and
     a lock read from a file, the selection is kept under the lock's digest and every
@@ -388,6 +370,8 @@ def select_from_lock(
     :param no_binary: canonical names (or ``":all:"``) to install from their sdist.
     :param cache: where selections are kept (``None``: nothing is kept, as for a dry
         run).
+    :param variant_host: the machine's accelerators, for wheel variants (``detect_host()``
+        for this machine); ``None``: none (the null variant or the plain wheel).
     :raises LockError: when the lock is invalid or has nothing for this environment.
     """
     entry: Path | None = None
@@ -401,6 +385,7 @@ def select_from_lock(
                 sorted(extras),
                 None if dependency_groups is None else sorted(dependency_groups),
                 sorted(no_binary),
+                host_key(variant_host),
             ]
         )
         entry = cache.bucket("locks") / (hashlib.sha256(key.encode()).hexdigest() + ".selection")
@@ -415,6 +400,7 @@ def select_from_lock(
         extras=extras,
         dependency_groups=dependency_groups,
         no_binary=no_binary,
+        variant_host=variant_host,
     )
     if entry is not None:
         from dataclasses import asdict
@@ -435,8 +421,11 @@ def _select(
     extras: Collection[str],
     dependency_groups: Collection[str] | None,
     no_binary: Collection[str],
+    variant_host: HostAccelerator | None = None,
 ) -> list[LockedDistribution]:
-    """:func:`select_from_lock` without its cache."""
+    """:func:`select_from_lock` without its cache. Packages with wheel variants reach
+    ``Pylock.select`` as stand-ins, which keep its marker and Python checks; their file
+    is chosen by :func:`~shipyard.lock.variant_selection.choose_variant_file`."""
     from packaging.pylock import (
         PackageArchive,
         PackageDirectory,
@@ -450,8 +439,11 @@ def _select(
     from packaging.tags import parse_tag
 
     path = lockfile.path
+    document, stand_ins = stand_in_variant_packages(lockfile.document)
     try:
         lock = Pylock.from_dict(dict(lockfile.document))
+        if stand_ins:
+            lock = Pylock.from_dict(document)
     except PylockValidationError as exc:
         raise LockError(
             f"The lock file is invalid: {exc}.",
@@ -469,7 +461,18 @@ def _select(
             prefer_sdist_predicate=lambda name: ":all:" in no_binary or name in no_binary,
         ):
             version = str(package.version) if package.version is not None else None
-            if isinstance(dist, PackageDirectory):
+            if isinstance(dist, PackageDirectory) and dist.path in stand_ins:
+                selected.append(
+                    choose_variant_file(
+                        stand_ins[dist.path],
+                        environment=environment,
+                        tags=tags,
+                        host=variant_host,
+                        sdist=":all:" in no_binary or package.name in no_binary,
+                        lock_path=path,
+                    )
+                )
+            elif isinstance(dist, PackageDirectory):
                 selected.append(
                     LockedDistribution(
                         name=package.name,

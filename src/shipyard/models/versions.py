@@ -11,7 +11,11 @@ from packaging.version import Version
 
 from shipyard.models.files import DistFile
 
-__all__ = ["ProjectVersion", "Row", "VersionGroup", "rows_to_files"]
+__all__ = ["VARIANTS_JSON_SUFFIX", "ProjectVersion", "Row", "VersionGroup", "rows_to_files"]
+
+#: The end of a version's wheel variant metadata file, ``{name}-{version}-variants.json``
+#: (PEP 825 draft): listed on the index page with the version's files, kept apart here.
+VARIANTS_JSON_SUFFIX = "-variants.json"
 
 #: one file as the page cache keeps it: ``(filename, url, hashes, size, upload time as
 #: ISO 8601 text, requires-python, yanked, metadata)``; see :func:`rows_to_files`
@@ -19,7 +23,8 @@ Row = tuple[Any, ...]
 
 #: one version of a page as the cache keeps it: the version text as in the filenames,
 #: whether every file is yanked, the distinct Requires-Python values of its files, and
-#: its rows (see :func:`rows_to_files`) packed with ``marshal``, wheels first
+#: its rows (see :func:`rows_to_files`) packed with ``marshal``, wheels first (a
+#: ``-variants.json`` row last)
 VersionGroup = tuple[str, bool, tuple["str | None", ...], bytes]
 
 
@@ -61,9 +66,20 @@ class ProjectVersion:
         flag and Requires-Python values beside them); the files are built on first use,
         so the hundreds of versions a resolution never looks at cost a few hundred
         bytes each instead of a few thousand Python objects.
+    :param variants_json: the version's ``-variants.json`` (PEP 825 draft), when the
+        index lists one; one found among ``files`` or the group's rows is taken out of
+        them and kept here instead.
     """
 
-    __slots__ = ("_files", "_packed", "_python", "_yanked", "index", "version")
+    __slots__ = (
+        "_files",
+        "_packed",
+        "_python",
+        "_variants_json",
+        "_yanked",
+        "index",
+        "version",
+    )
 
     def __init__(
         self,
@@ -72,15 +88,22 @@ class ProjectVersion:
         index: str = "",
         *,
         group: VersionGroup | None = None,
+        variants_json: DistFile | None = None,
     ) -> None:
         self.version = version
         self.index = index
         self._files: tuple[DistFile, ...] | None = None
         self._packed: bytes | None = None
+        self._variants_json = variants_json
         if group is not None:
             _text, self._yanked, self._python, self._packed = group
         else:
-            self._files = tuple(files)
+            files = tuple(files)
+            if any(f.filename.endswith(VARIANTS_JSON_SUFFIX) for f in files):
+                found = [f for f in files if f.filename.endswith(VARIANTS_JSON_SUFFIX)]
+                self._variants_json = variants_json or found[0]
+                files = tuple(f for f in files if f not in found)
+            self._files = files
             self._python = tuple(dict.fromkeys(f.requires_python or None for f in files)) or (None,)
             self._yanked = bool(files) and all(f.yanked is not None for f in files)
 
@@ -89,9 +112,21 @@ class ProjectVersion:
         """Its wheels and sdists, wheels first."""
         files = self._files
         if files is None:
-            files = self._files = rows_to_files(marshal.loads(self._packed or b"N"))
+            files = rows_to_files(marshal.loads(self._packed or b"N"))
+            if files and files[-1].filename.endswith(VARIANTS_JSON_SUFFIX):
+                self._variants_json = self._variants_json or files[-1]
+                files = files[:-1]
+            self._files = files
             self._packed = None
         return files
+
+    @property
+    def variants_json(self) -> DistFile | None:
+        """The version's ``{name}-{version}-variants.json`` on its index (PEP 825 draft:
+        the labels of its variant wheels and their properties), or ``None``."""
+        if self._files is None:
+            self.files  # noqa: B018 - unpacking finds it
+        return self._variants_json
 
     def requires_python_texts(self) -> tuple[str | None, ...]:
         """The distinct ``Requires-Python`` values its files declare on the index
@@ -108,6 +143,7 @@ class ProjectVersion:
             isinstance(other, ProjectVersion)
             and (self.version, self.index) == (other.version, other.index)
             and self.files == other.files
+            and self.variants_json == other.variants_json
         )
 
     def __hash__(self) -> int:

@@ -24,16 +24,28 @@ __all__ = ["BuilderFactory", "install_requirements", "make_installer"]
 
 
 def _best_file(files: tuple[DistFile, ...], interpreter: Interpreter) -> DistFile:
-    """The most preferred wheel for ``interpreter`` (by its tag order), else the sdist."""
-    from packaging.utils import parse_wheel_filename
+    """The most preferred wheel for ``interpreter`` (by its tag order), else the sdist.
+
+    A build environment takes no wheel variant (PEP 825 draft) but the null one, after
+    every plain wheel: which variant fits would need the variant metadata."""
+    from packaging.utils import InvalidWheelFilename
+
+    from shipyard.specs.variants import NULL_LABEL, parse_variant_wheel_filename
 
     rank = {tag: i for i, tag in enumerate(interpreter.tags)}
     best: tuple[int, DistFile] | None = None
     for dist in files:
         if not dist.is_wheel:
             continue
-        tags = parse_wheel_filename(dist.filename)[3]
+        try:
+            _name, _version, _build, tags, label = parse_variant_wheel_filename(dist.filename)
+        except InvalidWheelFilename:
+            continue
+        if label not in (None, NULL_LABEL):
+            continue
         score = min((rank[str(t)] for t in tags if str(t) in rank), default=None)
+        if score is not None and label is not None:
+            score += len(rank)
         if score is not None and (best is None or score < best[0]):
             best = (score, dist)
     if best is not None:

@@ -317,7 +317,10 @@ def _via(selection: _Selection, chosen: Sequence[Mapping[str, Any]]) -> dict[str
 
 
 def _hashes(package: Mapping[str, Any]) -> list[str]:
+    """The sha256 of every file of ``package``: wheels, wheel variants (PEP 825 draft:
+    ``[packages.tool.shipyard] variant-wheels``, which pip never picks), sdist, archive."""
     files = list(package.get("wheels", []) or [])
+    files += (package.get("tool") or {}).get("shipyard", {}).get("variant-wheels", [])
     if package.get("sdist"):
         files.append(package["sdist"])
     if package.get("archive"):

@@ -43,6 +43,7 @@ from shipyard.project.sources import (
     named_indexes,
     project_sources,
 )
+from shipyard.project.variant_locking import attach_variant_metadata
 from shipyard.project.workspace import workspace_members, workspace_requires_python
 from shipyard.resolver.provider import (
     ForkStrategy,
@@ -531,6 +532,7 @@ def lock_project(
             requires_python=requires_python,
             reporter=services.reporter,
         )
+        resolved = attach_variant_metadata(resolved, repository, services.reporter)
         resolutions.append((_spec, _with_digests(resolved, repository)))
     result = resolutions[0][1]
     groups = sorted(project.dependency_groups)

@@ -101,6 +101,9 @@ def read_fresh_stamp(
     accelerator = stamp.get("accelerator")
     if accelerator is not None and not _same_accelerator(accelerator):
         return None
+    wheel_variants = stamp.get("wheel-variants")
+    if wheel_variants is not None and not _same_variant_host(wheel_variants):
+        return None
     watched = stamp.get("watched", {})
     if not isinstance(watched, dict) or any(
         _digest(Path(path)) != digest for path, digest in watched.items()
@@ -121,6 +124,19 @@ def _same_accelerator(recorded: Any) -> bool:
         return False
 
 
+def _same_variant_host(recorded: Any) -> bool:
+    """Whether this machine (detection, ``SHIPYARD_ACCELERATOR``,
+    ``CONDA_OVERRIDE_CUDA`` now) still reports what the stamp's sync chose wheel
+    variants (PEP 825 draft) for."""
+    try:
+        from shipyard.accelerators import detect_host
+        from shipyard.lock.variant_selection import host_key
+
+        return bool(host_key(detect_host()) == recorded)
+    except Exception:  # an invalid override: the slow path says
+        return False
+
+
 def write_stamp(
     project_root: Path,
     env_root: Path,
@@ -129,6 +145,7 @@ def write_stamp(
     packages: int,
     watched: Sequence[Path] = (),
     accelerator: dict[str, Any] | None = None,
+    wheel_variants: str | None = None,
 ) -> None:
     """Record that the environment now matches the lock for ``selection``.
 
@@ -139,6 +156,9 @@ def write_stamp(
         ``pyproject.toml`` of path sources: their requirements are in the lock).
     :param accelerator: for a lock with accelerator variants, ``{"variants": […],
         "chosen": key}``: a machine that would now get another variant is not in sync.
+    :param wheel_variants: for a lock with wheel variants, what of the machine they were
+        chosen for (``lock.variant_selection.host_key``): a machine that reports
+        something else is not in sync.
     """
     data = _current(project_root, env_root, selection)
     data["packages"] = packages
@@ -146,6 +166,8 @@ def write_stamp(
         data["watched"] = {str(path): _digest(path) for path in watched}
     if accelerator is not None:
         data["accelerator"] = accelerator
+    if wheel_variants is not None:
+        data["wheel-variants"] = wheel_variants
     tmp = env_root / f".{STAMP_NAME}.tmp"
     try:
         tmp.write_text(json.dumps(data, sort_keys=True))

@@ -20,6 +20,8 @@ from packaging.utils import canonicalize_name
 from shipyard.errors import LockError
 from shipyard.install.plan import Plan, compute_plan
 from shipyard.lock.pylock import LOCK_FILENAME, read_lock, select_from_lock
+from shipyard.lock.variant_selection import has_variant_wheels
+from shipyard.lock.variant_selection import host_key as _host_key
 from shipyard.models import Interpreter, LockedDistribution, LockFile
 from shipyard.project.environment import (
     VENV_DIRNAME,
@@ -34,6 +36,7 @@ from shipyard.project.sources import path_source_manifests
 from shipyard.project.stamp import clear_stamp, write_stamp
 
 if TYPE_CHECKING:
+    from shipyard.accelerators import HostAccelerator
     from shipyard.install.wheel import LinkMode
     from shipyard.project.building import BuilderFactory
     from shipyard.project.locking import LockOutcome
@@ -229,6 +232,7 @@ def sync_project(
         outcome.accelerator = (key, reason)
         if group is not None:
             groups = sorted({*groups, group})
+    variant_host = _variant_host(lockfile, accelerator)
     selected = select_from_lock(
         lockfile,
         environment=interpreter.markers,
@@ -239,6 +243,7 @@ def sync_project(
             n if n == ":all:" else canonicalize_name(n) for n in services.settings.no_binary
         ),
         cache=None if dry_run else services.cache,
+        variant_host=variant_host,
     )
     if selection.packages:
         wanted = _closure(lockfile, _member_names(project, selection.packages))
@@ -299,8 +304,22 @@ def sync_project(
             if variants and outcome.accelerator
             else None
         ),
+        wheel_variants=_host_key(variant_host) if has_variant_wheels(lockfile) else None,
     )
     return outcome
+
+
+def _variant_host(lockfile: LockFile, accelerator: str | None) -> HostAccelerator | None:
+    """This machine's accelerators (``--accelerator`` over detection) when the lock
+    has wheel variants (PEP 825 draft) to choose among; ``None`` otherwise.
+
+    :raises UsageError: for an invalid override or ``CONDA_OVERRIDE_CUDA``.
+    """
+    if not has_variant_wheels(lockfile):
+        return None
+    from shipyard.accelerators import detect_host
+
+    return detect_host(accelerator)
 
 
 def _member_names(project: Project, names: Sequence[str]) -> list[str]:

@@ -4,8 +4,9 @@ files, its dependencies and the targets that install it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
@@ -29,6 +30,9 @@ class ResolvedPackage:
     :param files: the wheels that serve at least one target, then the sdist if any.
     :param dependencies: canonical names of the locked packages it depends on.
     :param mask: the targets that install it.
+    :param variants_json: for a version with wheel variants (PEP 825 draft) among
+        ``files``, its variant metadata as a JSON-able document, filled in after
+        resolving (the resolver fetches nothing); ``None`` otherwise.
     """
 
     name: str
@@ -39,6 +43,7 @@ class ResolvedPackage:
     requires_python: str | None
     dependencies: tuple[str, ...]
     mask: int
+    variants_json: Mapping[str, Any] | None = None
 
 
 @dataclass(slots=True)

@@ -318,8 +318,16 @@ def wheel_tags_match_target(tags: Iterable[Tag], target: TargetEnvironment) -> b
 
 @lru_cache(maxsize=2048)
 def _wheel_tags(filename: str) -> frozenset[Tag] | None:
+    """A wheel's tags; a wheel variant's too (PEP 825 draft: a label after the platform
+    tag), so variant wheels serve the targets their tags fit."""
     try:
         return parse_wheel_filename(filename)[3]
+    except (InvalidWheelFilename, ValueError):
+        pass
+    from shipyard.specs.variants import parse_variant_wheel_filename
+
+    try:
+        return parse_variant_wheel_filename(filename).tags
     except (InvalidWheelFilename, ValueError):
         return None
 
