@@ -21,7 +21,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prefer-pypi",
         action="store_true",
-        help="move conda packages that are PyPI projects to the PyPI dependencies",
+        help="install conda dependencies from PyPI: those that are Python distributions "
+        "become PyPI requirements, the others are left out and listed; no conda channel "
+        "is contacted",
     )
     parser.add_argument("--no-sync", action="store_true", help="lock but do not sync")
     parser.add_argument("--python", help="interpreter for .venv (version, range or path)")
@@ -65,10 +67,41 @@ def run_import(args: argparse.Namespace, root: object) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Import, lock, sync; prints what was added, pins not kept and what was not carried
-    over."""
+    over.
+
+    :raises ManifestError: when there is no project to import into (the hint names the
+        ``shipyard init --from`` command that creates one from the same files).
+    """
     from pathlib import Path
 
-    from shipyard.project.manifest import find_project
+    from shipyard.project.manifest import PYPROJECT, find_project
 
-    root = find_project(Path(getattr(args, "project", None) or "."))
+    start = Path(getattr(args, "project", None) or ".").resolve()
+    if not any((d / PYPROJECT).is_file() for d in (start, *start.parents)):
+        raise _no_project(args, start)
+    root = find_project(start)
     return run_import(args, root)
+
+
+def _no_project(args: argparse.Namespace, start: object) -> Exception:
+    """The error for ``import`` outside a project, naming the ``init --from`` command."""
+    import shlex
+
+    from shipyard.errors import ManifestError
+
+    command = ["shipyard", "init"]
+    for name in args.files:
+        command += ["--from", name]
+    if args.prefer_pypi:
+        command.append("--prefer-pypi")
+    if args.no_sync:
+        command.append("--no-sync")
+    if args.python:
+        command += ["--python", args.python]
+    return ManifestError(
+        "There is no project here to import into: no pyproject.toml in this directory or "
+        "any parent.",
+        context=str(start),
+        hint=f"Run `{shlex.join(command)}` to create one from "
+        f"{'these files' if len(args.files) > 1 else 'it'}.",
+    )

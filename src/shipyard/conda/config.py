@@ -7,6 +7,7 @@
     dependencies = ["libfoo", "python 3.12.*"]    # conda MatchSpec strings
     platforms = ["linux-64", "osx-arm64"]         # default: follows the lock targets
     channel-alias = "https://conda.anaconda.org"  # base URL for channel names
+    default-channels = ["https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r"]
     mirrors = { "https://conda.anaconda.org/conda-forge" = ["https://mirror.example/cf"] }
     pypi-mapping = { "pytorch" = "torch" }        # conda name → PyPI name overrides
 
@@ -19,6 +20,15 @@
 Reading needs no conda library: MatchSpec strings are checked by py-rattler
 when the project is solved. This module only validates the shapes and turns
 channel names into URLs, the way conda does (``channel-alias`` + name).
+
+``defaults`` is not a channel on ``channel-alias`` but conda's name for its
+``default_channels``: Anaconda's ``https://repo.anaconda.com/pkgs/main`` and
+``…/pkgs/r`` (:data:`DEFAULT_CHANNELS`, what conda uses on Linux and macOS;
+conda adds ``…/pkgs/msys2`` on Windows hosts only, which a lock made for every
+platform leaves out: list it as a channel when a Windows package needs it).
+``default-channels`` replaces them (a mirror, an internal repository), as
+``default_channels`` does in ``.condarc``; ``pkgs/main``, ``pkgs/r`` and
+``pkgs/msys2`` as channel names are those channels on ``repo.anaconda.com``.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from shipyard.errors import ManifestError
 
 __all__ = [
     "CONDA_PLATFORMS",
+    "DEFAULT_CHANNELS",
     "DEFAULT_CHANNEL_ALIAS",
     "CondaConfig",
     "conda_config",
@@ -48,6 +59,10 @@ CONDA_PLATFORMS: Mapping[str, tuple[str, str]] = {
     "win-64": ("windows", "AMD64"),
 }
 DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
+#: what the channel name ``defaults`` stands for (conda's ``default_channels`` on Linux
+#: and macOS); ``[tool.shipyard.conda] default-channels`` replaces it
+DEFAULT_CHANNELS = ("https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r")
+_ANACONDA_REPO = "https://repo.anaconda.com"
 _WHERE = "[tool.shipyard.conda]"
 
 
@@ -65,7 +80,8 @@ class CondaConfig:
     """The validated ``[tool.shipyard.conda]`` table.
 
     :param channels: channel URLs in priority order (names already expanded with
-        ``channel_alias``; local paths as ``file://`` URLs).
+        ``channel_alias``, ``defaults`` with ``default-channels``; local paths as
+        ``file://`` URLs).
     :param dependencies: MatchSpec strings for every platform.
     :param target_dependencies: subdir → extra MatchSpec strings for that platform.
     :param platforms: the subdirs to lock, or empty to follow the lock targets.
@@ -131,15 +147,36 @@ def _check_platform(name: str, where: str) -> str:
 
 def channel_url(channel: str, alias: str, root: Path) -> str:
     """A channel as a URL: URLs stay (without a trailing ``/``), paths become ``file://``
-    URLs (relative to the project ``root``), and names are joined to ``alias``
-    (``conda-forge`` → ``https://conda.anaconda.org/conda-forge``)."""
+    URLs (relative to the project ``root``), ``pkgs/main``-style names are Anaconda's
+    (``https://repo.anaconda.com/pkgs/main``), and other names are joined to ``alias``
+    (``conda-forge`` → ``https://conda.anaconda.org/conda-forge``). ``defaults`` stands
+    for several channels: see :func:`channel_urls`."""
     text = channel.strip().rstrip("/")
     if "://" in text:
         return text
     if text.startswith((".", "/", "~")) or "\\" in text:
         path = Path(text).expanduser()
         return (path if path.is_absolute() else root / path).resolve().as_uri()
+    if text in ("pkgs/main", "pkgs/r", "pkgs/msys2"):
+        return f"{_ANACONDA_REPO}/{text}"
     return f"{alias.rstrip('/')}/{text}"
+
+
+def channel_urls(
+    channels: Sequence[str],
+    alias: str,
+    root: Path,
+    default_channels: Sequence[str] = DEFAULT_CHANNELS,
+) -> tuple[str, ...]:
+    """Channels as URLs in order (see :func:`channel_url`), ``defaults`` replaced by
+    ``default_channels`` (each a name, URL or path), duplicates dropped."""
+    urls: list[str] = []
+    for channel in channels:
+        if channel.strip().rstrip("/") == "defaults":
+            urls.extend(channel_url(c, alias, root) for c in default_channels)
+        else:
+            urls.append(channel_url(channel, alias, root))
+    return tuple(dict.fromkeys(urls))
 
 
 def conda_config(tool: Mapping[str, Any], root: Path) -> CondaConfig | None:
@@ -161,6 +198,7 @@ def conda_config(tool: Mapping[str, Any], root: Path) -> CondaConfig | None:
         "dependencies",
         "platforms",
         "channel-alias",
+        "default-channels",
         "mirrors",
         "pypi-mapping",
         "target",
@@ -186,6 +224,15 @@ def conda_config(tool: Mapping[str, Any], root: Path) -> CondaConfig | None:
             f"{_WHERE} channels is empty.",
             context="pyproject.toml",
             hint='Name at least one channel, e.g. channels = ["conda-forge"].',
+        )
+    defaults = _strings(
+        table.get("default-channels", list(DEFAULT_CHANNELS)), f"{_WHERE} default-channels"
+    )
+    if not defaults or "defaults" in defaults:
+        raise ManifestError(
+            f"{_WHERE} default-channels must list the channels 'defaults' stands for.",
+            context="pyproject.toml",
+            hint='For example: default-channels = ["https://mirror.example/pkgs/main"].',
         )
     dependencies = _strings(table.get("dependencies", []), f"{_WHERE} dependencies")
     targets: dict[str, tuple[str, ...]] = {}
@@ -241,7 +288,7 @@ def conda_config(tool: Mapping[str, Any], root: Path) -> CondaConfig | None:
     if not dependencies and not any(targets.values()):
         return None
     return CondaConfig(
-        channels=tuple(channel_url(c, alias, root) for c in channels),
+        channels=channel_urls(channels, alias, root, defaults),
         dependencies=dependencies,
         target_dependencies=targets,
         platforms=platforms,

@@ -11,6 +11,12 @@ Best first:
    ``conda-pypi-mapping-url`` setting points elsewhere (a mirror, a file);
 4. otherwise a package that depends on ``python`` is taken to carry the PyPI
    project of its own name (see :mod:`shipyard.conda.pypi`).
+
+Without a package at hand (``import --prefer-pypi`` reads only names from an
+``environment.yml``), :func:`pypi_name` asks the manifest's ``pypi-mapping``, the
+published mapping (fetched, or the cached copy, however old), then the short list
+shipped with shipyard (:data:`~shipyard.conda.bundled_mapping.BUNDLED_MAPPING`), so
+the common names work offline; the caller decides what an unknown name is.
 """
 
 from __future__ import annotations
@@ -20,12 +26,14 @@ import json
 import os
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
 from shipyard.cache import Cache
+from shipyard.conda.bundled_mapping import BUNDLED_MAPPING
 from shipyard.conda.records import CondaRecord
 from shipyard.errors import NetworkError
 from shipyard.index.http import HttpClient
@@ -33,9 +41,11 @@ from shipyard.index.http import HttpClient
 __all__ = [
     "DEFAULT_MAPPING_URL",
     "MAPPING_MAX_AGE",
+    "PyPIName",
     "at_hand",
     "dist_info_names",
     "published_mapping",
+    "pypi_name",
 ]
 
 DEFAULT_MAPPING_URL = (
@@ -133,3 +143,42 @@ def _clean(raw: object) -> dict[str, str | None]:
             if isinstance(key, str) and (value is None or isinstance(value, str)):
                 result[key.lower()] = canonicalize_name(value) if value else None
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class PyPIName:
+    """What a mapping says of one conda package name.
+
+    :param project: the canonical PyPI project name, or ``None``: the package is not a
+        Python distribution.
+    :param source: which mapping said so, in words (for messages).
+    """
+
+    project: str | None
+    source: str
+
+
+def pypi_name(
+    name: str,
+    *,
+    overrides: Mapping[str, str] | None = None,
+    published: Mapping[str, str | None] | None = None,
+) -> PyPIName | None:
+    """The PyPI project conda package ``name`` carries, by name alone.
+
+    :param overrides: ``[tool.shipyard.conda] pypi-mapping`` (conda name → PyPI name).
+    :param published: the published mapping (:func:`published_mapping`), or ``None``.
+    :returns: the answer of the first mapping that knows ``name`` — overrides, the
+        published mapping, then :data:`~shipyard.conda.bundled_mapping.BUNDLED_MAPPING`
+        — or ``None`` when none does.
+    """
+    key = name.lower()
+    for source, table in (
+        ("[tool.shipyard.conda] pypi-mapping", overrides),
+        ("the published conda-to-PyPI mapping", published),
+        ("shipyard's list of common conda packages", BUNDLED_MAPPING),
+    ):
+        if table is not None and key in table:
+            value = table[key]
+            return PyPIName(canonicalize_name(value) if value else None, source)
+    return None

@@ -55,6 +55,7 @@ class Imported:
     :param index_url: the main index; :param extra_index_urls: the others, in order.
     :param find_links: directories or pages of archives.
     :param channels: conda channels; :param conda: conda MatchSpecs.
+    :param conda_origins: conda MatchSpec → ``file:line`` where it is written.
     :param pins: canonical name → (version, ``file:line``) from a lock file, kept as
         preferences for the first lock.
     :param sources: canonical name → its ``[tool.shipyard.sources]`` entry (``path``
@@ -88,6 +89,7 @@ class Imported:
     find_links: list[str] = field(default_factory=list)
     channels: list[str] = field(default_factory=list)
     conda: list[str] = field(default_factory=list)
+    conda_origins: dict[str, str] = field(default_factory=dict)
     pins: dict[str, tuple[Version, str]] = field(default_factory=dict)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     unpinned: dict[str, str] = field(default_factory=dict)

@@ -9,7 +9,8 @@ be carried over is recorded in ``Imported.problems``.
 
 Git, path and editable requirements become plain names plus ``Imported.sources``
 (:mod:`shipyard.formats.references`); :func:`gather` makes their paths relative to the
-project root and leaves out a path to the project itself (``-e .``).
+project root and leaves out a path to the project itself (``-e .``; in an
+``environment.yml`` that is said, with what becomes of the project).
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ def _from_pylock(path: Path) -> Imported:
 
 
 def _from_environment_yml(path: Path, project_root: Path) -> Imported:
+    from shipyard.conda.config import spec_name
+    from shipyard.conda.matchspec import pep440_specifier
     from shipyard.formats.environment_yml import read_environment_yml
     from shipyard.formats.references import requirements_into
 
@@ -138,19 +141,59 @@ def _from_environment_yml(path: Path, project_root: Path) -> Imported:
     imported = Imported(problems=list(env.problems))
     imported.channels = list(env.channels)
     imported.conda = list(env.conda)
+    imported.conda_origins = dict(env.origins)
     for spec in env.conda:
         match = _PYTHON_SPEC.match(spec.strip())
         if match:
             imported.requires_python = f">={match.group(1)}.{match.group(2)}"
             imported.python = f"{match.group(1)}.{match.group(2)}"
+        elif spec_name(spec) == "python" and "::" not in spec:
+            specifier = pep440_specifier(spec)  # "python >=3.10,<3.13"
+            if specifier:
+                imported.requires_python = specifier
     pip = env.pip
+    _note_project_itself(imported, pip.locations, project_root)
     requirements_into(imported, pip, itself=project_root)
     imported.constraints = [
         ImportedRequirement(line.requirement, line.origin) for line in pip.constraints
     ]
     imported.index_url = pip.index_url
     imported.extra_index_urls = list(pip.extra_index_urls)
+    imported.find_links = [
+        link if "://" in link else str((path.parent / link).resolve()) for link in pip.find_links
+    ]
     return imported
+
+
+def _note_project_itself(imported: Imported, locations: Sequence[Any], root: Path) -> None:
+    """Say what becomes of ``-e .`` (a ``pip:`` entry naming the project itself), which
+    is no dependency to write: with a ``[build-system]`` sync installs the project
+    editable anyway; without one it is not installed at all."""
+    import tomllib
+
+    home = _resolved(root)
+    for entry in locations:
+        text = entry.text.strip()
+        target = re.sub(r"\[[^\]]*\]$", "", text.split(";")[0].strip())  # ".[dev]"
+        if "://" in text or text.startswith("file:") or _resolved(entry.base / target) != home:
+            continue
+        try:
+            data = tomllib.loads((root / PYPROJECT).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            data = {}
+        flag = "-e " if entry.editable else ""
+        if isinstance(data.get("build-system"), dict):
+            imported.problems.append(
+                f"{entry.origin}: '{flag}{text}' is this project itself; it has a "
+                "[build-system], so every sync installs it editable — nothing to add."
+            )
+        else:
+            imported.problems.append(
+                f"{entry.origin}: '{flag}{text}' is this project itself, which has no "
+                "[build-system], so sync does not install it; add a [build-system] table "
+                "to pyproject.toml (as `shipyard init --lib` writes) to have it installed "
+                "editable."
+            )
 
 
 def _from_pyproject(path: Path, own: bool) -> tuple[Imported, list[Path]]:
@@ -299,6 +342,8 @@ def _merge(into: Imported, other: Imported) -> None:
         if channel not in into.channels:
             into.channels.append(channel)
     into.conda.extend(other.conda)
+    for spec, origin in other.conda_origins.items():
+        into.conda_origins.setdefault(spec, origin)
     for name, (version, origin) in other.pins.items():
         if name not in into.pins or version > into.pins[name][0]:
             into.pins[name] = (version, origin)

@@ -8,8 +8,9 @@ Understood, by file name:
   ``[tool.shipyard] constraint-dependencies``; ``--hash`` values are checked
   against what the lock records for that version.
 * ``environment.yml`` / ``.yaml`` — conda (see
-  :mod:`shipyard.formats.environment_yml`); with ``prefer_pypi``, conda packages
-  that are plain PyPI projects move to the PyPI dependencies.
+  :mod:`shipyard.formats.environment_yml`); with ``prefer_pypi`` every conda
+  dependency becomes a PyPI requirement or is left out and reported, and no conda
+  channel is contacted (see :mod:`shipyard.project.prefer_pypi`).
 * ``Pipfile`` (and the ``Pipfile.lock`` beside it), a ``pyproject.toml`` with
   ``[tool.poetry]`` (and ``poetry.lock``) or ``[tool.pdm]`` (and ``pdm.lock``),
   ``setup.cfg``.
@@ -38,7 +39,8 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from shipyard.formats.imported import Imported, ImportedRequirement
+from shipyard.errors import NetworkError
+from shipyard.formats.imported import Imported
 from shipyard.project.editing import EditOutcome, commit_edit
 from shipyard.project.import_sources import classify, gather
 from shipyard.project.manifest import PYPROJECT
@@ -73,7 +75,8 @@ class ImportOutcome:
     :param added: one line per change to the manifest.
     :param pins: how many imported pins were offered to the resolver.
     :param changes: pins that were not kept, with the reason.
-    :param moved: (conda spec, PyPI requirement) pairs moved by ``prefer_pypi``.
+    :param moved: (conda spec, what it became: a PyPI requirement or
+        ``requires-python …``) pairs moved by ``prefer_pypi``.
     """
 
     edit: EditOutcome
@@ -100,7 +103,8 @@ def import_files(
         without ``[project]`` is completed).
     :param group: put PyPI requirements into this dependency group instead of
         ``[project].dependencies``.
-    :param prefer_pypi: move conda packages that are PyPI projects to the PyPI side.
+    :param prefer_pypi: turn the files' conda dependencies into PyPI requirements, leaving
+        out (and reporting) those that are not Python distributions.
     :raises UsageError: for a file of an unknown kind.
     :raises ManifestError: for a file that cannot be read or parsed.
     :raises ShipyardError: from locking or syncing (the manifest and lock are restored).
@@ -112,9 +116,19 @@ def import_files(
             imported.default_groups.remove(name)
     editor = ManifestEditor(root / PYPROJECT)
     added: list[str] = []
+    if imported.index_url:
+        editor.set_tool_value("index-url", imported.index_url)
+    if imported.extra_index_urls:
+        editor.set_tool_value("extra-index-urls", imported.extra_index_urls)
+    if imported.find_links:
+        editor.set_tool_value("find-links", imported.find_links)
     moved: list[tuple[str, str]] = []
-    if prefer_pypi and imported.conda:
-        moved = _move_to_pypi(imported, services)
+    if prefer_pypi:
+        from shipyard.project.prefer_pypi import move_to_pypi
+
+        if imported.conda:
+            moved = move_to_pypi(imported, services, _tool_table(editor), group=group)
+        imported.channels = []  # no conda dependency is left to need them
     if editor.ensure_project(
         _project_name(imported.name or root.name),
         version=imported.version,
@@ -152,24 +166,26 @@ def import_files(
         texts = existing + [str(c.requirement) for c in imported.constraints]
         editor.set_tool_value("constraint-dependencies", list(dict.fromkeys(texts)))
         added.extend(f"constraint {c.requirement}" for c in imported.constraints)
-    if imported.index_url:
-        editor.set_tool_value("index-url", imported.index_url)
-    if imported.extra_index_urls:
-        editor.set_tool_value("extra-index-urls", imported.extra_index_urls)
-    if imported.find_links:
-        editor.set_tool_value("find-links", imported.find_links)
     selection_groups = tuple(sorted(set(imported.groups) - imported.optional_groups))
     preferences = {name: version for name, (version, _) in imported.pins.items()}
-    edit = commit_edit(
-        editor,
-        root,
-        services,
-        no_sync=no_sync,
-        selection=Selection(groups=selection_groups),
-        reload_settings=True,
-        preferences=preferences,
-        check=lambda _project, outcome: _check_hashes(imported, outcome),
-    )
+    try:
+        edit = commit_edit(
+            editor,
+            root,
+            services,
+            no_sync=no_sync,
+            selection=Selection(groups=selection_groups),
+            reload_settings=True,
+            preferences=preferences,
+            check=lambda _project, outcome: _check_hashes(imported, outcome),
+        )
+    except NetworkError as exc:
+        if imported.conda and "conda channels" in exc.message:
+            exc.hint = (exc.hint + " " if exc.hint else "") + (
+                "To take the Python packages from PyPI and use no conda channel, import "
+                "with --prefer-pypi."
+            )
+        raise
     changes = _changes(imported, edit, services) if imported.pins else []
     return ImportOutcome(
         edit, imported.problems, added, pins=len(preferences), changes=changes, moved=moved
@@ -198,6 +214,14 @@ def _drop_inert_build_system(editor: ManifestEditor, root: Path) -> None:
         editor.remove_build_system()
 
 
+def _tool_table(editor: ManifestEditor) -> dict[str, Any]:
+    """``[tool.shipyard]`` as edited so far, as plain values."""
+    table = editor.document.get("tool", {}).get("shipyard", {})
+    unwrap = getattr(table, "unwrap", None)
+    value = unwrap() if callable(unwrap) else table
+    return dict(value) if isinstance(value, dict) else {}
+
+
 def _tool_list(editor: ManifestEditor, key: str) -> list[str]:
     value = editor.document.get("tool", {}).get("shipyard", {}).get(key, [])
     return [str(v) for v in value] if isinstance(value, list) else []
@@ -217,68 +241,16 @@ def _apply_conda(editor: ManifestEditor, imported: Imported, root: Path, added: 
             # An environment file was made for one machine; its packages may not exist
             # for every platform. Lock this one; the user adds more.
             editor.set_tool_value("platforms", [here], conda=True)
+            where = imported.conda_origins.get(imported.conda[0])
             imported.problems.append(
-                f"conda packages are locked for {here} only; list more platforms in "
-                "[tool.shipyard.conda] platforms to lock them too."
+                (f"{where}: " if where else "")
+                + f"the conda packages are locked for {here} only (an environment file "
+                "is made for one machine); list more platforms in [tool.shipyard.conda] "
+                "platforms to lock them too."
             )
     for spec in imported.conda:
         editor.add_conda(spec)
         added.append(f"conda: {spec}")
-
-
-def _move_to_pypi(imported: Imported, services: Services) -> list[tuple[str, str]]:
-    """Move conda specs whose package is a PyPI project (per the published mapping) to
-    the PyPI dependencies; returns (conda spec, PyPI requirement) pairs."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    from shipyard.conda.config import spec_name
-    from shipyard.conda.mapping import published_mapping
-
-    mapping = published_mapping(
-        services.client, services.cache, services.settings.conda_pypi_mapping_url
-    )
-    if mapping is None:
-        imported.problems.append(
-            "--prefer-pypi: the conda-to-PyPI mapping could not be fetched "
-            f"({services.settings.conda_pypi_mapping_url}); no conda package was moved."
-        )
-        return []
-    kept: list[str] = []
-    moved: list[tuple[str, str]] = []
-    for spec in imported.conda:
-        name = spec_name(spec)
-        pypi = mapping.get(name) if name not in ("python", "pip") else None
-        if not pypi:
-            kept.append(spec)
-            continue
-        try:
-            requirement = Requirement(pypi + _pypi_specifier(spec))
-        except InvalidRequirement:
-            kept.append(spec)
-            continue
-        imported.dependencies.append(ImportedRequirement(requirement, spec))
-        moved.append((spec, str(requirement)))
-    imported.conda = kept
-    return moved
-
-
-def _pypi_specifier(spec: str) -> str:
-    """The PEP 440 specifier of a conda MatchSpec's version (``=1.19`` → ``==1.19.*``;
-    the build string is dropped)."""
-    text = spec.split("::")[-1].strip()
-    match = re.match(r"^[A-Za-z0-9_.-]+\s*(.*)$", text)
-    rest = (match.group(1) if match else "").strip()
-    if not rest:
-        return ""
-    if rest.startswith("=") and not rest.startswith("=="):
-        version = rest[1:].split("=")[0].strip()
-        return f"=={version.rstrip('.*')}.*" if version else ""
-    if rest.startswith("=="):
-        return "==" + rest[2:].split("=")[0].strip()
-    version = rest.split()[0]
-    if version[0].isdigit():
-        return f"=={version}"
-    return version
 
 
 def _check_hashes(imported: Imported, outcome: Any) -> None:
