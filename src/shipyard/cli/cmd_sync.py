@@ -126,4 +126,9 @@ def run(args: argparse.Namespace) -> int:
             accelerator=args.accelerator,
         )
         print_sync(output, outcome)
+        if not args.dry_run and not output.quiet:
+            from shipyard.project.kernels import kernel_hint_due
+
+            if kernel_hint_due(services.cache, project.root, outcome.env_root):
+                output.line("To use this environment in Jupyter: shipyard kernel install")
     return 0
