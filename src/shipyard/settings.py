@@ -189,6 +189,13 @@ REGISTRY: tuple[Setting, ...] = (
         "where `tool install` links the tools' commands (default ~/.local/bin)",
     ),
     Setting(
+        "env_dir",
+        "SHIPYARD_ENV_DIR",
+        None,
+        str,
+        "where `env create` keeps the named environments",
+    ),
+    Setting(
         "link_mode",
         "SHIPYARD_LINK_MODE",
         "link-mode",
@@ -355,6 +362,7 @@ class Settings:
     accelerator: str | None = None
     tool_dir: str | None = None
     tool_bin_dir: str | None = None
+    env_dir: str | None = None
     link_mode: str = "hardlink"
     resolution: str = "highest"
     fork_strategy: str = "requires-python"

@@ -15,6 +15,8 @@ reads an old format)::
     <root>/conda-pkgs-v1/                           py-rattler's package cache: extracted
                                                     conda packages, linked into prefixes
     <root>/conda-mapping-v1/<url hash>.json         the published conda→PyPI name mapping
+    <root>/activation-v1/<key>.json                 environments' activation (activate.d results)
+    <root>/notices-v1/<key>.kernel-hint             `kernel install` suggested once (per project)
     <root>/tmp/                                     scratch space on the same filesystem
 
 Entries are written to a temporary name and renamed into place, so concurrent
@@ -52,6 +54,8 @@ BUCKETS: dict[str, int] = {
     "git": 1,
     "scripts": 1,
     "tools": 1,
+    "activation": 1,  # environments' activation variables (activate.d results)
+    "notices": 1,  # one-time suggestions already shown, per project
 }
 
 _CACHEDIR_TAG = (

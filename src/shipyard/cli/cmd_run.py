@@ -9,29 +9,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from shipyard.project.activation import Activation
     from shipyard.project.manifest import Project
 
-__all__ = ["configure", "run", "try_fast_run"]
+__all__ = [
+    "add_sync_arguments",
+    "configure",
+    "exec_in_environment",
+    "project_for_command",
+    "run",
+    "sync_for_command",
+    "try_fast_run",
+]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``run``'s arguments."""
-    parser.add_argument(
-        "--frozen", action="store_true", help="sync from pylock.toml as it is; never resolve"
-    )
-    parser.add_argument("--no-sync", action="store_true", help="run without syncing first")
-    from shipyard.cli.common import add_selection_arguments
-
-    add_selection_arguments(parser, "install")
-    from shipyard.cli.common import add_accelerator_argument
-
-    add_accelerator_argument(parser)
-    parser.add_argument("--python", help="interpreter for .venv (version, range or path)")
-    parser.add_argument(
-        "--package",
-        metavar="NAME",
-        help="sync this workspace member (and what it requires) before running",
-    )
+    add_sync_arguments(parser)
     parser.add_argument(
         "--script",
         metavar="FILE",
@@ -51,6 +45,51 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``run``'s sync (:func:`sync_for_command` reads them), for the
+    commands that enter the environment as ``run`` does (``shell``, ``activate``)."""
+    from shipyard.cli.common import add_accelerator_argument, add_selection_arguments
+
+    parser.add_argument(
+        "--frozen", action="store_true", help="sync from pylock.toml as it is; never resolve"
+    )
+    parser.add_argument("--no-sync", action="store_true", help="do not sync first")
+    add_selection_arguments(parser, "install")
+    add_accelerator_argument(parser)
+    parser.add_argument("--python", help="interpreter for .venv (version, range or path)")
+    parser.add_argument(
+        "--package", metavar="NAME", help="sync this workspace member (and what it requires)"
+    )
+    parser.add_argument(
+        "--env",
+        metavar="NAME",
+        help="use the named environment NAME (`shipyard env create`), from any directory",
+    )
+
+
+def project_for_command(args: argparse.Namespace) -> Project:
+    """The named environment's project with ``--env NAME``, else the project here (read
+    once this process holds its lock).
+
+    :raises UsageError: for ``--env`` with ``--project`` or ``--package``.
+    :raises ShipyardError: for an unknown environment or no project here.
+    """
+    from shipyard.cli.common import locate_project
+    from shipyard.errors import UsageError
+
+    named = getattr(args, "env", None)
+    if not named:
+        return locate_project(args)
+    if getattr(args, "project", None) or getattr(args, "package", None):
+        raise UsageError(
+            "--env uses a named environment; it cannot be combined with --project or --package.",
+            hint="Drop --env to use the project here.",
+        )
+    from shipyard.cli.cmd_env import named_env_project
+
+    return named_env_project(named, args)
+
+
 def _scripts_dir(env_root: Path) -> Path:
     return env_root / ("Scripts" if os.name == "nt" else "bin")
 
@@ -61,33 +100,38 @@ def exec_in_environment(
     *,
     path_fallback: bool = True,
     extra_bin: Path | None = None,
+    activation: Activation | None = None,
 ) -> int:
-    """Replace this process with ``command`` run inside the environment at ``env_root``
-    (``PATH``, ``VIRTUAL_ENV`` or ``CONDA_PREFIX`` set as activation would).
+    """Replace this process with ``command`` run inside the environment at ``env_root``,
+    activated (:mod:`shipyard.project.activation`: ``PATH``, ``VIRTUAL_ENV`` or
+    ``CONDA_PREFIX``, the conda packages' activate.d variables, the project's ``env``).
 
     A command the environment lacks but ``PATH`` has runs with a warning naming where
     it was found (``path_fallback``), or is refused.
 
     :param extra_bin: another environment's scripts directory put before the
         environment's own (``run --with``).
+    :param activation: the environment's activation with the project's variables;
+        ``None`` computes it without a project (a tool's or a script's environment).
     :raises UsageError: when the command is found nowhere, or only on ``PATH`` and
         ``path_fallback`` is off.
+    :raises ManifestError: when the project's env-file cannot be read.
     """
     from shutil import which
 
     from shipyard.errors import UsageError
+    from shipyard.project.activation import apply_activation, load_activation
 
-    bin_dir = _scripts_dir(env_root)
-    environ = dict(os.environ)
-    if (env_root / "conda-meta").is_dir():
-        environ["CONDA_PREFIX"] = str(env_root)
-        environ.pop("VIRTUAL_ENV", None)
-    else:
-        environ["VIRTUAL_ENV"] = str(extra_bin.parent if extra_bin else env_root)
-    outside = environ.get("PATH", "")
-    own = os.pathsep.join(str(d) for d in (extra_bin, bin_dir) if d is not None)
-    environ["PATH"] = f"{own}{os.pathsep}{outside}"
-    environ.pop("PYTHONHOME", None)
+    if activation is None:
+        activation = load_activation(env_root)
+    environ = apply_activation(activation, os.environ)
+    own_dirs = [str(d) for d in (extra_bin, *activation.path_prepend) if d is not None]
+    if extra_bin is not None:
+        environ["PATH"] = f"{extra_bin}{os.pathsep}{environ['PATH']}"
+        if not activation.conda:
+            environ["VIRTUAL_ENV"] = str(extra_bin.parent)
+    outside = os.environ.get("PATH", "")
+    own = os.pathsep.join(own_dirs)
     program = which(command[0], path=own)
     if program is None and os.sep not in command[0]:
         found = which(command[0], path=outside)
@@ -122,8 +166,17 @@ def exec_in_environment(
     return 0  # pragma: no cover
 
 
-def _exec(env_root: Path, command: list[str]) -> int:
-    return exec_in_environment(env_root, command)
+def _fast_cache_root() -> Path:
+    """The cache directory as ``SHIPYARD_CACHE_DIR`` or the default says (only
+    ``--cache-dir`` says otherwise, and the fast paths never see it)."""
+    from shipyard.settings import from_environment
+
+    cache_dir = from_environment("cache_dir")
+    if cache_dir is None:
+        from shipyard.cache import default_cache_dir
+
+        cache_dir = default_cache_dir()
+    return Path(cache_dir).expanduser()
 
 
 def _project_above(directory: Path) -> Path | None:
@@ -150,9 +203,18 @@ def try_fast_run(command: list[str]) -> int | None:
             command = ["python", *command]
         if project is None:
             return None
-        if read_fresh_stamp(project, project / ".venv", _default_selection_key()) is None:
+        env_root = project / ".venv"
+        if read_fresh_stamp(project, env_root, _default_selection_key()) is None:
             return None
-        return _exec(project / ".venv", command)
+        from shipyard.project.activation import cached_activation
+
+        # the activation a slow run cached (the cache directory comes only from
+        # SHIPYARD_CACHE_DIR or --cache-dir, which takes the slow path); none yet, or a
+        # changed pyproject.toml or activate.d script, sends the command the normal way
+        activation = cached_activation(env_root, project, _fast_cache_root())
+        if activation is None:
+            return None
+        return exec_in_environment(env_root, command, activation=activation)
     except Exception:
         return None
 
@@ -170,18 +232,12 @@ def _fast_script(script: Path, arguments: list[str]) -> int | None:
     from shipyard.project.ephemeral import ephemeral_key
     from shipyard.project.scripts import block_text, script_lock_path
     from shipyard.project.stamp import read_fresh_stamp
-    from shipyard.settings import from_environment
 
     text = script.read_text(encoding="utf-8")
-    cache_dir = from_environment("cache_dir")
-    if cache_dir is None:
-        from shipyard.cache import default_cache_dir
-
-        cache_dir = default_cache_dir()
     from shipyard.cache import BUCKETS
 
     key = ephemeral_key(block_text(text) or "", "")
-    root = Path(cache_dir).expanduser() / f"scripts-v{BUCKETS['scripts']}" / key
+    root = _fast_cache_root() / f"scripts-v{BUCKETS['scripts']}" / key
     lock_beside = script_lock_path(script)
     if lock_beside.is_file():
         root = root.with_name(root.name + "-universal")
@@ -199,31 +255,58 @@ def _fast_script(script: Path, arguments: list[str]) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     """Sync unless told not to, then exec the command (a script: in its own environment)."""
-    from shipyard.cli.common import (
-        command_services,
-        locate_project,
-        print_sync,
-        selection_options,
-    )
     from shipyard.errors import UsageError
-    from shipyard.project.syncing import Selection, sync_project
 
     command = [c for c in args.cmd]
     if command and command[0] == "--":
         command = command[1:]
+    named = getattr(args, "env", None)
+    if named and (args.script or getattr(args, "project", None) or args.package):
+        raise UsageError(
+            "--env runs in a named environment; it cannot be combined with --script, "
+            "--project or --package.",
+            hint="Drop --env to run in the project here.",
+        )
     if args.script:
         return _run_script(args, Path(args.script), command)
     if not command:
         raise UsageError("No command given.", hint="Example: shipyard run python -m myapp")
     if command[0].endswith(".py") and os.path.isfile(command[0]):
         project_root = _project_above(Path(args.project or os.getcwd()))
-        if project_root is None or _has_block(Path(command[0])):
+        if not named and (project_root is None or _has_block(Path(command[0]))):
             return _run_script(args, Path(command[0]), command[1:])
         command = ["python", *command]
-    project = locate_project(args)
+    project = project_for_command(args)
+    env_root, cache_root = sync_for_command(args, project)
+    overlay = _with_overlay(args, env_root, project) if args.with_requirements else None
+    from shipyard.project.activation import load_activation
+
+    return exec_in_environment(
+        env_root,
+        command,
+        path_fallback=not args.no_path_fallback,
+        extra_bin=_scripts_dir(overlay) if overlay else None,
+        activation=load_activation(env_root, project=project, cache_root=cache_root),
+    )
+
+
+def sync_for_command(args: argparse.Namespace, project: Project) -> tuple[Path, Path]:
+    """``run``'s sync, shared by ``shell`` and ``activate``: sync ``project``'s
+    environment as ``args`` select (``--frozen``, groups and extras, ``--package``,
+    ``--accelerator``) and print what changed, or with ``--no-sync`` only check that the
+    environment exists.
+
+    :returns: (the environment's root, the cache directory).
+    :raises UsageError: with ``--no-sync`` when there is no environment.
+    """
+    from shipyard.cli.common import command_services, print_sync, selection_options
+    from shipyard.errors import UsageError
+    from shipyard.project.syncing import Selection, sync_project
+
     env_root = project.root / ".venv"
-    if not args.no_sync:
-        with command_services(args, project) as (services, output):
+    with command_services(args, project) as (services, output):
+        cache_root = services.cache.root
+        if not args.no_sync:
             outcome = sync_project(
                 project,
                 services,
@@ -238,16 +321,10 @@ def run(args: argparse.Namespace) -> int:
             )
             if not outcome.plan.empty or outcome.lock is not None:
                 print_sync(output, outcome)
-            env_root = outcome.env_root or env_root
-    elif not (env_root / "pyvenv.cfg").is_file() and not (env_root / "conda-meta").is_dir():
+            return outcome.env_root or env_root, cache_root
+    if not (env_root / "pyvenv.cfg").is_file() and not (env_root / "conda-meta").is_dir():
         raise UsageError("There is no .venv to run in.", hint="Run `shipyard sync` first.")
-    overlay = _with_overlay(args, env_root, project) if args.with_requirements else None
-    return exec_in_environment(
-        env_root,
-        command,
-        path_fallback=not args.no_path_fallback,
-        extra_bin=_scripts_dir(overlay) if overlay else None,
-    )
+    return env_root, cache_root
 
 
 def _run_script(args: argparse.Namespace, path: Path, arguments: list[str]) -> int:

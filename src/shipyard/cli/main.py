@@ -66,6 +66,27 @@ _COMMANDS = {
     ),
     "build": ("shipyard.cli.cmd_build", "Build the project's sdist and wheel into dist/."),
     "publish": ("shipyard.cli.cmd_publish", "Upload dist/ files to a package index."),
+    "shell": (
+        "shipyard.cli.cmd_shell",
+        "Start your shell with the project's (or a named) environment activated.",
+    ),
+    "activate": (
+        "shipyard.cli.cmd_activate",
+        'Print the activation script (for `eval "$(shipyard activate)"`).',
+    ),
+    "env": (
+        "shipyard.cli.cmd_env",
+        "Named environments usable from any directory: create, list, remove, export.",
+    ),
+    "kernel": (
+        "shipyard.cli.cmd_kernel",
+        "Register the environment as a Jupyter kernel: install, list, remove.",
+    ),
+    "pack": (
+        "shipyard.cli.cmd_pack",
+        "Write the environment as a relocatable archive for a machine without network.",
+    ),
+    "unpack": ("shipyard.cli.cmd_unpack", "Unpack an archive made by `shipyard pack`."),
     "completion": (
         "shipyard.cli.cmd_completion",
         "Print the shell completion script for bash, zsh or fish.",

@@ -5,7 +5,9 @@ prefix (``conda-meta/`` instead of ``pyvenv.cfg``). :func:`install_records`
 makes the prefix's conda packages exactly the given records with py-rattler
 (its package cache, hard links, prefix-placeholder rewriting, ``noarch:
 python`` linking) and leaves files conda does not own — the PyPI packages
-shipyard installs next — alone.
+shipyard installs next — alone. Packages' post-link and pre-unlink scripts are not
+run (:func:`post_link_scripts` says why); the reporter is warned about each package
+that has a post-link script.
 
 Every package is put into py-rattler's package cache by shipyard first
 (:func:`_stage_package`): the file is checked against the lock's sha256 (py-rattler
@@ -28,8 +30,9 @@ from urllib.parse import unquote, urlsplit
 from shipyard.conda.config import CondaConfig
 from shipyard.conda.records import CondaRecord
 from shipyard.errors import HashMismatchError, InstallError, NetworkError, ShipyardError
+from shipyard.reporting import Reporter
 
-__all__ = ["install_records", "installed_dists", "is_conda_prefix"]
+__all__ = ["install_records", "installed_dists", "is_conda_prefix", "post_link_scripts"]
 
 
 def is_conda_prefix(path: Path) -> bool:
@@ -182,6 +185,7 @@ def install_records(
     offline: bool = False,
     platform: str | None = None,
     used_at: str | None = None,
+    reporter: Reporter | None = None,
 ) -> bool:
     """Make the conda packages of ``prefix`` exactly ``records``.
 
@@ -199,6 +203,8 @@ def install_records(
     :param used_at: the path the prefix will live at when that differs from where it
         is made (an image's ``/app/.venv``): written into files with prefix
         placeholders and scripts' shebangs instead of ``prefix``.
+    :param reporter: warned about the post-link scripts of the packages installed,
+        which shipyard does not run (:func:`post_link_scripts`).
     :returns: whether anything changed.
     :raises HashMismatchError: when a local package file differs from the lock.
     :raises NetworkError: when a package cannot be downloaded, or is not in the cache
@@ -206,7 +212,8 @@ def install_records(
     :raises InstallError: when py-rattler cannot install.
     """
     wanted = {r.dist for r in records}
-    if is_conda_prefix(prefix) and installed_dists(prefix) == wanted:
+    before = installed_dists(prefix) if is_conda_prefix(prefix) else set()
+    if is_conda_prefix(prefix) and before == wanted:
         return False
     if offline:
         missing = [
@@ -262,7 +269,47 @@ def install_records(
     except Exception as exc:
         raise _install_error(exc, records, prefix) from exc
     _readable_conda_meta(prefix)
+    if reporter is not None:
+        added = [r for r in records if r.dist not in before]
+        for record, script in post_link_scripts(added, cache_dir, platform=platform):
+            reporter.warning(
+                f"The conda package {record.dist} has a post-link script ({script}), which "
+                "conda runs after installing it; shipyard does not run post-link scripts, "
+                "so what it does (often only a message, sometimes setting up files in the "
+                "environment) has not happened. If the package needs it, run it yourself "
+                "with PREFIX set to the environment, or ask its maintainers to do that work "
+                "in an activate.d script."
+            )
     return True
+
+
+def post_link_scripts(
+    records: Sequence[CondaRecord], cache_dir: Path, *, platform: str | None = None
+) -> list[tuple[CondaRecord, str]]:
+    """The post-link scripts of ``records`` (conda's ``bin/.<name>-post-link.sh``,
+    ``Scripts/.<name>-post-link.bat`` for Windows), found in py-rattler's package cache
+    ``cache_dir`` where they were unpacked.
+
+    shipyard never runs them (nor pre-unlink scripts): they are arbitrary code run at
+    install time outside the lock's control, their changes to the prefix are recorded
+    nowhere (``sync`` could not make the environment match the lock, nor an image match
+    the project), and a prefix made for another platform or path cannot run them at
+    all. py-rattler leaves them unrun by default for the same reasons.
+
+    :param platform: the conda subdir the records are for (default: this machine's).
+    :returns: (record, the script's path inside the package) for each one found.
+    """
+    windows = (platform or ("win-64" if os.name == "nt" else "")).startswith("win-")
+    found = []
+    for record in records:
+        script = (
+            f"Scripts/.{record.name}-post-link.bat"
+            if windows
+            else f"bin/.{record.name}-post-link.sh"
+        )
+        if (cache_dir / record.dist / script).is_file():
+            found.append((record, script))
+    return found
 
 
 def _readable_conda_meta(prefix: Path) -> None:

@@ -330,6 +330,7 @@ def ensure_conda_environment(
             cache_dir=services.cache.bucket("conda-pkgs"),
             requested=config.dependencies if config is not None else (),
             offline=services.settings.offline,
+            reporter=services.reporter,
         )
         if before and before != installed_dists(root):
             _drop_stale_site_packages(root, records)
