@@ -180,17 +180,11 @@ def build_image(
             context=str(project.pyproject),
             hint="Set cmd in [tool.shipyard.docker].",
         )
-    variants = lock.accelerator_variants()
-    if accelerator is not None and not variants:
-        raise UsageError(
-            "--accelerator needs a lock with accelerator variants; this one has none.",
-            context=str(lock_path),
-            hint="List one index per accelerator in [tool.shipyard.sources] (see the README).",
-        )
-    if variants:
-        from shipyard.accelerators import choose_locked_variant
+    from shipyard.project.accelerator_locking import variant_for_target
 
-        key, group, reason = choose_locked_variant(variants, accelerator, detect=False)
+    variant = variant_for_target(lock, accelerator, lock_path)
+    if variant is not None:
+        key, group, reason = variant
         services.reporter.notice(f"Accelerator variant {key}: {reason}")
         groups = [*groups, group] if group is not None else groups
     chosen = [Platform.parse(p) for p in platforms] or [host_platform()]

@@ -27,12 +27,15 @@ from typing import TYPE_CHECKING, Any
 from packaging.utils import canonicalize_name
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from shipyard.accelerators import AcceleratorSpec
+    from shipyard.models import LockFile
     from shipyard.project.sources import NamedIndex
     from shipyard.resolver.lock_assembly import ResolvedPackage
     from shipyard.resolver.universal import Resolution
 
-__all__ = ["merge_variants", "variant_group", "variants_record"]
+__all__ = ["merge_variants", "variant_for_target", "variant_group", "variants_record"]
 
 
 def variant_group(spec: AcceleratorSpec) -> str:
@@ -137,3 +140,32 @@ def variants_record(
         entry["indexes"] = {name: index.name for name, index in sorted(indexes.items())}
         entries.append(entry)
     return {"default": variants[0][0].key, "variants": entries}
+
+
+def variant_for_target(
+    lockfile: LockFile, accelerator: str | None, lock_path: Path
+) -> tuple[str, str | None, str] | None:
+    """The accelerator variant an image or a Dockerfile gets: ``--accelerator``'s, else
+    the lock's default (never the build machine's own).
+
+    :returns: ``(key, group, reason)`` as
+        :func:`~shipyard.accelerators.choose_locked_variant` gives it, or ``None`` for a
+        lock without accelerator variants.
+    :raises UsageError: for ``--accelerator`` with a lock that has neither accelerator
+        variants nor wheel variants for it to choose.
+    """
+    from shipyard.accelerators import choose_locked_variant
+    from shipyard.errors import UsageError
+    from shipyard.lock.variant_selection import has_variant_wheels
+
+    variants = lockfile.accelerator_variants()
+    if accelerator is not None and not variants and not has_variant_wheels(lockfile):
+        raise UsageError(
+            "--accelerator needs a lock with accelerator variants or wheel variants; this "
+            "one has neither.",
+            context=str(lock_path),
+            hint="List one index per accelerator in [tool.shipyard.sources] (see the README).",
+        )
+    if not variants:
+        return None
+    return choose_locked_variant(variants, accelerator, detect=False)

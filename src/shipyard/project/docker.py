@@ -305,17 +305,13 @@ def init_docker(
     lock_path = root / LOCK_FILENAME
     lockfile = read_lock(lock_path, services.cache)
     sync_options: tuple[str, ...] = ("--no-default-groups",)
-    variants = lockfile.accelerator_variants()
-    if accelerator is not None and not variants:
-        raise UsageError(
-            "--accelerator needs a lock with accelerator variants; this one has none.",
-            context=str(lock_path),
-            hint="List one index per accelerator in [tool.shipyard.sources] (see the README).",
-        )
-    if variants:
-        from shipyard.accelerators import choose_locked_variant
+    from shipyard.project.accelerator_locking import variant_for_target
 
-        key, group, _reason = choose_locked_variant(variants, accelerator, detect=False)
+    variant = variant_for_target(lockfile, accelerator, lock_path)
+    if variant is None and accelerator is not None:  # wheel variants only: the sync chooses
+        sync_options += ("--accelerator", accelerator)
+    if variant is not None:
+        key, group, _reason = variant
         sync_options += ("--accelerator", key)
         if group is not None:
             export = export_lock(
