@@ -230,6 +230,19 @@ def relocatable_interpreter(project: Project, services: Services) -> Interpreter
     from shipyard.python.probe import probe_interpreter
 
     text, source = python_request_text(project, services)
+    if not text:
+        # Nothing names a version: pack the minor the project's .venv runs (what was
+        # tried here), not merely the newest that requires-python allows.
+        from shipyard.venv import inspect_venv
+
+        existing = inspect_venv(project.root / ".venv")
+        minor = ".".join(existing.version.split(".")[:2]) if existing is not None else ""
+        if minor and (
+            project.requires_python is None
+            or project.requires_python.contains(f"{minor}.0", prereleases=True)
+            or project.requires_python.contains(existing.version, prereleases=True)  # type: ignore[union-attr]
+        ):
+            text, source = minor, "the Python of .venv"
     request = parse_python_request(text)
     managed = managed_python_dir()
     hint = (
