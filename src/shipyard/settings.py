@@ -115,6 +115,27 @@ REGISTRY: tuple[Setting, ...] = (
         "registries (host:port) that may be spoken to over plain HTTP, like localhost",
     ),
     Setting(
+        "remote_cache",
+        "SHIPYARD_REMOTE_CACHE",
+        "remote-cache",
+        str,
+        "team cache of built wheels: oci://registry/repository (empty: none)",
+    ),
+    Setting(
+        "remote_cache_push",
+        "SHIPYARD_REMOTE_CACHE_PUSH",
+        "remote-cache-push",
+        _bool,
+        "push wheels built here to the remote cache (CI), not only pull",
+    ),
+    Setting(
+        "remote_cache_timeout",
+        "SHIPYARD_REMOTE_CACHE_TIMEOUT",
+        "remote-cache-timeout",
+        float,
+        "seconds per remote cache request before it is skipped (default 5)",
+    ),
+    Setting(
         "index_password",
         "SHIPYARD_INDEX_PASSWORD",
         None,
@@ -346,6 +367,10 @@ class Settings:
     registry_username: str | None = None
     registry_password: str | None = None
     insecure_registries: list[str] = field(default_factory=list)
+    #: ``oci://host/repository`` of the team cache of built wheels, ``None`` for none
+    remote_cache: str | None = None
+    remote_cache_push: bool = False
+    remote_cache_timeout: float = 5.0
     extra_index_urls: list[str] = field(default_factory=list)
     #: ``--index NAME=URL`` / ``SHIPYARD_INDEX``: named indexes asked before all others
     indexes: list[str] = field(default_factory=list)

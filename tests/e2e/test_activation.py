@@ -106,13 +106,13 @@ def test_run_applies_activate_d_scripts_once_and_warns_of_post_link(
     assert "foo-1.0-h0_0 has a post-link script (bin/.foo-post-link.sh)" in synced.stderr
     assert "shipyard does not run post-link scripts" in synced.stderr
     assert not (prefix / "post-link-ran").exists()
-    assert _sourced(project) == 0  # sync activates nothing
+    assert _sourced(project) == 1  # sync works the activation out once, for run
 
     show = 'echo "$FOO_DATA|$CONDA_PREFIX|${VIRTUAL_ENV-unset}"'
     first = shipyard(project, "run", "sh", "-c", show, VIRTUAL_ENV="/elsewhere")
     assert first.stdout.strip() == f"{prefix}/share/foo|{prefix}|unset"
     assert "foo: activated" not in first.stdout  # what the scripts print is not the output
-    assert _sourced(project) == 1
+    assert _sourced(project) == 1  # run read what sync cached
 
     # the fast path (stamp fresh) and the full path (an option) read the cached set
     again = shipyard(project, "run", "sh", "-c", show)

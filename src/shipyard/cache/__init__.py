@@ -17,6 +17,7 @@ reads an old format)::
     <root>/conda-mapping-v1/<url hash>.json         the published conda→PyPI name mapping
     <root>/activation-v1/<key>.json                 environments' activation (activate.d results)
     <root>/notices-v1/<key>.kernel-hint             `kernel install` suggested once (per project)
+    <root>/stats-v1/counters.json                   built-wheel hits, remote pulls (`cache stats`)
     <root>/tmp/                                     scratch space on the same filesystem
 
 Entries are written to a temporary name and renamed into place, so concurrent
@@ -56,6 +57,7 @@ BUCKETS: dict[str, int] = {
     "tools": 1,
     "activation": 1,  # environments' activation variables (activate.d results)
     "notices": 1,  # one-time suggestions already shown, per project
+    "stats": 1,  # counters of built-wheel cache hits (`cache stats`)
 }
 
 _CACHEDIR_TAG = (

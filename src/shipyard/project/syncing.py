@@ -306,7 +306,21 @@ def sync_project(
         ),
         wheel_variants=_host_key(variant_host) if has_variant_wheels(lockfile) else None,
     )
+    _prepare_activation(project, services, venv.root)
     return outcome
+
+
+def _prepare_activation(project: Project, services: Services, env_root: Path) -> None:
+    """Work out and cache the environment's activation now, so the next ``run`` takes
+    its fast path at once. A failing activate.d script or a bad ``env-file`` is not
+    this sync's error: ``run`` reports it when it needs the activation."""
+    from shipyard.errors import ShipyardError
+    from shipyard.project.activation import load_activation
+
+    try:
+        load_activation(env_root, project=project, cache_root=services.cache.root)
+    except (ShipyardError, OSError):
+        pass
 
 
 def _variant_host(lockfile: LockFile, accelerator: str | None) -> HostAccelerator | None:
