@@ -51,6 +51,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="how files get from the cache into .venv (default hardlink)",
     )
     parser.add_argument("--python", help="interpreter for .venv (version, range or path)")
+    parser.add_argument(
+        "--remote-cache-push",
+        action="store_true",
+        default=None,
+        help="push wheels built here to the remote cache (remote-cache-push)",
+    )
 
 
 def selection_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -116,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
 
     project = locate_project(args)
     with command_services(args, project) as (services, output):
+        if getattr(args, "remote_cache_push", None):
+            services.settings.remote_cache_push = True
         outcome = sync_project(
             project,
             services,

@@ -40,6 +40,7 @@ from shipyard.models.scheme import InstallScheme
 from shipyard.reporting import Reporter
 
 if TYPE_CHECKING:
+    from shipyard.cache.remote import RemoteWheelCache
     from shipyard.index.http import HttpClient
     from shipyard.vcs.git import GitRepositories
 
@@ -81,6 +82,8 @@ class Installer:
         environments, filled while the main install's progress is on screen).
     :param git: fetches the commits of git packages, which are then built through
         ``build_directory`` (as ordinary wheels, cached per commit and interpreter).
+    :param remote: the team's remote cache of wheels built from sdists and git
+        commits, asked before building and offered what is built.
     """
 
     def __init__(
@@ -96,6 +99,7 @@ class Installer:
         build_key: str = "",
         report_installs: bool = True,
         git: GitRepositories | None = None,
+        remote: RemoteWheelCache | None = None,
     ) -> None:
         self.preparer = WheelPreparer(
             cache=cache,
@@ -103,6 +107,7 @@ class Installer:
             reporter=reporter,
             build_wheel=build_sdist,
             build_key=build_key,
+            remote=remote,
         )
         self.reporter = reporter
         self.executor = executor
@@ -257,7 +262,9 @@ class Installer:
             tree = git.checkout(source, str(source.revision))
             return build_directory(tree, replace(dist, editable=False))
 
-        return self.preparer.built(f"git-{hashlib.sha256(dist.url.encode()).hexdigest()}", build)
+        return self.preparer.built(
+            f"git-{hashlib.sha256(dist.url.encode()).hexdigest()}", build, dist
+        )
 
     def _removed(self, name: str, version: str) -> None:
         if self.report_installs:

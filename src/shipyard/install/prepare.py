@@ -9,13 +9,17 @@ workers): if a file changed after unpacking — someone edited a hard-linked cop
 an environment — the entry is thrown away and unpacked again from a fresh
 download, and the reporter is told. sdists are built into wheels first (see
 :mod:`shipyard.build`), and the built wheel is cached per sdist digest and
-interpreter.
+interpreter. With a remote cache (:class:`~shipyard.cache.remote.RemoteWheelCache`), a
+build missing here is first pulled from it; a pulled wheel must carry the name and
+version the lock says and pass the same RECORD checks as a download, else it is
+refused and built here. Wheels built here are offered back to it.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +32,7 @@ from shipyard.models import LockedDistribution
 from shipyard.reporting import DownloadReporter, Reporter
 
 if TYPE_CHECKING:
+    from shipyard.cache.remote import RemoteWheelCache
     from shipyard.index.http import HttpClient
 
 __all__ = ["WheelPreparer"]
@@ -42,6 +47,7 @@ class WheelPreparer:
         ``None`` makes sdists an error.
     :param build_key: names the interpreter wheels are built for (its most specific
         tag): a wheel built from an sdist is reused only for the same interpreter.
+    :param remote: the team's remote cache of built wheels, asked before building.
     """
 
     def __init__(
@@ -52,8 +58,10 @@ class WheelPreparer:
         reporter: Reporter,
         build_wheel: Callable[[Path, LockedDistribution], Path] | None = None,
         build_key: str = "",
+        remote: RemoteWheelCache | None = None,
     ) -> None:
         self.cache = cache
+        self.remote = remote
         self._client = client
         self.reporter = reporter
         self.build_wheel = build_wheel
@@ -184,27 +192,120 @@ class WheelPreparer:
             finally:
                 shutil.rmtree(archive.parent, ignore_errors=True)
 
-        return self.built(dist.sha256, build)
+        return self.built(dist.sha256, build, dist)
 
-    def built(self, key: str, build: Callable[[], Path]) -> UnpackedWheel:
+    def built(
+        self, key: str, build: Callable[[], Path], dist: LockedDistribution | None = None
+    ) -> UnpackedWheel:
         """The unpacked wheel built from the source ``key`` names (an sdist's sha256, a
         git commit) for this interpreter (``build_key``): from the cache when such a
-        build was kept, else ``build()`` (which returns a wheel path) once, kept.
+        build was kept, else from the remote cache (when there is one and ``dist``, the
+        locked entry, names what to expect), else ``build()`` (which returns a wheel
+        path) once, kept and offered to the remote cache.
 
         :raises BuildError: from ``build``.
         """
         import hashlib
 
         from shipyard.atomic import atomic_write_text
+        from shipyard.cache.stats import record
 
         marker = self.cache.bucket("built") / key / (self.build_key or "any") / "wheel.sha256"
         if marker.is_file():
             found = self.cached_wheel(marker.read_text().strip())
             if found is not None:
+                record(self.cache, local_hits=1)
                 return found
-        wheel = build()
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-        unpacked = self.cached_wheel(digest) or self.unpack(wheel, digest)
+        remote = self.remote if dist is not None else None
+        pulled = self._pull(remote, key, dist) if remote is not None and dist else None
+        if pulled is not None:
+            unpacked, digest = pulled
+        else:
+            started = time.perf_counter()
+            wheel = build()
+            seconds = time.perf_counter() - started
+            record(self.cache, builds=1)
+            digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+            unpacked = self.cached_wheel(digest) or self.unpack(wheel, digest)
+            if remote is not None and dist is not None:
+                remote.push(
+                    key,
+                    self.build_key or "any",
+                    wheel,
+                    name=dist.name,
+                    version=dist.version,
+                    build_seconds=seconds,
+                )
         marker.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(marker, digest, fsync=False)
         return unpacked
+
+    def _pull(
+        self, remote: RemoteWheelCache, key: str, dist: LockedDistribution
+    ) -> tuple[UnpackedWheel, str] | None:
+        """The remote cache's wheel for ``key``, unpacked, and its sha256; ``None`` on
+        a miss or when the wheel is refused (reported through ``remote``)."""
+        import hashlib
+
+        from packaging.utils import canonicalize_name
+
+        folder = self.cache.tempdir("remote")
+        try:
+            wheel = remote.pull(
+                key, self.build_key or "any", name=dist.name, version=dist.version, into=folder
+            )
+            if wheel is None:
+                return None
+            why = _unexpected_wheel(wheel.name, dist)
+            if why is not None:
+                remote.refused(dist.name, dist.version, why)
+                return None
+            with wheel.open("rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            try:
+                unpacked = self.cached_wheel(digest) or self.unpack(wheel, digest)
+            except (InstallError, HashMismatchError) as exc:
+                remote.refused(dist.name, dist.version, exc.message)
+                return None
+            if canonicalize_name(unpacked.name) != canonicalize_name(dist.name) or not (
+                _same_version(unpacked.version, dist.version)
+            ):
+                remote.refused(
+                    dist.name,
+                    dist.version,
+                    f"its metadata says {unpacked.name} {unpacked.version}",
+                )
+                return None
+            return unpacked, digest
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _unexpected_wheel(filename: str, dist: LockedDistribution) -> str | None:
+    """Why a pulled wheel's file name does not fit the locked ``dist`` (PEP 427 name
+    and version), or ``None`` when it does."""
+    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+    from packaging.version import InvalidVersion
+
+    try:
+        name, version, _build, _tags = parse_wheel_filename(filename)
+    except (InvalidWheelFilename, InvalidVersion):
+        return f"{filename!r} is not a wheel file name"
+    if name != canonicalize_name(dist.name):
+        return f"it is a wheel of {name}, not {dist.name}"
+    if not _same_version(str(version), dist.version):
+        return f"it is version {version}, not {dist.version}"
+    return None
+
+
+def _same_version(found: str, locked: str | None) -> bool:
+    """Whether ``found`` is the ``locked`` version (PEP 440 equality; no locked
+    version, as a git entry may have, matches anything)."""
+    from packaging.version import InvalidVersion, Version
+
+    if locked is None:
+        return True
+    try:
+        return Version(found) == Version(locked)
+    except InvalidVersion:
+        return found == locked

@@ -318,8 +318,14 @@ def make_installer(
     :param parallel: ``False`` prepares in the calling thread, for installs that run on
         the executor's own threads (build environments).
     :param git_urls: the project's git source URLs, whose credentials fetch the locked
-        commits (the lock holds the URLs without them)."""
+        commits (the lock holds the URLs without them).
+
+    Wheels built from sdists and git commits go through the ``remote-cache`` when one
+    is set (:mod:`shipyard.project.remote_cache`).
+
+    :raises UsageError: when ``remote-cache`` is not an ``oci://`` repository."""
     from shipyard.install.installer import Installer
+    from shipyard.project.remote_cache import remote_wheel_cache
     from shipyard.vcs.git import GitRepositories
 
     return Installer(
@@ -337,4 +343,5 @@ def make_installer(
         build_directory=build_directory,
         build_key=build_key,
         report_installs=report_installs,
+        remote=remote_wheel_cache(services) if build_sdist or build_directory else None,
     )

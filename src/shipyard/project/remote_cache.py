@@ -1,0 +1,410 @@
+"""The team cache of built wheels in an OCI registry (``remote-cache``).
+
+Each wheel built from an sdist or a git commit is one OCI artifact (OCI image
+manifest v1.1 with an ``artifactType``) tagged :func:`~shipyard.cache.remote.artifact_tag`
+in the configured repository::
+
+    {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+     "artifactType": "application/vnd.shipyard.wheel.v1",
+     "config": <the empty descriptor, application/vnd.oci.empty.v1+json>,
+     "layers": [{"mediaType": "application/vnd.shipyard.wheel.v1+zip", "digest": …,
+                 "size": …, "annotations": {"org.opencontainers.image.title": <wheel>}}],
+     "annotations": {"org.opencontainers.image.title": <wheel>,
+                     "dev.shipyard.name", "dev.shipyard.version", "dev.shipyard.tags",
+                     "dev.shipyard.source", "dev.shipyard.key", "dev.shipyard.build-seconds"}}
+
+Blobs are content-addressed and uploaded before the manifest that names them, and a
+tag that exists is never overwritten, so runners pushing the same artifact at once
+leave one consistent tag. A pulled blob is checked against the manifest's digest
+(python-dxf while streaming, then the blob store again); the installer then checks the
+wheel's name, version and RECORD (:mod:`shipyard.install.prepare`).
+
+Faults never fail a command: the first time the registry cannot be reached, answers
+too slowly (``remote-cache-timeout`` seconds per request) or refuses the
+credentials, one warning is shown and the remote cache is left alone for the rest
+of the command; everything is built locally.
+
+This module sits in ``project/`` because it joins the cache's interface
+(:class:`~shipyard.cache.remote.RemoteWheelCache`, used by ``install/``) to the
+registry client of ``image/``, which is above ``install/`` and ``cache/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from shipyard.cache import Cache
+from shipyard.cache.remote import artifact_tag, remote_key
+from shipyard.cache.stats import record
+from shipyard.errors import ImageError, UsageError
+from shipyard.reporting import Reporter
+
+if TYPE_CHECKING:
+    from shipyard.image.registry import ImageReference, RegistryAccess, RegistryClient
+    from shipyard.project.services import Services
+
+__all__ = ["OciWheelCache", "parse_remote_cache", "remote_wheel_cache"]
+
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+ARTIFACT_TYPE = "application/vnd.shipyard.wheel.v1"
+WHEEL_LAYER = "application/vnd.shipyard.wheel.v1+zip"
+EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
+_EMPTY = b"{}"
+_EMPTY_DIGEST = "sha256:" + hashlib.sha256(_EMPTY).hexdigest()
+TITLE = "org.opencontainers.image.title"
+_PREFIX = "dev.shipyard."
+
+
+def parse_remote_cache(location: str) -> ImageReference:
+    """The repository ``oci://host[:port]/path`` names (the tag is a placeholder).
+
+    :raises UsageError: when ``location`` is not such a URL.
+    """
+    from shipyard.image.registry import ImageReference
+
+    text = location.strip()
+    rest = text.removeprefix("oci://")
+    host = rest.partition("/")[0]
+    problem = None
+    if not text.startswith("oci://"):
+        problem = "it must start with oci://"
+    elif "." not in host and ":" not in host and host != "localhost":
+        problem = "it must name the registry's host (with a dot or a port)"
+    elif "@" in rest or rest.rsplit("/", 1)[-1].count(":"):
+        problem = "it names a repository, without a tag or digest"
+    if problem is None:
+        try:
+            return ImageReference.parse(f"{rest}:placeholder")
+        except ImageError as exc:
+            problem = exc.message.rstrip(".")
+    raise UsageError(
+        f"The remote cache {location!r} is not a registry repository: {problem}.",
+        context="remote-cache / SHIPYARD_REMOTE_CACHE",
+        hint="Write it as oci://registry.example.com/team/shipyard-cache, or leave it unset.",
+    )
+
+
+class OciWheelCache:
+    """A :class:`~shipyard.cache.remote.RemoteWheelCache` on one registry repository;
+    one per command, safe to use from several build threads.
+
+    :param reference: the repository (from :func:`parse_remote_cache`).
+    :param access: credentials, insecure registries and the per-request timeout.
+    :param push: push wheels built here (``remote-cache-push``).
+    :param cache: the local cache, for the counters ``cache stats`` shows.
+    :param reporter: told about hits, pushes, refusals and (once) faults.
+    """
+
+    def __init__(
+        self,
+        reference: ImageReference,
+        access: RegistryAccess,
+        *,
+        push: bool,
+        cache: Cache,
+        reporter: Reporter,
+    ) -> None:
+        self.reference = reference
+        self.access = access
+        self.push_enabled = push
+        self.cache = cache
+        self.reporter = reporter
+        self.where = f"{reference.registry}/{reference.repository}"
+        self._lock = threading.Lock()
+        self._clients = threading.local()
+        self._disabled = False
+
+    def _connect(self) -> RegistryClient | None:
+        """This thread's registry client, or ``None`` once the cache is skipped.
+
+        One client per thread: python-dxf keeps its authentication state on the client,
+        and threads authenticating one client at once get 401s."""
+        from shipyard.image.registry import RegistryClient
+
+        if self._disabled:
+            return None
+        client: RegistryClient | None = getattr(self._clients, "client", None)
+        if client is None:
+            client = RegistryClient(self.reference, self.access, push=self.push_enabled)
+            self._clients.client = client
+        return client
+
+    def _fault(self, exc: ImageError) -> None:
+        """Skip the remote cache for the rest of the command, saying why once."""
+        with self._lock:
+            if self._disabled:
+                return
+            self._disabled = True
+        record(self.cache, remote_errors=1)
+        self.reporter.warning(
+            f"The remote cache {self.where} is skipped for this command: {exc.message} "
+            "Packages are built here instead."
+        )
+
+    def pull(
+        self, source: str, build_key: str, *, name: str, version: str | None, into: Path
+    ) -> Path | None:
+        """See :meth:`~shipyard.cache.remote.RemoteWheelCache.pull`."""
+        from shipyard.image.oci import BlobStore
+
+        key = remote_key(source, build_key)
+        tag = artifact_tag(name, version, key)
+        try:
+            client = self._connect()
+            if client is None:
+                return None
+            manifest = self._manifest(client, tag)
+            if manifest is None:
+                record(self.cache, remote_misses=1)
+                return None
+            layer, why = _wheel_layer(manifest, key)
+            if layer is None:
+                self.refused(name, version, why)
+                return None
+            store = BlobStore(into / "blobs")
+            _retrying(lambda: client.fetch_blob(str(layer["digest"]), store))
+        except ImageError as exc:
+            if _is_fault(exc):
+                self._fault(exc)
+            else:  # the blob does not hash to the digest the manifest names
+                self.refused(name, version, exc.message.rstrip("."))
+            return None
+        wheel: Path = into / str(layer["annotations"][TITLE])
+        store.path(str(layer["digest"])).replace(wheel)
+        size = wheel.stat().st_size
+        try:
+            seconds = max(0.0, float(manifest["annotations"].get(_PREFIX + "build-seconds", 0)))
+        except (TypeError, ValueError):
+            seconds = 0.0
+        record(self.cache, remote_hits=1, bytes_pulled=size, seconds_saved=seconds)
+        self.reporter.notice(
+            f"Fetched {_label(name, version)} from the remote cache {self.where} "
+            f"({size / 1e3:.1f} kB, built in {seconds:.1f} s there)"
+        )
+        return wheel
+
+    def _manifest(self, client: RegistryClient, tag: str) -> dict[str, Any] | None:
+        """The manifest ``tag`` names, or ``None`` when the repository lacks it.
+
+        :raises ImageError: for any other failure.
+        """
+        try:
+            data, _media_type = _retrying(lambda: client.manifest(tag))
+        except ImageError as exc:
+            if _status(exc) == 404:
+                return None
+            raise
+        try:
+            manifest = json.loads(data)
+        except ValueError:
+            manifest = None
+        return manifest if isinstance(manifest, dict) else {}
+
+    def refused(self, name: str, version: str | None, why: str) -> None:
+        """See :meth:`~shipyard.cache.remote.RemoteWheelCache.refused`."""
+        record(self.cache, remote_refused=1)
+        self.reporter.warning(
+            f"The remote cache's wheel of {_label(name, version)} was refused: {why}. "
+            "It is built here instead."
+        )
+
+    def push(
+        self,
+        source: str,
+        build_key: str,
+        wheel: Path,
+        *,
+        name: str,
+        version: str | None,
+        build_seconds: float,
+    ) -> None:
+        """See :meth:`~shipyard.cache.remote.RemoteWheelCache.push`."""
+        if not self.push_enabled:
+            return
+        key = remote_key(source, build_key)
+        tag = artifact_tag(name, version, key)
+        try:
+            client = self._connect()
+            if client is None or self._manifest(client, tag) is not None:
+                return  # the first runner's artifact stays: a tag is never overwritten
+            with wheel.open("rb") as handle:
+                digest = "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
+            size = wheel.stat().st_size
+            _upload(client, wheel, digest)
+            if not client.has_blob(_EMPTY_DIGEST):
+                empty = wheel.with_name(f".{wheel.name}.empty.json")
+                empty.write_bytes(_EMPTY)
+                try:
+                    _upload(client, empty, _EMPTY_DIGEST)
+                finally:
+                    empty.unlink(missing_ok=True)
+            annotations = {
+                TITLE: wheel.name,
+                _PREFIX + "name": name,
+                _PREFIX + "version": version or "",
+                _PREFIX + "tags": build_key,
+                _PREFIX + "source": source,
+                _PREFIX + "key": key,
+                _PREFIX + "build-seconds": f"{build_seconds:.3f}",
+            }
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": MANIFEST,
+                "artifactType": ARTIFACT_TYPE,
+                "config": {"mediaType": EMPTY_CONFIG, "digest": _EMPTY_DIGEST, "size": 2},
+                "layers": [
+                    {
+                        "mediaType": WHEEL_LAYER,
+                        "digest": digest,
+                        "size": size,
+                        "annotations": {TITLE: wheel.name},
+                    }
+                ],
+                "annotations": annotations,
+            }
+            data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("ascii")
+            try:
+                _retrying(lambda: client.push_manifest(tag, data))
+            except ImageError as exc:
+                if _status(exc) != 400:
+                    raise
+                # MANIFEST_BLOB_UNKNOWN: another runner's upload of a blob was still
+                # landing when the registry checked; upload what is missing, once more.
+                _upload(client, wheel, digest)
+                _retrying(lambda: client.push_manifest(tag, data))
+        except (ImageError, OSError) as exc:
+            self._fault(exc if isinstance(exc, ImageError) else ImageError(f"{exc}."))
+            return
+        record(self.cache, remote_pushes=1)
+        self.reporter.notice(f"Pushed {wheel.name} to the remote cache {self.where}")
+
+
+def _upload(client: RegistryClient, path: Path, digest: str) -> None:
+    """Upload blob ``digest`` unless the registry has it. Runners uploading the same
+    blob at once may see the registry fail one of them (docker-registry answers 500
+    when another upload of the digest commits first): the blob being there then is
+    success; otherwise the upload is tried once more.
+
+    :raises ImageError: when the blob is still missing after the second try.
+    """
+    try:
+        client.push_blob(path, digest)
+    except ImageError:
+        if client.has_blob(digest):
+            return
+        _retrying(lambda: client.push_blob(path, digest))
+
+
+_T = TypeVar("_T")
+_RETRY_PAUSES = (0.1, 0.4)  # seconds before the second and third tries
+
+
+def _retrying(call: Callable[[], _T]) -> _T:
+    """``call()``, tried again (twice at most, after short pauses) when the registry
+    answers 5xx: docker-registry fails a read of a tag another runner is writing at
+    that moment. Unreachable registries are not retried (the timeout already passed).
+
+    :raises ImageError: from the last try.
+    """
+    import time
+
+    for pause in _RETRY_PAUSES:
+        try:
+            return call()
+        except ImageError as exc:
+            status = _status(exc)
+            if status is None or status < 500:
+                raise
+        time.sleep(pause)
+    return call()
+
+
+def _label(name: str, version: str | None) -> str:
+    return f"{name} {version}" if version else name
+
+
+def _wheel_layer(manifest: dict[str, Any], key: str) -> tuple[dict[str, Any] | None, str]:
+    """The wheel's layer descriptor of an artifact manifest, or ``None`` and why not."""
+    annotations = manifest.get("annotations")
+    layers = manifest.get("layers")
+    if manifest.get("artifactType") != ARTIFACT_TYPE or not isinstance(annotations, dict):
+        return None, "it is not a shipyard wheel artifact"
+    if annotations.get(_PREFIX + "key") != key:
+        return None, "its manifest is for another source or interpreter"
+    if not isinstance(layers, list) or len(layers) != 1 or not isinstance(layers[0], dict):
+        return None, "its manifest does not hold exactly one wheel"
+    layer = layers[0]
+    title = (layer.get("annotations") or {}).get(TITLE)
+    digest = layer.get("digest")
+    if (
+        layer.get("mediaType") != WHEEL_LAYER
+        or not isinstance(title, str)
+        or not title.endswith(".whl")
+        or "/" in title
+        or title.startswith(".")
+        or not isinstance(digest, str)
+        or not digest.startswith("sha256:")
+    ):
+        return None, "its manifest does not hold exactly one wheel"
+    return layer, ""
+
+
+def _status(exc: ImageError) -> int | None:
+    """The HTTP status behind a registry client error, if any."""
+    response = getattr(exc.__cause__, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _is_fault(exc: ImageError) -> bool:
+    """True when ``exc`` says the registry is unusable (unreachable, slow, refusing
+    the credentials, failing); False when one artifact is bad (a digest mismatch)."""
+    import requests
+    from dxf.exceptions import DXFUnauthorizedError
+
+    cause = exc.__cause__
+    if cause is None:
+        return "arrived as" not in exc.message  # BlobStore's digest check
+    return isinstance(cause, requests.RequestException | DXFUnauthorizedError)
+
+
+_PER_COMMAND: weakref.WeakKeyDictionary[Services, OciWheelCache | None] = (
+    weakref.WeakKeyDictionary()
+)
+_PER_COMMAND_LOCK = threading.Lock()
+
+
+def remote_wheel_cache(services: Services) -> OciWheelCache | None:
+    """The command's remote cache from the settings (one per :class:`Services`, so a
+    fault is reported once), or ``None`` when none is set or the command is offline.
+
+    :raises UsageError: when ``remote-cache`` is not an ``oci://`` repository.
+    """
+    settings = services.settings
+    if not settings.remote_cache or settings.offline:
+        return None
+    with _PER_COMMAND_LOCK:
+        if services in _PER_COMMAND:
+            return _PER_COMMAND[services]
+        from shipyard.image.registry import RegistryAccess
+
+        remote = OciWheelCache(
+            parse_remote_cache(settings.remote_cache),
+            RegistryAccess(
+                username=settings.registry_username,
+                password=settings.registry_password,
+                insecure_registries=tuple(settings.insecure_registries),
+                timeout=max(0.1, float(settings.remote_cache_timeout)),
+            ),
+            push=settings.remote_cache_push,
+            cache=services.cache,
+            reporter=services.reporter,
+        )
+        _PER_COMMAND[services] = remote
+        return remote
