@@ -4,17 +4,15 @@ locked together, selected at sync from the (faked) driver, and read by uv."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
-import uv
 from packaging.pylock import Pylock
 
 from e2e.test_local_index import installed, shipyard
 from support import pkg
+from support.uv_install import uv_install_lock
 
 
 def _torch(local: str, deps: list[str]) -> object:
@@ -80,45 +78,15 @@ def test_one_lock_holds_both_variants_and_uv_installs_the_default(
     assert record["default"] == "cpu"
     assert [v["accelerator"] for v in record["variants"]] == ["cpu", "cuda>=12.4"]
 
-    target = tmp_path / "uv-env"
-    subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_"))}
-    environment.update(VIRTUAL_ENV=str(target), UV_CACHE_DIR=str(tmp_path / "uv-cache"))
-    result = subprocess.run(
-        [uv.find_uv_bin(), "pip", "install", "--no-config", "-r", str(project / "pylock.toml")],
-        cwd=project,
-        env=environment,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
+    python = uv_install_lock(project / "pylock.toml", tmp_path / "uv-env")
     code = "import torchy, importlib.util as u; print(torchy.BUILD, u.find_spec('nvidia_rt'))"
-    ran = subprocess.run(
-        [str(target / "bin" / "python"), "-c", code], capture_output=True, text=True
-    )
+    ran = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
     assert ran.stdout.strip() == "cpu None", ran.stderr
     # the variant's group gives uv the CUDA build and its runtime wheels
-    gpu = tmp_path / "uv-gpu"
-    subprocess.run([sys.executable, "-m", "venv", str(gpu)], check=True)
-    environment["VIRTUAL_ENV"] = str(gpu)
-    result = subprocess.run(
-        [
-            uv.find_uv_bin(),
-            "pip",
-            "install",
-            "--no-config",
-            "-r",
-            str(project / "pylock.toml"),
-            "--group",
-            "accelerator-cuda12-4",
-        ],
-        cwd=project,
-        env=environment,
-        capture_output=True,
-        text=True,
+    gpu = uv_install_lock(
+        project / "pylock.toml", tmp_path / "uv-gpu", "--group", "accelerator-cuda12-4"
     )
-    assert result.returncode == 0, result.stderr
-    ran = subprocess.run([str(gpu / "bin" / "python"), "-c", code], capture_output=True, text=True)
+    ran = subprocess.run([str(gpu), "-c", code], capture_output=True, text=True)
     assert ran.stdout.startswith("cu124 ModuleSpec(name='nvidia_rt'"), ran.stderr
 
 

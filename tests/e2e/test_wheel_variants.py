@@ -6,18 +6,16 @@ installs the variant the (faked) CUDA driver supports and switches when it chang
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
-import uv
 from packaging.pylock import Pylock
 
 from e2e.test_local_index import installed, new_project, shipyard
 from support import IndexServer, build_wheel
+from support.uv_install import uv_install_lock
 from support.variant_wheels import Variant, publish_variants
 
 #: the reference NVIDIA provider's properties: a wheel needs a driver at least this new
@@ -140,20 +138,9 @@ def test_other_tools_read_the_lock_and_install_the_plain_wheel(tmp_path: Path, m
     index = _index(make_index)
     project = new_project(tmp_path, index, ["gpu-kernels"])
     _lock(project)
-    target = tmp_path / "uv-env"
-    subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_"))}
-    environment.update(VIRTUAL_ENV=str(target), UV_CACHE_DIR=str(tmp_path / "uv-cache"))
-    result = subprocess.run(
-        [uv.find_uv_bin(), "pip", "install", "--no-config", "-r", str(project / "pylock.toml")],
-        cwd=project,
-        env=environment,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
+    python = uv_install_lock(project / "pylock.toml", tmp_path / "uv-env")
     code = "import gpu_kernels; print(repr(gpu_kernels.VARIANT))"
-    ran = subprocess.run([str(target / "bin" / "python"), "-c", code], capture_output=True)
+    ran = subprocess.run([str(python), "-c", code], capture_output=True)
     assert ran.stdout.strip() == b"''", ran.stderr
     # export lists every file's hash; tree and outdated read the lock as any other
     exported = shipyard(project, "export", "--format", "requirements-txt").stdout
