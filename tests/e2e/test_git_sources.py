@@ -13,6 +13,7 @@ import pytest
 from packaging.pylock import Pylock
 
 from support.git_server import GitServer, commit_files, git, make_repository
+from support.uv_install import uv_install_lock
 
 from .test_local_index import PACKAGES, installed, new_project, shipyard, site_packages
 
@@ -138,11 +139,7 @@ def test_an_unknown_revision_is_a_clear_error(
 def test_uv_installs_a_lock_with_git_and_directory_entries(
     tmp_path: Path, make_index, served: tuple[GitServer, Path, Path]
 ) -> None:  # type: ignore[no-untyped-def]
-    import os
     import subprocess
-    import sys
-
-    import uv
 
     _server, bare, _clone = served
     index = make_index(PACKAGES)
@@ -158,31 +155,11 @@ def test_uv_installs_a_lock_with_git_and_directory_entries(
         BACKEND + '[project]\nname = "core"\nversion = "0.3"\n'
     )
     shipyard(project, "lock")
-    target = tmp_path / "uv-env"
-    subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith(("UV_", "PIP_"))
-    }
-    environment.update(VIRTUAL_ENV=str(target), UV_CACHE_DIR=str(tmp_path / "uv-cache"))
-    result = subprocess.run(
-        [
-            uv.find_uv_bin(),
-            "pip",
-            "install",
-            "--no-config",
-            "--index-url",
-            index.index_url,
-            "-r",
-            str(project / "pylock.toml"),
-        ],
-        cwd=project,
-        env=environment,
-        capture_output=True,
-        text=True,
+    python = uv_install_lock(
+        project / "pylock.toml", tmp_path / "uv-env", "--index-url", index.index_url
     )
-    assert result.returncode == 0, result.stderr
     run = subprocess.run(
-        [str(target / "bin" / "python"), "-c", "import gitpkg, core, helper; print(gitpkg.VALUE)"],
+        [str(python), "-c", "import gitpkg, core, helper; print(gitpkg.VALUE)"],
         capture_output=True,
         text=True,
     )
