@@ -19,13 +19,26 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["REMOTE_FORMAT", "RemoteWheelCache", "artifact_tag", "remote_key"]
+__all__ = [
+    "LAYER_FORMAT",
+    "REMOTE_FORMAT",
+    "RemoteLayer",
+    "RemoteLayerCache",
+    "RemoteWheelCache",
+    "artifact_tag",
+    "layer_tag",
+    "remote_key",
+]
 
 #: bump when the artifact format (manifest, annotations, key inputs) changes
 REMOTE_FORMAT = 1
+#: bump when an image layer's bytes or its artifact change for the same inputs (the
+#: tar rules of :mod:`shipyard.image.layers`, the staging layout, the key's inputs)
+LAYER_FORMAT = 1
 
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -87,4 +100,52 @@ class RemoteWheelCache(Protocol):
     ) -> None:
         """Offer a wheel just built here; pushed only when pushing is on and the
         registry lacks it. ``build_seconds`` is how long the build took."""
+        ...
+
+
+def layer_tag(key: str) -> str:
+    """The OCI tag of an image-layer artifact: ``layer-<key>``.
+
+    :param key: 64 hex digits (:func:`shipyard.image.dependency_layer.dependency_layer_key`).
+    """
+    return f"layer-{key}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoteLayer:
+    """An image layer blob as the remote cache hands it over.
+
+    :param digest: ``sha256:`` of the compressed blob; :param diff_id: ``sha256:`` of
+        the uncompressed tar (the image config's ``rootfs.diff_ids`` entry).
+    :param size: compressed bytes; :param uncompressed_size: tar bytes.
+    :param files: regular files in it; :param media_type: the layer's OCI media type.
+    """
+
+    digest: str
+    diff_id: str
+    size: int
+    uncompressed_size: int
+    files: int
+    media_type: str
+
+
+class RemoteLayerCache(Protocol):
+    """The remote tier of ``image build``'s dependency layers: one OCI artifact per
+    layer key, tagged :func:`layer_tag`. Like :class:`RemoteWheelCache`, no method
+    raises for the registry's faults (one warning, then the layer is built here)."""
+
+    def pull_layer(self, key: str, *, label: str, blobs: Path) -> RemoteLayer | None:
+        """Download the layer stored under ``key`` into the OCI blob directory ``blobs``
+        (``blobs/sha256/<hex>``), checked against the manifest's digest and, once
+        uncompressed, its diff_id and size.
+
+        :param label: what the layer is, for messages (``dependencies for linux/amd64``).
+        :returns: the layer, or ``None`` on a miss, a fault or a refused artifact.
+        """
+        ...
+
+    def push_layer(self, key: str, layer: RemoteLayer, blob: Path, *, label: str) -> None:
+        """Offer a layer just packed here (its compressed blob at ``blob``); pushed only
+        when pushing is on and the registry has no artifact under ``key`` (a tag is
+        never overwritten)."""
         ...

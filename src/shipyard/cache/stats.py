@@ -3,9 +3,10 @@
 One small JSON file, ``stats-v1/counters.json``, holds running totals: local hits of
 built wheels, builds, remote hits, misses, pushes and refusals, the bytes pulled
 instead of built and the build seconds those pulls saved (as the pushing runner
-measured them). Every update takes a file lock and rewrites the file atomically, so
-concurrent commands sharing a cache add up exactly. Counting never fails a command:
-an unwritable file only loses the count.
+measured them); and the same for ``image build``'s dependency layers. Every update
+takes a file lock and rewrites the file atomically, so concurrent commands sharing a
+cache add up exactly. Counting never fails a command: an unwritable file only loses
+the count.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ class CacheStats:
         slow, or refusing the credentials).
     :param bytes_pulled: bytes of wheels pulled instead of built.
     :param seconds_saved: build seconds the pulled wheels took where they were built.
+    :param layer_local_hits: ``image build`` dependency layers reused from this cache.
+    :param layer_remote_hits: dependency layers pulled from the remote cache instead of
+        installed and packed.
+    :param layer_remote_misses: remote lookups of a dependency layer that found nothing.
+    :param layer_pushes: dependency layers pushed to the remote cache.
+    :param layer_bytes_pulled: compressed bytes of the layers pulled.
     """
 
     local_hits: int = 0
@@ -47,6 +54,11 @@ class CacheStats:
     remote_errors: int = 0
     bytes_pulled: int = 0
     seconds_saved: float = 0.0
+    layer_local_hits: int = 0
+    layer_remote_hits: int = 0
+    layer_remote_misses: int = 0
+    layer_pushes: int = 0
+    layer_bytes_pulled: int = 0
 
 
 def _path(cache: Cache) -> Path:

@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         )
     from shipyard.cli.common import command_services, locate_project
     from shipyard.image.build import build_image
+    from shipyard.project.remote_layers import remote_layer_cache
 
     platforms = [p for p in (args.platform or "").split(",") if p.strip()]
     project = locate_project(args)
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             groups=args.group,
             extras=args.extra,
             accelerator=args.accelerator,
+            remote_layers=remote_layer_cache(services),
         )
         if outcome.relocked:
             output.line("Locked: pylock.toml was stale")

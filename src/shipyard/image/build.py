@@ -12,7 +12,8 @@ registry.
 
 Layer contents depend only on the lock, the base's Python and shipyard's version, and
 every tar is reproducible (:mod:`shipyard.image.layers`): the same lock gives the same
-dependency layer digest on every build.
+dependency layer digest on every build, so it is packed once and then reused from the
+cache or the team's remote cache (:mod:`shipyard.image.dependency_layer`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from packaging.utils import canonicalize_name
 
 from shipyard.errors import ImageError, UsageError
 from shipyard.image.config import LOCK_LABEL
+from shipyard.image.dependency_layer import DependencyLayers, dependency_layer_key
 from shipyard.image.oci import (
     OCI_INDEX,
     OCI_MANIFEST,
@@ -51,6 +53,7 @@ from shipyard.image.staging import (
 
 if TYPE_CHECKING:
     from shipyard.accelerators import HostAccelerator
+    from shipyard.cache.remote import RemoteLayerCache
     from shipyard.conda.records import CondaRecord
     from shipyard.image.base import BaseFacts, BaseImage, PlatformImage
     from shipyard.image.layers import Layer
@@ -140,6 +143,7 @@ def build_image(
     groups: Sequence[str] = (),
     extras: Sequence[str] = (),
     accelerator: str | None = None,
+    remote_layers: RemoteLayerCache | None = None,
 ) -> ImageOutcome:
     """Build the project's image from its lock.
 
@@ -157,6 +161,9 @@ def build_image(
         (``cuda12.4``), and for wheel variants (PEP 825 draft) the machine they are
         chosen for; default the lock's default variant and the null or plain wheels
         (the build machine's own accelerator does not matter).
+    :param remote_layers: the team's remote cache of dependency layers (the command's
+        ``remote-cache``), asked before a dependency layer is packed here
+        (:mod:`shipyard.image.dependency_layer`); ``None``: this cache only.
     :raises ImageError: for a base without Python, an unreadable base, a distribution
         without a wheel for a foreign platform, a failed push, or bad outputs.
     :raises LockError: when the lock is missing or cannot be made.
@@ -216,6 +223,13 @@ def build_image(
         timeout=float(options.http_timeout),
     )
     base_image = open_base(base_name, chosen, store, access)
+    reuse = DependencyLayers(
+        store,
+        oci_root / "layers",
+        remote_layers,
+        cache=services.cache,
+        reporter=services.reporter,
+    )
     reports: list[PlatformReport] = []
     all_blobs: list[str] = []
     built_wheels: dict[Path, Path] = {}
@@ -236,6 +250,7 @@ def build_image(
             extras=extras,
             lock_sha256=lock_sha256,
             built_wheels=built_wheels,
+            reuse=reuse,
             variant_host=parse_host(accelerator, where="--accelerator") if accelerator else None,
         )
         reports.append(report)
@@ -385,6 +400,7 @@ def _build_platform(
     extras: Sequence[str],
     lock_sha256: str,
     built_wheels: dict[Path, Path],
+    reuse: DependencyLayers,
     variant_host: HostAccelerator | None = None,
 ) -> tuple[PlatformReport, list[str]]:
     """One platform's image: select from the lock → install into staging trees →
@@ -438,13 +454,29 @@ def _build_platform(
     )
     with _scratch(services, "image-build") as work:
         deps_root = work / "dependencies"
+        label, key = f"dependencies ({platform})", None
         if conda_records is not None:
             owned = conda_prefix(project, services, conda_records, deps_root, platform)
             dependencies = [d for d in dependencies if d.name not in owned]
         else:
-            venv_skeleton(deps_root, facts, minor)
-        install(dependencies, deps_root, requested=_direct(project))
-        layers.append(("dependencies", build_layer(store, deps_root)))
+            key = dependency_layer_key(
+                dependencies,
+                requested=_direct(project),
+                platform=platform,
+                facts=facts,
+                tags=tags,
+                layout=VENV_DIR,
+                epoch=source_date_epoch(),
+            )
+        layer = reuse.find(key, label=label) if key else None
+        if layer is None:  # not packed before (or a conda prefix): install and pack
+            if conda_records is None:
+                venv_skeleton(deps_root, facts, minor)
+            install(dependencies, deps_root, requested=_direct(project))
+            layer = build_layer(store, deps_root)
+            if key:
+                reuse.keep(key, layer, label=label)
+        layers.append(("dependencies", layer))
         if local:
             project_root = work / "project"
             install(local, project_root, requested={d.name for d in local})
