@@ -136,6 +136,27 @@ REGISTRY: tuple[Setting, ...] = (
         "seconds per remote cache request before it is skipped (default 5)",
     ),
     Setting(
+        "remote_cache_sign_key",
+        "SHIPYARD_REMOTE_CACHE_SIGN_KEY",
+        "remote-cache-sign-key",
+        str,
+        "PEM private key (ECDSA P-256 or Ed25519) that signs the wheels pushed (CI)",
+    ),
+    Setting(
+        "remote_cache_public_key",
+        "SHIPYARD_REMOTE_CACHE_PUBLIC_KEY",
+        "remote-cache-public-key",
+        str,
+        "PEM public key (or its path): pulled wheels must carry its signature, else are built",
+    ),
+    Setting(
+        "remote_cache_created",
+        "SHIPYARD_REMOTE_CACHE_CREATED",
+        None,
+        str,
+        "creation time written on pushed artifacts instead of now (RFC 3339; for tests of prune)",
+    ),
+    Setting(
         "index_password",
         "SHIPYARD_INDEX_PASSWORD",
         None,
@@ -371,6 +392,10 @@ class Settings:
     remote_cache: str | None = None
     remote_cache_push: bool = False
     remote_cache_timeout: float = 5.0
+    remote_cache_sign_key: str | None = None
+    remote_cache_public_key: str | None = None
+    #: ``org.opencontainers.image.created`` of pushed artifacts instead of now (RFC 3339)
+    remote_cache_created: str | None = None
     extra_index_urls: list[str] = field(default_factory=list)
     #: ``--index NAME=URL`` / ``SHIPYARD_INDEX``: named indexes asked before all others
     indexes: list[str] = field(default_factory=list)

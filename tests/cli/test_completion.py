@@ -62,7 +62,13 @@ def test_bash_completes_commands_options_and_choices(tmp_path: Path) -> None:
         "--upgrade-package",
     ]
     assert _bash_complete(script, "shipyard", "--color", "=", "al") == ["always"]
-    assert _bash_complete(script, "shipyard", "cache", "") == ["dir", "clean", "prune", "stats"]
+    assert _bash_complete(script, "shipyard", "cache", "") == [
+        "dir",
+        "clean",
+        "prune",
+        "stats",
+        "keygen",
+    ]
     assert _bash_complete(script, "shipyard", "completion", "") == ["bash", "zsh", "fish"]
     # what follows `run CMD` is the command's own: shipyard offers nothing (files then)
     assert _bash_complete(script, "shipyard", "run", "pytest", "--") == []

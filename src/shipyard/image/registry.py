@@ -343,3 +343,36 @@ class RegistryClient:
         self._call(
             f"push the manifest {reference}", lambda: self._dxf.set_manifest(reference, text)
         )
+
+    def tags(self) -> list[str]:
+        """Every tag of the repository (``GET /v2/<name>/tags/list``, all pages).
+
+        :returns: the tags; empty when the repository does not exist (yet).
+        :raises ImageError: for any other failure.
+        """
+        import requests
+
+        def listing() -> list[str]:
+            try:
+                return [str(tag) for tag in self._dxf.list_aliases()]
+            except requests.HTTPError as exc:  # NAME_UNKNOWN: nothing was ever pushed
+                if exc.response is not None and exc.response.status_code == 404:
+                    return []
+                raise
+
+        result: list[str] = self._call("list the tags", listing)
+        return result
+
+    def delete_manifest(self, digest: str) -> None:
+        """Delete the manifest ``digest`` (and so every tag naming it); its blobs stay
+        until the registry's garbage collection. The registry must allow deletes
+        (``docker-registry``: ``storage.delete.enabled``).
+
+        :raises ImageError: when the registry refuses (405 when deletes are off).
+        """
+        if not _DIGEST.match(digest):
+            raise ImageError(f"{digest!r} is not a sha256 digest.", context=str(self.reference))
+        self._call(
+            f"delete the manifest {digest}",
+            lambda: self._dxf._request("delete", f"manifests/{digest}"),  # type: ignore[no-untyped-call]
+        )

@@ -11,13 +11,19 @@ in the configured repository::
                  "size": …, "annotations": {"org.opencontainers.image.title": <wheel>}}],
      "annotations": {"org.opencontainers.image.title": <wheel>,
                      "dev.shipyard.name", "dev.shipyard.version", "dev.shipyard.tags",
-                     "dev.shipyard.source", "dev.shipyard.key", "dev.shipyard.build-seconds"}}
+                     "dev.shipyard.source", "dev.shipyard.key", "dev.shipyard.build-seconds",
+                     "org.opencontainers.image.created"}}
 
 Blobs are content-addressed and uploaded before the manifest that names them, and a
 tag that exists is never overwritten, so runners pushing the same artifact at once
 leave one consistent tag. A pulled blob is checked against the manifest's digest
 (python-dxf while streaming, then the blob store again); the installer then checks the
 wheel's name, version and RECORD (:mod:`shipyard.install.prepare`).
+
+With ``remote-cache-sign-key`` a pushing runner signs each artifact's manifest digest
+(:mod:`shipyard.image.signing`, cosign's format) before pushing the manifest; with
+``remote-cache-public-key`` every pulled artifact must carry a valid signature by that
+key, checked before its wheel is downloaded, else it is refused and built here.
 
 Faults never fail a command: the first time the registry cannot be reached, answers
 too slowly (``remote-cache-timeout`` seconds per request) or refuses the
@@ -43,10 +49,13 @@ from shipyard.cache import Cache
 from shipyard.cache.remote import artifact_tag, remote_key
 from shipyard.cache.stats import record
 from shipyard.errors import ImageError, UsageError
+from shipyard.project.remote_prune import created_time
 from shipyard.reporting import Reporter
 
 if TYPE_CHECKING:
+    from shipyard.image.oci import BlobStore
     from shipyard.image.registry import ImageReference, RegistryAccess, RegistryClient
+    from shipyard.image.signing import PrivateKey, PublicKey
     from shipyard.project.services import Services
 
 __all__ = ["OciWheelCache", "parse_remote_cache", "remote_wheel_cache"]
@@ -58,6 +67,7 @@ EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
 _EMPTY = b"{}"
 _EMPTY_DIGEST = "sha256:" + hashlib.sha256(_EMPTY).hexdigest()
 TITLE = "org.opencontainers.image.title"
+CREATED = "org.opencontainers.image.created"
 _PREFIX = "dev.shipyard."
 
 
@@ -99,6 +109,11 @@ class OciWheelCache:
     :param push: push wheels built here (``remote-cache-push``).
     :param cache: the local cache, for the counters ``cache stats`` shows.
     :param reporter: told about hits, pushes, refusals and (once) faults.
+    :param signer: signs what is pushed (``remote-cache-sign-key``), or ``None``.
+    :param trusted: pulled artifacts must be signed by this key
+        (``remote-cache-public-key``), or ``None`` to take unsigned ones.
+    :param created: RFC 3339 ``org.opencontainers.image.created`` of what is pushed
+        (``SHIPYARD_REMOTE_CACHE_CREATED``), ``None`` for the current time.
     """
 
     def __init__(
@@ -109,8 +124,14 @@ class OciWheelCache:
         push: bool,
         cache: Cache,
         reporter: Reporter,
+        signer: PrivateKey | None = None,
+        trusted: PublicKey | None = None,
+        created: str | None = None,
     ) -> None:
         self.reference = reference
+        self.signer = signer
+        self.trusted = trusted
+        self.created = created
         self.access = access
         self.push_enabled = push
         self.cache = cache
@@ -159,15 +180,18 @@ class OciWheelCache:
             client = self._connect()
             if client is None:
                 return None
-            manifest = self._manifest(client, tag)
-            if manifest is None:
+            fetched = self._fetch(client, tag)
+            if fetched is None:
                 record(self.cache, remote_misses=1)
                 return None
+            manifest, data = fetched
             layer, why = _wheel_layer(manifest, key)
-            if layer is None:
+            store = BlobStore(into / "blobs")
+            if layer is not None and self.trusted is not None:
+                why = self._untrusted(client, data, store)
+            if layer is None or why:
                 self.refused(name, version, why)
                 return None
-            store = BlobStore(into / "blobs")
             _retrying(lambda: client.fetch_blob(str(layer["digest"]), store))
         except ImageError as exc:
             if _is_fault(exc):
@@ -194,6 +218,15 @@ class OciWheelCache:
 
         :raises ImageError: for any other failure.
         """
+        fetched = self._fetch(client, tag)
+        return None if fetched is None else fetched[0]
+
+    def _fetch(self, client: RegistryClient, tag: str) -> tuple[dict[str, Any], bytes] | None:
+        """The manifest ``tag`` names, parsed and as its exact bytes (whose sha256 is
+        what a signature names), or ``None`` when the repository lacks it.
+
+        :raises ImageError: for any other failure.
+        """
         try:
             data, _media_type = _retrying(lambda: client.manifest(tag))
         except ImageError as exc:
@@ -204,7 +237,20 @@ class OciWheelCache:
             manifest = json.loads(data)
         except ValueError:
             manifest = None
-        return manifest if isinstance(manifest, dict) else {}
+        return (manifest if isinstance(manifest, dict) else {}), data
+
+    def _untrusted(self, client: RegistryClient, data: bytes, store: BlobStore) -> str:
+        """Why the artifact manifest ``data`` lacks a valid signature by the trusted
+        key (``""`` when it has one).
+
+        :raises ImageError: when the registry fails while the signature is read.
+        """
+        from shipyard.image.signing import verify_signature
+
+        assert self.trusted is not None
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        trusted = self.trusted
+        return _retrying(lambda: verify_signature(client, trusted, digest=digest, store=store))
 
     def refused(self, name: str, version: str | None, why: str) -> None:
         """See :meth:`~shipyard.cache.remote.RemoteWheelCache.refused`."""
@@ -237,7 +283,7 @@ class OciWheelCache:
                 digest = "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
             size = wheel.stat().st_size
             _upload(client, wheel, digest)
-            if not client.has_blob(_EMPTY_DIGEST):
+            if not _retrying(lambda: client.has_blob(_EMPTY_DIGEST)):
                 empty = wheel.with_name(f".{wheel.name}.empty.json")
                 empty.write_bytes(_EMPTY)
                 try:
@@ -252,6 +298,7 @@ class OciWheelCache:
                 _PREFIX + "source": source,
                 _PREFIX + "key": key,
                 _PREFIX + "build-seconds": f"{build_seconds:.3f}",
+                CREATED: self.created or _now(),
             }
             manifest = {
                 "schemaVersion": 2,
@@ -269,6 +316,8 @@ class OciWheelCache:
                 "annotations": annotations,
             }
             data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("ascii")
+            if self.signer is not None:
+                self._sign(client, tag, data, annotations[CREATED])
             try:
                 _retrying(lambda: client.push_manifest(tag, data))
             except ImageError as exc:
@@ -282,7 +331,24 @@ class OciWheelCache:
             self._fault(exc if isinstance(exc, ImageError) else ImageError(f"{exc}."))
             return
         record(self.cache, remote_pushes=1)
-        self.reporter.notice(f"Pushed {wheel.name} to the remote cache {self.where}")
+        signed = " (signed)" if self.signer is not None else ""
+        self.reporter.notice(f"Pushed {wheel.name} to the remote cache {self.where}{signed}")
+
+    def _sign(self, client: RegistryClient, tag: str, data: bytes, created: str) -> None:
+        """Push the signature of the artifact manifest ``data`` (before the manifest).
+
+        :raises ImageError: when the registry refuses it or fails.
+        """
+        from shipyard.image.signing import push_signature
+
+        assert self.signer is not None
+        signer = self.signer
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        _retrying(
+            lambda: push_signature(
+                client, signer, digest=digest, size=len(data), tag=tag, created=created
+            )
+        )
 
 
 def _upload(client: RegistryClient, path: Path, digest: str) -> None:
@@ -296,7 +362,7 @@ def _upload(client: RegistryClient, path: Path, digest: str) -> None:
     try:
         client.push_blob(path, digest)
     except ImageError:
-        if client.has_blob(digest):
+        if _retrying(lambda: client.has_blob(digest)):
             return
         _retrying(lambda: client.push_blob(path, digest))
 
@@ -323,6 +389,11 @@ def _retrying(call: Callable[[], _T]) -> _T:
                 raise
         time.sleep(pause)
     return call()
+
+
+def _now() -> str:
+    """The current time as ``org.opencontainers.image.created`` writes it (RFC 3339)."""
+    return created_time(None)
 
 
 def _label(name: str, version: str | None) -> str:
@@ -384,7 +455,8 @@ def remote_wheel_cache(services: Services) -> OciWheelCache | None:
     """The command's remote cache from the settings (one per :class:`Services`, so a
     fault is reported once), or ``None`` when none is set or the command is offline.
 
-    :raises UsageError: when ``remote-cache`` is not an ``oci://`` repository.
+    :raises UsageError: when ``remote-cache`` is not an ``oci://`` repository, or a
+        signing or public key cannot be read.
     """
     settings = services.settings
     if not settings.remote_cache or settings.offline:
@@ -393,7 +465,10 @@ def remote_wheel_cache(services: Services) -> OciWheelCache | None:
         if services in _PER_COMMAND:
             return _PER_COMMAND[services]
         from shipyard.image.registry import RegistryAccess
+        from shipyard.image.signing import load_private_key, load_public_key
 
+        sign_key = settings.remote_cache_sign_key
+        public_key = settings.remote_cache_public_key
         remote = OciWheelCache(
             parse_remote_cache(settings.remote_cache),
             RegistryAccess(
@@ -405,6 +480,13 @@ def remote_wheel_cache(services: Services) -> OciWheelCache | None:
             push=settings.remote_cache_push,
             cache=services.cache,
             reporter=services.reporter,
+            signer=(
+                load_private_key(sign_key) if sign_key and settings.remote_cache_push else None
+            ),
+            trusted=load_public_key(public_key) if public_key and public_key.strip() else None,
+            created=created_time(settings.remote_cache_created)
+            if settings.remote_cache_created
+            else None,
         )
         _PER_COMMAND[services] = remote
         return remote
