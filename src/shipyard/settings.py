@@ -14,11 +14,15 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from shipyard.errors import ManifestError, UsageError
+from shipyard.setting_parsers import choice as _choice
+from shipyard.setting_parsers import choice_list as _choice_list
+from shipyard.setting_parsers import parse_bool as _bool
+from shipyard.setting_parsers import parse_datetime
+from shipyard.setting_parsers import parse_list as _list
 
 __all__ = [
     "REGISTRY",
@@ -32,46 +36,6 @@ __all__ = [
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 
 
-def parse_datetime(text: str) -> datetime:
-    """Parse ``--exclude-newer``: an RFC 3339 timestamp or a ``YYYY-MM-DD`` date (UTC end of day
-    is *not* implied: a date means its midnight UTC).
-
-    :raises UsageError: on anything else.
-    """
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise UsageError(
-            f"Invalid date {text!r}.",
-            hint="Use a date like 2024-06-01 or a timestamp like 2024-06-01T12:00:00Z.",
-        ) from exc
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
-
-
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(f"expected a boolean, got {text!r}")
-
-
-def _list(text: str) -> list[str]:
-    return [part for part in text.replace(",", " ").split() if part]
-
-
-def _choice(*choices: str) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        if text not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}, got {text!r}")
-        return text
-
-    return parse
-
-
 @dataclass(frozen=True, slots=True)
 class Setting:
     """One setting: attribute name, environment variable, manifest key, parser, help."""
@@ -82,6 +46,9 @@ class Setting:
     parse: Callable[[str], Any]
     help: str
 
+
+#: what ``remote-cache-include`` may name
+REMOTE_CACHE_INCLUDES = ("interpreters", "conda-packages")
 
 REGISTRY: tuple[Setting, ...] = (
     Setting("cache_dir", "SHIPYARD_CACHE_DIR", None, str, "cache directory"),
@@ -148,6 +115,13 @@ REGISTRY: tuple[Setting, ...] = (
         "remote-cache-public-key",
         str,
         "PEM public key (or its path): pulled wheels must carry its signature, else are built",
+    ),
+    Setting(
+        "remote_cache_include",
+        "SHIPYARD_REMOTE_CACHE_INCLUDE",
+        "remote-cache-include",
+        _choice_list(*REMOTE_CACHE_INCLUDES),
+        "also share managed interpreters / conda packages through the remote cache",
     ),
     Setting(
         "remote_cache_created",
@@ -394,6 +368,7 @@ class Settings:
     remote_cache_timeout: float = 5.0
     remote_cache_sign_key: str | None = None
     remote_cache_public_key: str | None = None
+    remote_cache_include: list[str] = field(default_factory=list)
     #: ``org.opencontainers.image.created`` of pushed artifacts instead of now (RFC 3339)
     remote_cache_created: str | None = None
     extra_index_urls: list[str] = field(default_factory=list)
@@ -486,6 +461,8 @@ def _from_table(table: Mapping[str, Any], source: str) -> dict[str, Any]:
         setting = by_key.get(key)
         if setting is None:
             continue  # other [tool.shipyard] keys (environments, conda …) belong elsewhere
+        if isinstance(value, list) and hasattr(setting.parse, "choices"):
+            value = " ".join(str(item) for item in value)
         if isinstance(value, str) and setting.parse in (_list,):
             value = _list(value)
         elif isinstance(value, str):

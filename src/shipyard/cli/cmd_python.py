@@ -183,6 +183,7 @@ def _download_rows(installed: list[dict[str, Any]], *, all_versions: bool) -> li
 def _run_install(args: argparse.Namespace) -> int:
     from shipyard.cli.common import command_services
     from shipyard.errors import UsageError
+    from shipyard.project.remote_blobs import remote_blob_cache
     from shipyard.python.discovery import managed_python_dir, parse_python_request, read_python_pin
     from shipyard.python.downloads import download_and_install, find_download, install_archive
 
@@ -217,6 +218,7 @@ def _run_install(args: argparse.Namespace) -> int:
                 install_dir=install_dir,
                 mirror=mirror,
                 reporter=services.reporter,
+                remote=remote_blob_cache(services, "interpreters"),
             )
             verb = "Already installed" if already else "Installed"
             output.line(f"{verb} Python {download.version} ({download.key}) at {path}")

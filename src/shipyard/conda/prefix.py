@@ -25,12 +25,16 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from shipyard.conda.config import CondaConfig
 from shipyard.conda.records import CondaRecord
 from shipyard.errors import HashMismatchError, InstallError, NetworkError, ShipyardError
 from shipyard.reporting import Reporter
+
+if TYPE_CHECKING:
+    from shipyard.cache.remote_blobs import RemoteBlobCache
 
 __all__ = ["install_records", "installed_dists", "is_conda_prefix", "post_link_scripts"]
 
@@ -175,6 +179,27 @@ def _download_all(
     return paths
 
 
+def _label(record: CondaRecord) -> str:
+    return f"the conda package {record.file_name}"
+
+
+def _pull_remote(
+    records: Sequence[CondaRecord], folder: Path, remote: RemoteBlobCache | None
+) -> dict[str, Path]:
+    """The records' files the remote cache has, fetched into ``folder`` and checked
+    against the lock's sha256 (dist -> file); empty without a remote cache."""
+    pulled: dict[str, Path] = {}
+    if remote is None:
+        return pulled
+    for record in records:
+        path = remote.pull_blob(
+            record.sha256, filename=record.file_name, label=_label(record), into=folder
+        )
+        if path is not None:
+            pulled[record.dist] = path
+    return pulled
+
+
 def install_records(
     records: Sequence[CondaRecord],
     prefix: Path,
@@ -186,6 +211,7 @@ def install_records(
     platform: str | None = None,
     used_at: str | None = None,
     reporter: Reporter | None = None,
+    remote: RemoteBlobCache | None = None,
 ) -> bool:
     """Make the conda packages of ``prefix`` exactly ``records``.
 
@@ -205,6 +231,10 @@ def install_records(
         placeholders and scripts' shebangs instead of ``prefix``.
     :param reporter: warned about the post-link scripts of the packages installed,
         which shipyard does not run (:func:`post_link_scripts`).
+    :param remote: the team cache of archives (``remote-cache-include =
+        ["conda-packages"]``), or ``None``: asked by the lock's sha256 for each package
+        the package cache lacks before the channel is, and offered each package
+        downloaded from the channel once it is checked.
     :returns: whether anything changed.
     :raises HashMismatchError: when a local package file differs from the lock.
     :raises NetworkError: when a package cannot be downloaded, or is not in the cache
@@ -233,9 +263,16 @@ def install_records(
     fetch = [r for r in records if _local(r) is None and not (cache_dir / r.dist).is_dir()]
     folder = Path(tempfile.mkdtemp(prefix=".downloads-", dir=cache_dir))
     try:
-        downloaded = _download_all(fetch, folder, config)
+        pulled = _pull_remote(fetch, folder, remote)
+        downloaded = _download_all([r for r in fetch if r.dist not in pulled], folder, config)
         for record in records:
-            _stage_package(record, cache_dir, downloaded.get(record.dist))
+            _stage_package(
+                record, cache_dir, pulled.get(record.dist) or downloaded.get(record.dist)
+            )
+        if remote is not None:
+            for record in fetch:
+                if record.dist in downloaded:
+                    remote.push_blob(downloaded[record.dist], record.sha256, label=_label(record))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     from rattler import MatchSpec, Subdir, install

@@ -159,6 +159,7 @@ def download_interpreter(
         either (its message lists what the machine has).
     :raises InterpreterNotFoundError, NetworkError, HashMismatchError, InstallError.
     """
+    from shipyard.project.remote_blobs import remote_blob_cache
     from shipyard.python.discovery import managed_python_dir
     from shipyard.python.downloads import download_and_install, find_download
     from shipyard.python.probe import probe_interpreter
@@ -173,6 +174,7 @@ def download_interpreter(
         install_dir=managed_python_dir(),
         mirror=services.settings.python_mirror,
         reporter=services.reporter,
+        remote=remote_blob_cache(services, "interpreters"),
     )
     services.reporter.notice(
         f"Installed Python {download.version} ({download.key}): nothing on this machine "
@@ -299,6 +301,7 @@ def ensure_conda_environment(
     from shipyard.conda.config import conda_config
     from shipyard.conda.prefix import install_records, installed_dists, is_conda_prefix
     from shipyard.errors import InstallError
+    from shipyard.project.remote_blobs import remote_blob_cache
     from shipyard.python.probe import probe_interpreter
 
     root = project.root / VENV_DIRNAME
@@ -331,6 +334,7 @@ def ensure_conda_environment(
             requested=config.dependencies if config is not None else (),
             offline=services.settings.offline,
             reporter=services.reporter,
+            remote=remote_blob_cache(services, "conda-packages"),
         )
         if before and before != installed_dists(root):
             _drop_stale_site_packages(root, records)

@@ -40,6 +40,7 @@ from shipyard.errors import (
 )
 
 if TYPE_CHECKING:
+    from shipyard.cache.remote_blobs import RemoteBlobCache
     from shipyard.index.http import HttpClient
     from shipyard.reporting import DownloadReporter
 
@@ -448,9 +449,14 @@ def download_and_install(
     install_dir: Path,
     mirror: str | None = None,
     reporter: DownloadReporter | None = None,
+    remote: RemoteBlobCache | None = None,
 ) -> Path:
     """Fetch ``download`` (from ``mirror`` when given), check its sha256, install it.
 
+    :param remote: the team cache of archives (``remote-cache-include =
+        ["interpreters"]``), or ``None``: asked first for the archive by its published
+        sha256 (what it hands over is checked against it), and offered the archive after
+        a download from the origin. Builds without a published sha256 skip it.
     :returns: the installed interpreter's path.
     :raises NetworkError: when the archive cannot be fetched: the URL is named, and the
         hint says the builds come from python-build-standalone and how to point shipyard
@@ -462,27 +468,57 @@ def download_and_install(
     if existing is not None:
         return existing
     _make_install_dir(install_dir)
+    if download.sha256 is None:
+        remote = None
+    label = f"Python {download.version}"
     with tempfile.TemporaryDirectory(prefix=".tmp-download-", dir=install_dir) as folder:
         target = Path(folder) / download.filename
-        if reporter is not None:
-            reporter.download_started(download.key, None)
-        try:
-            client.download(
-                download.mirrored(mirror),
-                target,
-                expected_sha256=download.sha256,
-                on_progress=(lambda n: reporter.download_progress(download.key, n))
-                if reporter is not None
-                else None,
+        pulled = (
+            remote.pull_blob(
+                str(download.sha256), filename=download.filename, label=label, into=Path(folder)
             )
-        except NetworkError as exc:
-            raise _download_error(exc, download, mirror, offline=client.offline) from exc
-        if reporter is not None:
-            reporter.download_finished(download.key)
-        return install_archive(
+            if remote is not None
+            else None
+        )
+        if pulled is None:
+            _fetch(download, target, client=client, mirror=mirror, reporter=reporter)
+        installed = install_archive(
             target,
             install_dir=install_dir,
             key=download.key,
             expected_sha256=download.sha256,
             filename=download.filename,
         )
+        if remote is not None and pulled is None:
+            remote.push_blob(target, str(download.sha256), label=label)
+        return installed
+
+
+def _fetch(
+    download: PythonDownload,
+    target: Path,
+    *,
+    client: HttpClient,
+    mirror: str | None,
+    reporter: DownloadReporter | None,
+) -> None:
+    """Download ``download``'s archive from its origin (or ``mirror``) to ``target``.
+
+    :raises NetworkError: as :func:`download_and_install`.
+    :raises HashMismatchError: when its digest differs from the published one.
+    """
+    if reporter is not None:
+        reporter.download_started(download.key, None)
+    try:
+        client.download(
+            download.mirrored(mirror),
+            target,
+            expected_sha256=download.sha256,
+            on_progress=(lambda n: reporter.download_progress(download.key, n))
+            if reporter is not None
+            else None,
+        )
+    except NetworkError as exc:
+        raise _download_error(exc, download, mirror, offline=client.offline) from exc
+    if reporter is not None:
+        reporter.download_finished(download.key)
