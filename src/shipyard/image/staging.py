@@ -118,6 +118,7 @@ def conda_prefix(
     from shipyard.conda.config import conda_config
     from shipyard.conda.prefix import install_records
     from shipyard.conda.pypi import conda_owned_distributions
+    from shipyard.project.remote_blobs import remote_blob_cache
 
     prefix = root / VENV_DIR.lstrip("/")
     config = conda_config(project.tool, project.root)
@@ -130,6 +131,7 @@ def conda_prefix(
         offline=services.settings.offline,
         platform=CONDA_SUBDIRS[platform.architecture],
         used_at=VENV_DIR,
+        remote=remote_blob_cache(services, "conda-packages"),
     )
     owned: set[str] = set()
     for relative in conda_owned_distributions(prefix):

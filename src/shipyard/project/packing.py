@@ -344,6 +344,7 @@ def _stage_conda(project: Project, services: Services, lockfile: LockFile, prefi
     from shipyard.conda.records import platform_records
     from shipyard.conda.solve import host_platform
     from shipyard.project.environment import conda_environment_layout
+    from shipyard.project.remote_blobs import remote_blob_cache
     from shipyard.python.probe import probe_interpreter
 
     subdir = host_platform()
@@ -357,6 +358,7 @@ def _stage_conda(project: Project, services: Services, lockfile: LockFile, prefi
         requested=config.dependencies if config is not None else (),
         offline=services.settings.offline,
         reporter=services.reporter,
+        remote=remote_blob_cache(services, "conda-packages"),
     )
     python = prefix / "bin" / "python"
     if not python.exists():
