@@ -178,18 +178,29 @@ def test_run_with_adds_a_package_for_one_run_only(tmp_path: Path, make_index) ->
     assert without.returncode == 1 and "ModuleNotFoundError" in without.stderr
 
 
-def test_a_command_from_outside_the_environment_is_named(tmp_path: Path, make_index) -> None:  # type: ignore[no-untyped-def]
+def test_a_command_from_another_python_environment_is_named(tmp_path: Path, make_index) -> None:  # type: ignore[no-untyped-def]
     index = make_index(SCRIPT_PACKAGES)
     project = new_project(tmp_path, index, [])
-    outside = tmp_path / "outside-bin"
-    outside.mkdir()
-    tool = outside / "lonely-tool"
+    # another virtual environment's command, and a system program
+    other = tmp_path / "other-venv"
+    (other / "bin").mkdir(parents=True)
+    (other / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    tool = other / "bin" / "lonely-tool"
     tool.write_text("#!/bin/sh\necho outside\n")
     tool.chmod(0o755)
-    path = f"{outside}{os.pathsep}{os.environ['PATH']}"
+    system = tmp_path / "system-bin"
+    system.mkdir()
+    plain = system / "plain-tool"
+    plain.write_text("#!/bin/sh\necho plain\n")
+    plain.chmod(0o755)
+    path = os.pathsep.join([str(other / "bin"), str(system), os.environ["PATH"]])
     shipyard(project, "sync")
     ran = shipyard(project, "run", "lonely-tool", PATH=path)
     assert ran.stdout == "outside\n"
-    assert f"running {tool} found on PATH" in _said(ran)
+    assert f"running {tool} from another Python environment on PATH" in _said(ran)
+    quiet = shipyard(project, "run", "plain-tool", PATH=path)
+    assert quiet.stdout == "plain\n" and "warning" not in quiet.stderr
     refused = shipyard(project, "run", "--no-path-fallback", "lonely-tool", PATH=path, check=False)
     assert refused.returncode == 2 and f"found at {tool}" in _said(refused)
+    strict = shipyard(project, "run", "--no-path-fallback", "plain-tool", PATH=path, check=False)
+    assert strict.returncode == 2 and f"found at {plain}" in _said(strict)

@@ -94,6 +94,23 @@ def _scripts_dir(env_root: Path) -> Path:
     return env_root / ("Scripts" if os.name == "nt" else "bin")
 
 
+def _from_python_environment(program: str) -> bool:
+    """Whether ``program`` belongs to a Python environment: it lives (links included) in
+    a virtual environment's or conda prefix's scripts directory, or it is a Python
+    script (``#!…python``) such as pip and pipx install. Those are the copies a user
+    may take for the project's; ``sh``, ``make`` or ``git`` from the system are not."""
+    real = Path(os.path.realpath(program))
+    prefix = real.parent.parent
+    if (prefix / "pyvenv.cfg").is_file() or (prefix / "conda-meta").is_dir():
+        return True
+    try:
+        with open(real, "rb") as handle:
+            first = handle.readline(256)
+    except OSError:
+        return False
+    return first.startswith(b"#!") and b"python" in first
+
+
 def exec_in_environment(
     env_root: Path,
     command: list[str],
@@ -142,11 +159,11 @@ def exec_in_environment(
                 hint="Add the package that provides it with `shipyard add`, or drop "
                 "--no-path-fallback to run that one.",
             )
-        if found is not None:
+        if found is not None and _from_python_environment(found):
             sys.stderr.write(
                 f"warning: {command[0]} is not in the environment ({env_root}); running "
-                f"{found} found on PATH. Add the package that provides it with "
-                "`shipyard add`, or pass --no-path-fallback to refuse.\n"
+                f"{found} from another Python environment on PATH. Add the package that "
+                "provides it with `shipyard add`, or pass --no-path-fallback to refuse.\n"
             )
         program = found
     elif program is None:
