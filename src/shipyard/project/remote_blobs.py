@@ -25,8 +25,6 @@ shares).
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,18 +33,12 @@ from shipyard.cache.remote_blobs import blob_tag
 from shipyard.cache.stats import record
 from shipyard.errors import ImageError
 from shipyard.project.remote_cache import (
-    _EMPTY,
-    _EMPTY_DIGEST,
     CREATED,
-    EMPTY_CONFIG,
-    MANIFEST,
     TITLE,
     OciWheelCache,
     _is_fault,
-    _now,
     _retrying,
-    _status,
-    _upload,
+    artifact_manifest,
     remote_wheel_cache,
 )
 from shipyard.settings import REMOTE_CACHE_INCLUDES
@@ -139,33 +131,13 @@ class OciBlobCache:
         except ValueError:
             return
         digest = "sha256:" + sha256.lower()
-        try:
-            client = wheels._connect()
-            if client is None or wheels._manifest(client, tag) is not None:
-                return  # the first runner's artifact stays: a tag is never overwritten
-            _upload(client, path, digest)
-            if not _retrying(lambda: client.has_blob(_EMPTY_DIGEST)):
-                fd, name = tempfile.mkstemp(prefix=".empty-", dir=path.parent)
-                try:
-                    with os.fdopen(fd, "wb") as handle:
-                        handle.write(_EMPTY)
-                    _upload(client, Path(name), _EMPTY_DIGEST)
-                finally:
-                    Path(name).unlink(missing_ok=True)
-            created = wheels.created or _now()
-            data = _manifest_bytes(path.name, digest, path.stat().st_size, label, created)
-            if wheels.signer is not None:
-                wheels._sign(client, tag, data, created)
-            try:
-                _retrying(lambda: client.push_manifest(tag, data))
-            except ImageError as exc:
-                if _status(exc) != 400:
-                    raise
-                # MANIFEST_BLOB_UNKNOWN: another runner's upload was still landing
-                _upload(client, path, digest)
-                _retrying(lambda: client.push_manifest(tag, data))
-        except (ImageError, OSError) as exc:
-            wheels._fault(exc if isinstance(exc, ImageError) else ImageError(f"{exc}."))
+        size = path.stat().st_size
+        if not wheels.push_artifact(
+            tag,
+            path,
+            digest,
+            lambda created: _manifest_bytes(path.name, digest, size, label, created),
+        ):
             return
         signed = " (signed)" if wheels.signer is not None else ""
         wheels.reporter.notice(f"Pushed {path.name} to the remote cache {self.where}{signed}")
@@ -173,22 +145,12 @@ class OciBlobCache:
 
 def _manifest_bytes(filename: str, digest: str, size: int, label: str, created: str) -> bytes:
     """The artifact manifest of one archive (canonical JSON); ``created`` is RFC 3339."""
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": MANIFEST,
-        "artifactType": BLOB_ARTIFACT_TYPE,
-        "config": {"mediaType": EMPTY_CONFIG, "digest": _EMPTY_DIGEST, "size": len(_EMPTY)},
-        "layers": [
-            {
-                "mediaType": BLOB_LAYER,
-                "digest": digest,
-                "size": size,
-                "annotations": {TITLE: filename},
-            }
-        ],
-        "annotations": {TITLE: filename, _LABEL: label, CREATED: created},
-    }
-    return json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return artifact_manifest(
+        BLOB_ARTIFACT_TYPE,
+        {"mediaType": BLOB_LAYER, "digest": digest, "size": size},
+        {TITLE: filename, _LABEL: label, CREATED: created},
+        layer_annotations={TITLE: filename},
+    )
 
 
 def _blob_problem(manifest: dict[str, Any], digest: str) -> str:

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from shipyard.image.signing import PrivateKey, PublicKey
     from shipyard.project.services import Services
 
-__all__ = ["OciWheelCache", "parse_remote_cache", "remote_wheel_cache"]
+__all__ = ["OciWheelCache", "artifact_manifest", "parse_remote_cache", "remote_wheel_cache"]
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 ARTIFACT_TYPE = "application/vnd.shipyard.wheel.v1"
@@ -274,50 +274,66 @@ class OciWheelCache:
         if not self.push_enabled:
             return
         key = remote_key(source, build_key)
-        tag = artifact_tag(name, version, key)
         try:
-            client = self._connect()
-            if client is None or self._manifest(client, tag) is not None:
-                return  # the first runner's artifact stays: a tag is never overwritten
             with wheel.open("rb") as handle:
                 digest = "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
             size = wheel.stat().st_size
-            _upload(client, wheel, digest)
+        except OSError as exc:
+            self._fault(ImageError(f"{exc}."))
+            return
+
+        def manifest(created: str) -> bytes:
+            return artifact_manifest(
+                ARTIFACT_TYPE,
+                {"mediaType": WHEEL_LAYER, "digest": digest, "size": size},
+                {
+                    TITLE: wheel.name,
+                    _PREFIX + "name": name,
+                    _PREFIX + "version": version or "",
+                    _PREFIX + "tags": build_key,
+                    _PREFIX + "source": source,
+                    _PREFIX + "key": key,
+                    _PREFIX + "build-seconds": f"{build_seconds:.3f}",
+                    CREATED: created,
+                },
+                layer_annotations={TITLE: wheel.name},
+            )
+
+        if not self.push_artifact(artifact_tag(name, version, key), wheel, digest, manifest):
+            return
+        record(self.cache, remote_pushes=1)
+        signed = " (signed)" if self.signer is not None else ""
+        self.reporter.notice(f"Pushed {wheel.name} to the remote cache {self.where}{signed}")
+
+    def push_artifact(
+        self, tag: str, blob: Path, digest: str, manifest: Callable[[str], bytes]
+    ) -> bool:
+        """Push ``blob`` (``digest``) and the artifact manifest ``manifest(created)``
+        makes under ``tag``, unless the registry has that tag already (a tag is never
+        overwritten), signed when a sign key is set. Blobs go up before the manifest
+        that names them; a registry that lost a race with another runner's upload of
+        the same blob gets it once more.
+
+        :param manifest: the manifest's bytes for an RFC 3339 creation time.
+        :returns: True when pushed; False when the tag was there or the registry
+            failed (reported once, as every fault of the command).
+        """
+        try:
+            client = self._connect()
+            if client is None or self._manifest(client, tag) is not None:
+                return False
+            _upload(client, blob, digest)
             if not _retrying(lambda: client.has_blob(_EMPTY_DIGEST)):
-                empty = wheel.with_name(f".{wheel.name}.empty.json")
+                empty = blob.with_name(f".{blob.name}.empty.json")
                 empty.write_bytes(_EMPTY)
                 try:
                     _upload(client, empty, _EMPTY_DIGEST)
                 finally:
                     empty.unlink(missing_ok=True)
-            annotations = {
-                TITLE: wheel.name,
-                _PREFIX + "name": name,
-                _PREFIX + "version": version or "",
-                _PREFIX + "tags": build_key,
-                _PREFIX + "source": source,
-                _PREFIX + "key": key,
-                _PREFIX + "build-seconds": f"{build_seconds:.3f}",
-                CREATED: self.created or _now(),
-            }
-            manifest = {
-                "schemaVersion": 2,
-                "mediaType": MANIFEST,
-                "artifactType": ARTIFACT_TYPE,
-                "config": {"mediaType": EMPTY_CONFIG, "digest": _EMPTY_DIGEST, "size": 2},
-                "layers": [
-                    {
-                        "mediaType": WHEEL_LAYER,
-                        "digest": digest,
-                        "size": size,
-                        "annotations": {TITLE: wheel.name},
-                    }
-                ],
-                "annotations": annotations,
-            }
-            data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("ascii")
+            created = self.created or _now()
+            data = manifest(created)
             if self.signer is not None:
-                self._sign(client, tag, data, annotations[CREATED])
+                self._sign(client, tag, data, created)
             try:
                 _retrying(lambda: client.push_manifest(tag, data))
             except ImageError as exc:
@@ -325,14 +341,12 @@ class OciWheelCache:
                     raise
                 # MANIFEST_BLOB_UNKNOWN: another runner's upload of a blob was still
                 # landing when the registry checked; upload what is missing, once more.
-                _upload(client, wheel, digest)
+                _upload(client, blob, digest)
                 _retrying(lambda: client.push_manifest(tag, data))
         except (ImageError, OSError) as exc:
             self._fault(exc if isinstance(exc, ImageError) else ImageError(f"{exc}."))
-            return
-        record(self.cache, remote_pushes=1)
-        signed = " (signed)" if self.signer is not None else ""
-        self.reporter.notice(f"Pushed {wheel.name} to the remote cache {self.where}{signed}")
+            return False
+        return True
 
     def _sign(self, client: RegistryClient, tag: str, data: bytes, created: str) -> None:
         """Push the signature of the artifact manifest ``data`` (before the manifest).
@@ -389,6 +403,29 @@ def _retrying(call: Callable[[], _T]) -> _T:
                 raise
         time.sleep(pause)
     return call()
+
+
+def artifact_manifest(
+    artifact_type: str,
+    layer: dict[str, Any],
+    annotations: dict[str, str],
+    *,
+    layer_annotations: dict[str, str] | None = None,
+) -> bytes:
+    """An OCI 1.1 artifact manifest (canonical JSON, ASCII) with the empty config and
+    one layer: ``layer`` is its ``mediaType``, ``digest`` and ``size``."""
+    descriptor = dict(layer)
+    if layer_annotations:
+        descriptor["annotations"] = layer_annotations
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "artifactType": artifact_type,
+        "config": {"mediaType": EMPTY_CONFIG, "digest": _EMPTY_DIGEST, "size": len(_EMPTY)},
+        "layers": [descriptor],
+        "annotations": annotations,
+    }
+    return json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
 def _now() -> str:

@@ -30,9 +30,6 @@ registry is reported once).
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,18 +37,12 @@ from shipyard.cache.remote import LAYER_FORMAT, RemoteLayer, layer_tag
 from shipyard.cache.stats import record
 from shipyard.errors import ImageError
 from shipyard.project.remote_cache import (
-    _EMPTY,
-    _EMPTY_DIGEST,
     CREATED,
-    EMPTY_CONFIG,
-    MANIFEST,
     TITLE,
     OciWheelCache,
     _is_fault,
-    _now,
     _retrying,
-    _status,
-    _upload,
+    artifact_manifest,
     remote_wheel_cache,
 )
 
@@ -131,34 +122,12 @@ class OciLayerCache:
         wheels = self.wheels
         if not wheels.push_enabled:
             return
-        tag = layer_tag(key)
-        try:
-            client = wheels._connect()
-            if client is None or wheels._manifest(client, tag) is not None:
-                return  # the first runner's artifact stays: a tag is never overwritten
-            _upload(client, blob, layer.digest)
-            if not _retrying(lambda: client.has_blob(_EMPTY_DIGEST)):
-                fd, name = tempfile.mkstemp(prefix=".empty-", dir=blob.parent)
-                try:
-                    with os.fdopen(fd, "wb") as handle:
-                        handle.write(_EMPTY)
-                    _upload(client, Path(name), _EMPTY_DIGEST)
-                finally:
-                    Path(name).unlink(missing_ok=True)
-            created = wheels.created or _now()
-            data = _manifest_bytes(key, layer, label, created)
-            if wheels.signer is not None:
-                wheels._sign(client, tag, data, created)
-            try:
-                _retrying(lambda: client.push_manifest(tag, data))
-            except ImageError as exc:
-                if _status(exc) != 400:
-                    raise
-                # MANIFEST_BLOB_UNKNOWN: another runner's upload was still landing
-                _upload(client, blob, layer.digest)
-                _retrying(lambda: client.push_manifest(tag, data))
-        except (ImageError, OSError) as exc:
-            wheels._fault(exc if isinstance(exc, ImageError) else ImageError(f"{exc}."))
+        if not wheels.push_artifact(
+            layer_tag(key),
+            blob,
+            layer.digest,
+            lambda created: _manifest_bytes(key, layer, label, created),
+        ):
             return
         record(wheels.cache, layer_pushes=1)
         signed = ", signed" if wheels.signer is not None else ""
@@ -170,31 +139,21 @@ class OciLayerCache:
 
 def _manifest_bytes(key: str, layer: RemoteLayer, label: str, created: str) -> bytes:
     """The artifact manifest of ``layer`` (canonical JSON); ``created`` is RFC 3339."""
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": MANIFEST,
-        "artifactType": LAYER_ARTIFACT_TYPE,
-        "config": {"mediaType": EMPTY_CONFIG, "digest": _EMPTY_DIGEST, "size": len(_EMPTY)},
-        "layers": [
-            {
-                "mediaType": layer.media_type,
-                "digest": layer.digest,
-                "size": layer.size,
-                "annotations": {
-                    _PREFIX + "diff-id": layer.diff_id,
-                    _PREFIX + "uncompressed-size": str(layer.uncompressed_size),
-                    _PREFIX + "files": str(layer.files),
-                },
-            }
-        ],
-        "annotations": {
+    return artifact_manifest(
+        LAYER_ARTIFACT_TYPE,
+        {"mediaType": layer.media_type, "digest": layer.digest, "size": layer.size},
+        {
             TITLE: label,
             _PREFIX + "key": key,
             _PREFIX + "layer-format": str(LAYER_FORMAT),
             CREATED: created,
         },
-    }
-    return json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("ascii")
+        layer_annotations={
+            _PREFIX + "diff-id": layer.diff_id,
+            _PREFIX + "uncompressed-size": str(layer.uncompressed_size),
+            _PREFIX + "files": str(layer.files),
+        },
+    )
 
 
 def _described_layer(manifest: dict[str, Any], key: str) -> tuple[RemoteLayer | None, str]:
